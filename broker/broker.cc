@@ -1,0 +1,159 @@
+#include "broker/broker.h"
+
+#include <grpcpp/ext/health_check_service_server_builder_option.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <openssl/x509.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "broker/config.h"
+#include "broker/sqlite_store.h"
+#include "broker/status_macros.h"
+#include "certs/x509.h"
+
+namespace liaison {
+namespace {
+
+// TLS 1.3 suites and TLS 1.2 ECDHE suites with AEAD ciphers only. gRPC reads
+// this variable when it initialises; the broker sets it so that nothing in
+// the environment can widen the list.
+constexpr char kCipherSuites[] =
+    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"
+    "TLS_CHACHA20_POLY1305_SHA256:"
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:"
+    "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-RSA-CHACHA20-POLY1305";
+
+absl::Status MakePrivateDir(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot create data directory ", dir, ": ", ec.message()));
+  }
+  if (::chmod(dir.c_str(), 0700) != 0) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "cannot restrict data directory ", dir, ": ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+// Checks the server's own certificate and key before gRPC sees them, so a
+// mismatch is reported in words rather than as a failed bind.
+absl::Status CheckServerIdentity(const v1::BrokerConfig& config,
+                                 const Clock* clock) {
+  ASSIGN_OR_RETURN(x509::CertPtr cert,
+                   x509::ReadCertificateFile(config.tls_cert()));
+  ASSIGN_OR_RETURN(x509::KeyPtr key, x509::ReadPrivateKeyFile(config.tls_key()));
+  if (X509_check_private_key(cert.get(), key.get()) != 1) {
+    x509::OpenSslErrors();
+    return absl::InvalidArgumentError(
+        absl::StrCat(config.tls_key(), " is not the private key of ",
+                     config.tls_cert()));
+  }
+  if (x509::NotAfter(cert.get()) < clock->Now()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the broker's certificate ", config.tls_cert(), " has expired; issue "
+        "a new one with `liaison-certs issue server`"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(
+    const v1::BrokerConfig& config, const Clock* clock,
+    const std::function<void(const std::string&)>& progress) {
+  std::unique_ptr<Broker> broker(new Broker);
+  RETURN_IF_ERROR(CheckServerIdentity(config, clock));
+  RETURN_IF_ERROR(MakePrivateDir(config.data_dir()));
+
+  SqliteStoreOptions store_options;
+  store_options.path = config.data_dir() + "/liaison.db";
+  ASSIGN_OR_RETURN(std::unique_ptr<SqliteStore> store,
+                   SqliteStore::Open(store_options));
+  progress(absl::StrCat("store ", store_options.path, " at schema version ",
+                        store->SchemaVersion()));
+  broker->store_ = std::move(store);
+
+  broker->registry_ = std::make_unique<Registry>(broker->store_.get());
+  RETURN_IF_ERROR(broker->registry_->Load());
+  if (!config.registry().empty()) {
+    v1::RegistrySeed seed;
+    RETURN_IF_ERROR(ParseTextProtoFile(config.registry(), &seed));
+    absl::StatusOr<Registry::SeedResult> seeded =
+        broker->registry_->ApplySeed(seed);
+    if (!seeded.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          config.registry(), ": ", seeded.status().message()));
+    }
+    progress(absl::StrCat("registry seed ", config.registry(), ": ",
+                          seeded->agencies_added, " agencies added, ",
+                          seeded->agencies_kept,
+                          " already registered and left as they are, ",
+                          seeded->auditors_written, " auditors"));
+  }
+
+  ASSIGN_OR_RETURN(broker->auth_,
+                   Authenticator::Create(config.ca(), config.crl(),
+                                         broker->registry_.get(), clock));
+  if (!config.crl().empty()) progress(absl::StrCat("CRL ", config.crl()));
+
+  ASSIGN_OR_RETURN(std::string ca_pem, x509::ReadFile(config.ca()));
+  ASSIGN_OR_RETURN(std::string cert_pem, x509::ReadFile(config.tls_cert()));
+  ASSIGN_OR_RETURN(std::string key_pem, x509::ReadFile(config.tls_key()));
+
+  ::setenv("GRPC_SSL_CIPHER_SUITES", kCipherSuites, /*overwrite=*/1);
+  grpc::SslServerCredentialsOptions tls(
+      GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  tls.pem_root_certs = ca_pem;
+  tls.pem_key_cert_pairs.push_back({key_pem, cert_pem});
+
+  broker->identity_service_ =
+      std::make_unique<IdentityService>(broker->auth_.get());
+  broker->exchange_service_ =
+      std::make_unique<ExchangeService>(broker->auth_.get());
+  broker->audit_service_ = std::make_unique<AuditService>(broker->auth_.get());
+  broker->admin_service_ = std::make_unique<AdminService>(broker->auth_.get());
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(config.listen(), grpc::SslServerCredentials(tls),
+                           &broker->port_);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(config.max_message_bytes()));
+  builder.RegisterService(broker->identity_service_.get());
+  builder.RegisterService(broker->exchange_service_.get());
+  builder.RegisterService(broker->audit_service_.get());
+  builder.RegisterService(broker->admin_service_.get());
+  broker->server_ = builder.BuildAndStart();
+  if (!broker->server_ || broker->port_ == 0) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on ", config.listen(),
+        ": the address is in use or not local to this machine"));
+  }
+  broker->server_->GetHealthCheckService()->SetServingStatus(true);
+  return broker;
+}
+
+Broker::~Broker() { Shutdown(absl::ZeroDuration()); }
+
+void Broker::Shutdown(absl::Duration grace) {
+  if (!server_) return;
+  if (grpc::HealthCheckServiceInterface* health =
+          server_->GetHealthCheckService()) {
+    health->SetServingStatus(false);
+  }
+  server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+}
+
+void Broker::Wait() {
+  if (server_) server_->Wait();
+}
+
+}  // namespace liaison

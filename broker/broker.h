@@ -1,0 +1,68 @@
+// The broker: the store, the registry, identity checks and the gRPC server
+// with mutual TLS, assembled from a complete BrokerConfig.
+#ifndef LIAISON_BROKER_BROKER_H_
+#define LIAISON_BROKER_BROKER_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "broker/admin_service.h"
+#include "broker/audit_service.h"
+#include "broker/clock.h"
+#include "broker/exchange_service.h"
+#include "broker/identity.h"
+#include "broker/identity_service.h"
+#include "broker/registry.h"
+#include "broker/store.h"
+#include "liaison/v1/config.pb.h"
+
+namespace liaison {
+
+class Broker {
+ public:
+  // Opens the store under config.data_dir (creating the folder, mode 0700),
+  // applies the registry seed, loads the CA and CRL, and starts listening.
+  // `config` must have been completed with CompleteBrokerConfig. `clock`
+  // must outlive the broker. Returns after the port is bound; `progress`
+  // receives one line per startup step worth telling an operator.
+  static absl::StatusOr<std::unique_ptr<Broker>> Start(
+      const v1::BrokerConfig& config, const Clock* clock,
+      const std::function<void(const std::string&)>& progress);
+
+  ~Broker();
+
+  // The bound port (useful when the config asked for port 0).
+  int port() const { return port_; }
+
+  // Reloads the CRL; open connections stay open and their next call is
+  // checked against the new list. On error the old CRL stays in force.
+  absl::StatusOr<size_t> ReloadCrl() { return auth_->ReloadCrl(); }
+
+  // Stops accepting calls, lets calls in flight finish for up to `grace`,
+  // then cancels the rest. Safe to call more than once.
+  void Shutdown(absl::Duration grace);
+
+  // Blocks until the server has shut down.
+  void Wait();
+
+ private:
+  Broker() = default;
+
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<Registry> registry_;
+  std::unique_ptr<Authenticator> auth_;
+  std::unique_ptr<IdentityService> identity_service_;
+  std::unique_ptr<ExchangeService> exchange_service_;
+  std::unique_ptr<AuditService> audit_service_;
+  std::unique_ptr<AdminService> admin_service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+};
+
+}  // namespace liaison
+
+#endif  // LIAISON_BROKER_BROKER_H_

@@ -1,0 +1,232 @@
+#include "broker/identity.h"
+
+#include <grpc/grpc_security_constants.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "broker/status_macros.h"
+
+namespace liaison {
+namespace {
+
+// Bound on the parsed-certificate cache; it is cleared when full.
+constexpr size_t kMaxCachedCertificates = 4096;
+
+std::string Rfc3339(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
+}
+
+v1::PrincipalKind ToProtoKind(PrincipalKind kind) {
+  switch (kind) {
+    case PrincipalKind::kAgency:
+      return v1::PRINCIPAL_KIND_AGENCY;
+    case PrincipalKind::kAuditor:
+      return v1::PRINCIPAL_KIND_AUDITOR;
+    case PrincipalKind::kAdmin:
+      return v1::PRINCIPAL_KIND_ADMIN;
+    case PrincipalKind::kBroker:
+      return v1::PRINCIPAL_KIND_BROKER;
+  }
+  return v1::PRINCIPAL_KIND_UNSPECIFIED;
+}
+
+absl::string_view ProtoKindName(v1::PrincipalKind kind) {
+  switch (kind) {
+    case v1::PRINCIPAL_KIND_AGENCY:
+      return "agency";
+    case v1::PRINCIPAL_KIND_AUDITOR:
+      return "auditor";
+    case v1::PRINCIPAL_KIND_ADMIN:
+      return "admin";
+    case v1::PRINCIPAL_KIND_BROKER:
+      return "broker";
+    default:
+      return "unknown";
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::Create(
+    const std::string& ca_path, const std::string& crl_path,
+    const Registry* registry, const Clock* clock) {
+  ASSIGN_OR_RETURN(x509::CertPtr ca, x509::ReadCertificateFile(ca_path));
+  std::unique_ptr<Authenticator> auth(
+      new Authenticator(crl_path, std::move(ca), registry, clock));
+  if (!crl_path.empty()) {
+    RETURN_IF_ERROR(auth->ReloadCrl().status());
+  }
+  return auth;
+}
+
+Authenticator::Authenticator(std::string crl_path, x509::CertPtr ca,
+                             const Registry* registry, const Clock* clock)
+    : crl_path_(std::move(crl_path)),
+      ca_(std::move(ca)),
+      registry_(registry),
+      clock_(clock),
+      crl_(std::make_shared<x509::RevocationList>()) {}
+
+absl::StatusOr<size_t> Authenticator::ReloadCrl() {
+  if (crl_path_.empty()) {
+    return absl::FailedPreconditionError(
+        "no CRL file is configured (set crl in the config or --crl)");
+  }
+  ASSIGN_OR_RETURN(x509::RevocationList list,
+                   x509::ReadCrlFile(crl_path_, ca_.get()));
+  auto next = std::make_shared<const x509::RevocationList>(std::move(list));
+  const size_t count = next->revoked.size();
+  absl::MutexLock lock(&mu_);
+  crl_ = std::move(next);
+  return count;
+}
+
+absl::StatusOr<Authenticator::PresentedCertificate> Authenticator::Parse(
+    const std::string& pem) const {
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = parsed_.find(pem);
+    if (it != parsed_.end()) return it->second;
+  }
+  absl::StatusOr<x509::CertPtr> cert = x509::ParseCertificatePem(pem);
+  if (!cert.ok()) {
+    return absl::UnauthenticatedError(absl::StrCat(
+        "the client certificate could not be read: ", cert.status().message()));
+  }
+  PresentedCertificate parsed{x509::SerialHex(cert->get()),
+                              x509::UriSans(cert->get()),
+                              x509::NotAfter(cert->get())};
+  absl::MutexLock lock(&mu_);
+  if (parsed_.size() >= kMaxCachedCertificates) parsed_.clear();
+  parsed_.emplace(pem, parsed);
+  return parsed;
+}
+
+absl::StatusOr<v1::Principal> Authenticator::Authenticate(
+    const grpc::AuthContext& auth) const {
+  std::vector<grpc::string_ref> pems =
+      auth.FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME);
+  if (pems.empty()) {
+    return absl::UnauthenticatedError(
+        "no client certificate was presented; Liaison requires mutual TLS "
+        "with a certificate issued by the deployment CA");
+  }
+  ASSIGN_OR_RETURN(PresentedCertificate cert,
+                   Parse(std::string(pems[0].data(), pems[0].size())));
+
+  std::shared_ptr<const x509::RevocationList> crl;
+  {
+    absl::MutexLock lock(&mu_);
+    crl = crl_;
+  }
+  if (auto it = crl->revoked.find(cert.serial); it != crl->revoked.end()) {
+    return absl::UnauthenticatedError(absl::StrCat(
+        "certificate serial ", cert.serial, " was revoked on ",
+        Rfc3339(it->second),
+        "; ask your administrator for a new certificate"));
+  }
+  const absl::Time now = clock_->Now();
+  if (cert.not_after < now) {
+    return absl::UnauthenticatedError(
+        absl::StrCat("certificate serial ", cert.serial, " expired on ",
+                     Rfc3339(cert.not_after),
+                     "; ask your administrator to renew it"));
+  }
+  if (cert.uris.size() != 1) {
+    return absl::UnauthenticatedError(absl::StrCat(
+        "certificate serial ", cert.serial, " has ", cert.uris.size(),
+        " URI SANs", cert.uris.empty() ? "" : " (",
+        absl::StrJoin(cert.uris, ", "), cert.uris.empty() ? "" : ")",
+        "; a Liaison certificate carries exactly one URI SAN naming its "
+        "principal. Issue a new one with liaison-certs"));
+  }
+  absl::StatusOr<PrincipalName> name = ParsePrincipalUri(cert.uris[0]);
+  if (!name.ok()) {
+    return absl::UnauthenticatedError(
+        absl::StrCat("certificate serial ", cert.serial,
+                     " does not name a valid principal: ",
+                     name.status().message()));
+  }
+
+  v1::Principal principal;
+  principal.set_kind(ToProtoKind(name->kind));
+  principal.set_uri(cert.uris[0]);
+  principal.set_id(name->id);
+  principal.set_sector(name->sector);
+  principal.set_certificate_serial(cert.serial);
+  principal.mutable_certificate_not_after()->set_seconds(
+      absl::ToUnixSeconds(cert.not_after));
+
+  switch (name->kind) {
+    case PrincipalKind::kBroker:
+      return absl::PermissionDeniedError(absl::StrCat(
+          "certificate ", cert.uris[0],
+          " is a broker server certificate and cannot call the API; use an "
+          "agency, auditor or admin certificate"));
+    case PrincipalKind::kAdmin:
+      return principal;
+    case PrincipalKind::kAuditor: {
+      std::optional<v1::Auditor> auditor = registry_->FindAuditor(name->id);
+      if (!auditor) {
+        return absl::PermissionDeniedError(absl::StrCat(
+            "auditor \"", name->id,
+            "\" is not registered with this broker; an administrator must "
+            "add it to the registry"));
+      }
+      principal.set_display_name(auditor->display_name());
+      principal.set_jurisdiction(auditor->scope());
+      return principal;
+    }
+    case PrincipalKind::kAgency:
+      break;
+  }
+  std::optional<v1::Agency> agency = registry_->FindAgency(name->id);
+  if (!agency) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "agency \"", name->id,
+        "\" is not registered with this broker; an administrator must "
+        "register it before its certificate can be used"));
+  }
+  if (agency->sector() != name->sector) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "certificate names agency \"", name->id, "\" in sector \"",
+        name->sector, "\" but the registry has it in sector \"",
+        agency->sector(), "\"; issue a certificate with the registered sector"));
+  }
+  if (agency->status() == v1::AGENCY_STATUS_SUSPENDED) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "agency \"", name->id, "\" is suspended",
+        agency->status_reason().empty() ? "" : ": ", agency->status_reason(),
+        "; contact the administrator of this deployment"));
+  }
+  if (agency->certificate_serials_size() > 0 &&
+      std::find(agency->certificate_serials().begin(),
+                agency->certificate_serials().end(),
+                cert.serial) == agency->certificate_serials().end()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "certificate serial ", cert.serial, " is not bound to agency \"",
+        name->id, "\"; an administrator must bind it"));
+  }
+  principal.set_display_name(agency->display_name());
+  principal.set_jurisdiction(agency->jurisdiction());
+  return principal;
+}
+
+absl::StatusOr<v1::Principal> Authenticator::Authorize(
+    const grpc::AuthContext& auth,
+    absl::Span<const v1::PrincipalKind> allowed,
+    absl::string_view service) const {
+  ASSIGN_OR_RETURN(v1::Principal principal, Authenticate(auth));
+  for (v1::PrincipalKind kind : allowed) {
+    if (principal.kind() == kind) return principal;
+  }
+  std::vector<absl::string_view> names;
+  for (v1::PrincipalKind kind : allowed) names.push_back(ProtoKindName(kind));
+  return absl::PermissionDeniedError(absl::StrCat(
+      "the ", service, " service accepts ", absl::StrJoin(names, " or "),
+      " certificates only; this call presented ", principal.uri()));
+}
+
+}  // namespace liaison

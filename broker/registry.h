@@ -1,0 +1,62 @@
+// Who may call the broker: the agencies and auditors registered in the
+// store, held in memory as an immutable snapshot so per-call checks never
+// touch the database. Every change goes to the store first, then a new
+// snapshot replaces the old one.
+#ifndef LIAISON_BROKER_REGISTRY_H_
+#define LIAISON_BROKER_REGISTRY_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "broker/store.h"
+#include "liaison/v1/config.pb.h"
+
+namespace liaison {
+
+class Registry {
+ public:
+  // `store` must outlive the registry.
+  explicit Registry(Store* store);
+
+  // Reads the registry from the store.
+  absl::Status Load();
+
+  // Validates every entry of `seed` (ids, sectors, scopes, duplicates) and
+  // only then writes: agencies not yet registered are added, agencies
+  // already registered are left as they are (the Admin API manages them
+  // after the first start); auditors are inserted or updated. On a
+  // validation error nothing is written.
+  struct SeedResult {
+    int agencies_added = 0;
+    int agencies_kept = 0;
+    int auditors_written = 0;
+  };
+  absl::StatusOr<SeedResult> ApplySeed(const v1::RegistrySeed& seed);
+
+  std::optional<v1::Agency> FindAgency(const std::string& id) const;
+  std::optional<v1::Auditor> FindAuditor(const std::string& id) const;
+
+  // Checks one agency entry as the registry requires it.
+  static absl::Status ValidateAgency(const v1::Agency& agency);
+  static absl::Status ValidateAuditor(const v1::Auditor& auditor);
+
+ private:
+  struct Snapshot {
+    absl::flat_hash_map<std::string, v1::Agency> agencies;
+    absl::flat_hash_map<std::string, v1::Auditor> auditors;
+  };
+  std::shared_ptr<const Snapshot> Current() const;
+
+  Store* const store_;
+  mutable absl::Mutex mu_;
+  std::shared_ptr<const Snapshot> snapshot_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace liaison
+
+#endif  // LIAISON_BROKER_REGISTRY_H_

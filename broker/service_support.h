@@ -1,0 +1,72 @@
+// What every service needs at its edge: absl::Status to grpc::Status, and
+// reactors that answer at once.
+#ifndef LIAISON_BROKER_SERVICE_SUPPORT_H_
+#define LIAISON_BROKER_SERVICE_SUPPORT_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace liaison {
+
+// Maps an absl::Status to the grpc::Status sent to the caller; the codes
+// share numbering.
+inline grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                      std::string(status.message()));
+}
+
+// Finishes a unary call with `status`.
+inline grpc::ServerUnaryReactor* FinishUnary(grpc::CallbackServerContext* ctx,
+                                             const absl::Status& status) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+// A server-streaming reactor that ends the stream at once with `status`,
+// used when a call is refused before any message is written.
+template <typename Message>
+class RefusedStream final : public grpc::ServerWriteReactor<Message> {
+ public:
+  explicit RefusedStream(const absl::Status& status) {
+    this->Finish(ToGrpcStatus(status));
+  }
+  void OnDone() override { delete this; }
+};
+
+// The answer for a method whose capability has not been built yet, given
+// after the caller was authorised so refusals stay accurate.
+inline absl::Status NotYetAvailable(absl::string_view method) {
+  return absl::UnimplementedError(
+      absl::StrCat(method, " is not available in this version of the broker"));
+}
+
+}  // namespace liaison
+
+// Declares a unary method that authorises its caller with `auth_` for the
+// service's principal kinds (`kAllowed`, `kServiceName` in the class) and
+// then answers UNIMPLEMENTED. Later capabilities replace these one by one.
+#define LIAISON_PENDING_UNARY(Method, Request, Response)                    \
+  grpc::ServerUnaryReactor* Method(grpc::CallbackServerContext* ctx,        \
+                                   const v1::Request*, v1::Response*)       \
+      override {                                                            \
+    absl::Status status = auth_->Authorize(*ctx->auth_context(), kAllowed,  \
+                                           kServiceName).status();          \
+    return FinishUnary(ctx, status.ok() ? NotYetAvailable(#Method) : status); \
+  }
+
+#define LIAISON_PENDING_STREAM(Method, Request, Message)                    \
+  grpc::ServerWriteReactor<v1::Message>* Method(                            \
+      grpc::CallbackServerContext* ctx, const v1::Request*) override {      \
+    absl::Status status = auth_->Authorize(*ctx->auth_context(), kAllowed,  \
+                                           kServiceName).status();          \
+    return new RefusedStream<v1::Message>(status.ok() ? NotYetAvailable(#Method) \
+                                                      : status);            \
+  }
+
+#endif  // LIAISON_BROKER_SERVICE_SUPPORT_H_

@@ -1,0 +1,89 @@
+#include "clients/client.h"
+
+#include <openssl/x509.h>
+
+#include "absl/strings/str_cat.h"
+#include "broker/status_macros.h"
+#include "certs/x509.h"
+
+namespace liaison::client {
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenChannel(
+    const ConnectionOptions& options) {
+  for (const auto& [value, flag] :
+       {std::pair{&options.cert_path, "--cert"},
+        std::pair{&options.key_path, "--key"},
+        std::pair{&options.ca_path, "--ca"}}) {
+    if (value->empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("no ", flag, " file given"));
+    }
+  }
+  grpc::SslCredentialsOptions tls;
+  ASSIGN_OR_RETURN(tls.pem_root_certs, x509::ReadFile(options.ca_path));
+  ASSIGN_OR_RETURN(tls.pem_cert_chain, x509::ReadFile(options.cert_path));
+  ASSIGN_OR_RETURN(tls.pem_private_key, x509::ReadFile(options.key_path));
+  grpc::ChannelArguments args;
+  if (!options.server_name.empty()) {
+    args.SetSslTargetNameOverride(options.server_name);
+  }
+  return grpc::CreateCustomChannel(options.address,
+                                   grpc::SslCredentials(tls), args);
+}
+
+absl::Status CheckOwnCertificate(const ConnectionOptions& options,
+                                 absl::Time now) {
+  ASSIGN_OR_RETURN(x509::CertPtr cert,
+                   x509::ReadCertificateFile(options.cert_path));
+  ASSIGN_OR_RETURN(x509::KeyPtr key, x509::ReadPrivateKeyFile(options.key_path));
+  if (X509_check_private_key(cert.get(), key.get()) != 1) {
+    x509::OpenSslErrors();
+    return absl::InvalidArgumentError(
+        absl::StrCat(options.key_path, " is not the private key of ",
+                     options.cert_path));
+  }
+  const auto rfc3339 = [](absl::Time t) {
+    return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
+  };
+  if (x509::NotAfter(cert.get()) < now) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "certificate ", options.cert_path, " (serial ",
+        x509::SerialHex(cert.get()), ") expired on ",
+        rfc3339(x509::NotAfter(cert.get())),
+        "; ask your administrator to renew it"));
+  }
+  if (x509::NotBefore(cert.get()) > now) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("certificate ", options.cert_path,
+                     " is not valid until ",
+                     rfc3339(x509::NotBefore(cert.get()))));
+  }
+  return absl::OkStatus();
+}
+
+void SetProfessional(grpc::ClientContext* context,
+                     const v1::Professional& professional) {
+  if (!professional.id().empty()) {
+    context->AddMetadata("liaison-professional-id", professional.id());
+  }
+  if (!professional.role().empty()) {
+    context->AddMetadata("liaison-professional-role", professional.role());
+  }
+}
+
+absl::Status FromGrpcStatus(const grpc::Status& status,
+                            const std::string& address) {
+  if (status.ok()) return absl::OkStatus();
+  std::string message = status.error_message();
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    absl::StrAppend(
+        &message, "\n  hint: is a broker running at ", address,
+        "? If it is, it refused the TLS handshake: check that your "
+        "certificate was issued by this deployment's CA, is in its validity "
+        "period, and that --ca is the deployment CA.");
+  }
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                      message);
+}
+
+}  // namespace liaison::client
