@@ -74,6 +74,13 @@ std::vector<std::string> SansOfType(const X509* cert, int type) {
   return out;
 }
 
+std::string NameLine(const X509_NAME* name) {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  X509_NAME_print_ex(bio.get(), name, 0,
+                     XN_FLAG_ONELINE & ~ASN1_STRFLGS_ESC_MSB);
+  return BioContents(bio.get());
+}
+
 }  // namespace
 
 std::string OpenSslErrors() {
@@ -209,10 +216,11 @@ std::vector<std::string> IpSans(const X509* cert) {
 }
 
 std::string SubjectLine(const X509* cert) {
-  BioPtr bio(BIO_new(BIO_s_mem()));
-  X509_NAME_print_ex(bio.get(), X509_get_subject_name(cert), 0,
-                     XN_FLAG_ONELINE & ~ASN1_STRFLGS_ESC_MSB);
-  return BioContents(bio.get());
+  return NameLine(X509_get_subject_name(cert));
+}
+
+std::string IssuerLine(const X509* cert) {
+  return NameLine(X509_get_issuer_name(cert));
 }
 
 absl::Time NotBefore(const X509* cert) {

@@ -56,6 +56,8 @@ std::vector<std::string> DnsSans(const X509* cert);
 std::vector<std::string> IpSans(const X509* cert);
 // One-line subject, e.g. "CN=st-olavs, O=Liaison".
 std::string SubjectLine(const X509* cert);
+// One-line issuer name, in the same form as SubjectLine.
+std::string IssuerLine(const X509* cert);
 absl::Time NotBefore(const X509* cert);
 absl::Time NotAfter(const X509* cert);
 
