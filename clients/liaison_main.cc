@@ -115,7 +115,8 @@ int RunWhoAmI(const liaison::client::ConnectionOptions& options) {
   std::cout << "certificate:  serial " << p.certificate_serial()
             << ", valid until " << Rfc3339(p.certificate_not_after().seconds())
             << "\n"
-            << "broker:       " << response.broker_version() << " at "
+            << "broker:       liaison-broker " << response.broker_version()
+            << " at "
             << options.address << std::endl;
   return 0;
 }
