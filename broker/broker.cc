@@ -97,13 +97,28 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(
                           seeded->agencies_added, " agencies added, ",
                           seeded->agencies_kept,
                           " already registered and left as they are, ",
-                          seeded->auditors_written, " auditors"));
+                          seeded->auditors_written, " auditors, ",
+                          seeded->routes_written, " routes"));
   }
 
   ASSIGN_OR_RETURN(broker->auth_,
                    Authenticator::Create(config.ca(), config.crl(),
                                          broker->registry_.get(), clock));
   if (!config.crl().empty()) progress(absl::StrCat("CRL ", config.crl()));
+
+  ASSIGN_OR_RETURN(
+      policy::DisclosurePolicy policy,
+      policy::DisclosurePolicy::FromAllowList(
+          {config.allow().begin(), config.allow().end()}));
+  progress(absl::StrCat("disclosure allow-list ", policy.version(), ": ",
+                        config.allow_size(), " routes allowed, all else denied"));
+  broker->policy_ =
+      std::make_unique<policy::DisclosurePolicy>(std::move(policy));
+  ASSIGN_OR_RETURN(Pseudonymizer pseudonyms,
+                   Pseudonymizer::LoadOrCreate(config.data_dir() +
+                                               "/pseudonym.key"));
+  broker->pseudonyms_ = std::make_unique<Pseudonymizer>(std::move(pseudonyms));
+  broker->waiters_ = std::make_unique<InboxWaiters>();
 
   ASSIGN_OR_RETURN(std::string ca_pem, x509::ReadFile(config.ca()));
   ASSIGN_OR_RETURN(std::string cert_pem, x509::ReadFile(config.tls_cert()));
@@ -117,8 +132,25 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(
 
   broker->identity_service_ =
       std::make_unique<IdentityService>(broker->auth_.get());
-  broker->exchange_service_ =
-      std::make_unique<ExchangeService>(broker->auth_.get());
+  ExchangeOptions exchange;
+  if (config.inbox_ttl_seconds() > 0) {
+    exchange.inbox_ttl = absl::Seconds(config.inbox_ttl_seconds());
+  }
+  if (config.default_lease_seconds() > 0) {
+    exchange.default_lease = absl::Seconds(config.default_lease_seconds());
+  }
+  if (config.acknowledge_within_24h_seconds() > 0) {
+    exchange.acknowledge_within_24h =
+        absl::Seconds(config.acknowledge_within_24h_seconds());
+  }
+  if (config.acknowledge_immediate_seconds() > 0) {
+    exchange.acknowledge_immediate =
+        absl::Seconds(config.acknowledge_immediate_seconds());
+  }
+  broker->exchange_service_ = std::make_unique<ExchangeService>(
+      broker->auth_.get(), broker->registry_.get(), broker->store_.get(),
+      broker->policy_.get(), broker->pseudonyms_.get(), broker->waiters_.get(),
+      clock, exchange);
   broker->audit_service_ = std::make_unique<AuditService>(broker->auth_.get());
   broker->admin_service_ = std::make_unique<AdminService>(broker->auth_.get());
 
@@ -138,6 +170,11 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(
         ": the address is in use or not local to this machine"));
   }
   broker->server_->GetHealthCheckService()->SetServingStatus(true);
+  broker->sweeper_ = std::make_unique<Sweeper>(
+      broker->store_.get(), broker->waiters_.get(), clock, exchange.inbox_ttl);
+  broker->sweeper_->Start(absl::Seconds(
+      config.sweep_interval_seconds() > 0 ? config.sweep_interval_seconds()
+                                          : 30));
   return broker;
 }
 

@@ -16,16 +16,21 @@
 #include "broker/exchange_service.h"
 #include "broker/identity.h"
 #include "broker/identity_service.h"
+#include "broker/inbox_waiters.h"
+#include "broker/pseudonym.h"
 #include "broker/registry.h"
 #include "broker/store.h"
+#include "broker/sweeper.h"
 #include "liaison/v1/config.pb.h"
+#include "policy/disclosure.h"
 
 namespace liaison {
 
 class Broker {
  public:
   // Opens the store under config.data_dir (creating the folder, mode 0700),
-  // applies the registry seed, loads the CA and CRL, and starts listening.
+  // applies the registry seed, loads the CA and CRL and the disclosure
+  // allow-list, and starts listening.
   // `config` must have been completed with CompleteBrokerConfig. `clock`
   // must outlive the broker. Returns after the port is bound; `progress`
   // receives one line per startup step worth telling an operator.
@@ -55,11 +60,16 @@ class Broker {
   std::unique_ptr<Store> store_;
   std::unique_ptr<Registry> registry_;
   std::unique_ptr<Authenticator> auth_;
+  std::unique_ptr<policy::DisclosurePolicy> policy_;
+  std::unique_ptr<Pseudonymizer> pseudonyms_;
+  std::unique_ptr<InboxWaiters> waiters_;
   std::unique_ptr<IdentityService> identity_service_;
   std::unique_ptr<ExchangeService> exchange_service_;
   std::unique_ptr<AuditService> audit_service_;
   std::unique_ptr<AdminService> admin_service_;
   std::unique_ptr<grpc::Server> server_;
+  // Last: stopped first, before the server and the store it uses.
+  std::unique_ptr<Sweeper> sweeper_;
   int port_ = 0;
 };
 

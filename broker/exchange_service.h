@@ -1,24 +1,69 @@
 // liaison.v1.Exchange: the API for agency systems. Every method first
-// authorises the caller as a registered, active agency.
+// authorises the caller as a registered, active agency. Referrals go
+// through the one decision function and the one abstraction in policy/,
+// and are stored, logged and queued for the recipient in one commit before
+// the sender is answered.
 #ifndef LIAISON_BROKER_EXCHANGE_SERVICE_H_
 #define LIAISON_BROKER_EXCHANGE_SERVICE_H_
 
+#include <memory>
+
+#include "broker/clock.h"
 #include "broker/identity.h"
+#include "broker/inbox_waiters.h"
+#include "broker/pseudonym.h"
+#include "broker/registry.h"
 #include "broker/service_support.h"
+#include "broker/store.h"
 #include "liaison/v1/exchange.grpc.pb.h"
+#include "policy/disclosure.h"
 
 namespace liaison {
 
+struct ExchangeOptions {
+  // Time an unacknowledged inbox message waits before it expires.
+  absl::Duration inbox_ttl = absl::Hours(24 * 5);
+  // Lease for streamed messages when the caller asks for none.
+  absl::Duration default_lease = absl::Seconds(60);
+  // Longest lease a caller may ask for.
+  absl::Duration max_lease = absl::Hours(1);
+  // Acknowledgement deadlines by urgency; past them the sweeper escalates.
+  absl::Duration acknowledge_within_24h = absl::Hours(24);
+  absl::Duration acknowledge_immediate = absl::Hours(1);
+};
+
 class ExchangeService final : public v1::Exchange::CallbackService {
  public:
-  // `auth` must outlive the service.
-  explicit ExchangeService(const Authenticator* auth) : auth_(auth) {}
+  // Every pointer must outlive the service.
+  ExchangeService(const Authenticator* auth, const Registry* registry,
+                  Store* store, const policy::DisclosurePolicy* policy,
+                  const Pseudonymizer* pseudonyms, InboxWaiters* waiters,
+                  const Clock* clock, ExchangeOptions options);
 
-  LIAISON_PENDING_UNARY(SendReferral, SendReferralRequest, SendReferralResponse)
-  LIAISON_PENDING_STREAM(Receive, ReceiveRequest, InboxMessage)
-  LIAISON_PENDING_UNARY(Ack, AckRequest, AckResponse)
-  LIAISON_PENDING_UNARY(GetReferral, GetReferralRequest, Referral)
-  LIAISON_PENDING_UNARY(UpdateReferral, UpdateReferralRequest, Referral)
+  grpc::ServerUnaryReactor* SendReferral(
+      grpc::CallbackServerContext* ctx, const v1::SendReferralRequest* request,
+      v1::SendReferralResponse* response) override;
+  grpc::ServerWriteReactor<v1::InboxMessage>* Receive(
+      grpc::CallbackServerContext* ctx,
+      const v1::ReceiveRequest* request) override;
+  grpc::ServerUnaryReactor* Ack(grpc::CallbackServerContext* ctx,
+                                const v1::AckRequest* request,
+                                v1::AckResponse* response) override;
+  grpc::ServerUnaryReactor* GetReferral(grpc::CallbackServerContext* ctx,
+                                        const v1::GetReferralRequest* request,
+                                        v1::Referral* response) override;
+  grpc::ServerUnaryReactor* UpdateReferral(
+      grpc::CallbackServerContext* ctx,
+      const v1::UpdateReferralRequest* request,
+      v1::Referral* response) override;
+
+  grpc::ServerUnaryReactor* GetCase(grpc::CallbackServerContext* ctx,
+                                    const v1::GetCaseRequest* request,
+                                    v1::Case* response) override;
+  grpc::ServerUnaryReactor* HandOverCase(
+      grpc::CallbackServerContext* ctx, const v1::HandOverCaseRequest* request,
+      v1::Case* response) override;
+
   LIAISON_PENDING_UNARY(PushSummary, PushSummaryRequest, PushSummaryResponse)
   LIAISON_PENDING_UNARY(RequestSummary, RequestSummaryRequest,
                         RequestSummaryResponse)
@@ -31,11 +76,22 @@ class ExchangeService final : public v1::Exchange::CallbackService {
                         RecordManualDisclosureResponse)
 
  private:
-  static constexpr v1::PrincipalKind kAllowed[] = {
-      v1::PRINCIPAL_KIND_AGENCY};
+  static constexpr v1::PrincipalKind kAllowed[] = {v1::PRINCIPAL_KIND_AGENCY};
   static constexpr absl::string_view kServiceName = "Exchange";
+
   const Authenticator* const auth_;
+  const Registry* const registry_;
+  Store* const store_;
+  const policy::DisclosurePolicy* const policy_;
+  const Pseudonymizer* const pseudonyms_;
+  InboxWaiters* const waiters_;
+  const Clock* const clock_;
+  const ExchangeOptions options_;
 };
+
+// Checks a SendReferralRequest's shape: INVALID_ARGUMENT listing every
+// problem, so a caller can fix them all at once.
+absl::Status ValidateSendReferral(const v1::SendReferralRequest& request);
 
 }  // namespace liaison
 

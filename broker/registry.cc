@@ -23,6 +23,10 @@ absl::Status Registry::Load() {
     std::string id = a.id();
     next->auditors.emplace(std::move(id), std::move(a));
   }
+  ASSIGN_OR_RETURN(std::vector<v1::Route> routes, store_->ListRoutes());
+  for (const v1::Route& r : routes) {
+    next->routes[absl::StrCat(r.sector(), "/", r.area())] = r.agency_id();
+  }
   absl::MutexLock lock(&mu_);
   snapshot_ = std::move(next);
   return absl::OkStatus();
@@ -84,6 +88,24 @@ absl::StatusOr<Registry::SeedResult> Registry::ApplySeed(
     }
   }
   std::shared_ptr<const Snapshot> before = Current();
+  for (const v1::Route& r : seed.routes()) {
+    if (absl::Status s = ValidateSector(r.sector()); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("route: ", s.message()));
+    }
+    if (r.area().empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "route for sector \"", r.sector(), "\" needs an area"));
+    }
+    bool known = before->agencies.contains(r.agency_id());
+    for (const v1::Agency& a : seed.agencies()) {
+      if (a.id() == r.agency_id()) known = true;
+    }
+    if (!known) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "route ", r.sector(), " in ", r.area(), " names agency \"",
+          r.agency_id(), "\", which is not registered"));
+    }
+  }
   SeedResult result;
   for (const v1::Agency& a : seed.agencies()) {
     if (before->agencies.contains(a.id())) {
@@ -97,6 +119,10 @@ absl::StatusOr<Registry::SeedResult> Registry::ApplySeed(
     RETURN_IF_ERROR(store_->UpsertAuditor(a));
     ++result.auditors_written;
   }
+  for (const v1::Route& r : seed.routes()) {
+    RETURN_IF_ERROR(store_->UpsertRoute(r));
+    ++result.routes_written;
+  }
   RETURN_IF_ERROR(Load());
   return result;
 }
@@ -104,6 +130,16 @@ absl::StatusOr<Registry::SeedResult> Registry::ApplySeed(
 std::optional<v1::Agency> Registry::FindAgency(const std::string& id) const {
   std::shared_ptr<const Snapshot> snap = Current();
   auto it = snap->agencies.find(id);
+  if (it == snap->agencies.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<v1::Agency> Registry::ResolveRoute(const std::string& sector,
+                                                 const std::string& area) const {
+  std::shared_ptr<const Snapshot> snap = Current();
+  auto route = snap->routes.find(absl::StrCat(sector, "/", area));
+  if (route == snap->routes.end()) return std::nullopt;
+  auto it = snap->agencies.find(route->second);
   if (it == snap->agencies.end()) return std::nullopt;
   return it->second;
 }

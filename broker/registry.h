@@ -30,15 +30,20 @@ class Registry {
   // only then writes: agencies not yet registered are added, agencies
   // already registered are left as they are (the Admin API manages them
   // after the first start); auditors are inserted or updated. On a
-  // validation error nothing is written.
+  // validation error nothing is written. Routes are inserted or replaced and
+  // must name an agency registered or in the seed.
   struct SeedResult {
     int agencies_added = 0;
     int agencies_kept = 0;
     int auditors_written = 0;
+    int routes_written = 0;
   };
   absl::StatusOr<SeedResult> ApplySeed(const v1::RegistrySeed& seed);
 
   std::optional<v1::Agency> FindAgency(const std::string& id) const;
+  // The agency the routing directory names for `sector` in `area`.
+  std::optional<v1::Agency> ResolveRoute(const std::string& sector,
+                                         const std::string& area) const;
   std::optional<v1::Auditor> FindAuditor(const std::string& id) const;
 
   // Checks one agency entry as the registry requires it.
@@ -49,6 +54,8 @@ class Registry {
   struct Snapshot {
     absl::flat_hash_map<std::string, v1::Agency> agencies;
     absl::flat_hash_map<std::string, v1::Auditor> auditors;
+    // "<sector>/<area>" to agency id.
+    absl::flat_hash_map<std::string, std::string> routes;
   };
   std::shared_ptr<const Snapshot> Current() const;
 

@@ -3,6 +3,9 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "broker/notices.h"
+#include "broker/referral_lifecycle.h"
 #include "broker/status_macros.h"
 
 namespace liaison {
@@ -35,7 +38,81 @@ constexpr const char* kMigrations[] = {
       display_name TEXT NOT NULL DEFAULT ''
     );
     )sql",
+    // 2: routing, cases, referrals, inboxes, idempotency and the log.
+    // Times are microseconds since the Unix epoch.
+    R"sql(
+    CREATE TABLE routes (
+      sector    TEXT NOT NULL,
+      area      TEXT NOT NULL,
+      agency_id TEXT NOT NULL REFERENCES agencies(id),
+      PRIMARY KEY (sector, area)
+    );
+    CREATE TABLE cases (
+      case_id           TEXT PRIMARY KEY,
+      manager_agency_id TEXT NOT NULL,
+      opened_by         TEXT NOT NULL,
+      opened_at         INTEGER NOT NULL
+    );
+    CREATE TABLE case_agencies (
+      case_id     TEXT NOT NULL REFERENCES cases(case_id),
+      agency_id   TEXT NOT NULL,
+      reason      TEXT NOT NULL,
+      attached_at INTEGER NOT NULL,
+      PRIMARY KEY (case_id, agency_id)
+    );
+    CREATE TABLE case_handovers (
+      case_id        TEXT NOT NULL REFERENCES cases(case_id),
+      seq            INTEGER NOT NULL,
+      from_agency_id TEXT NOT NULL,
+      to_agency_id   TEXT NOT NULL,
+      body           BLOB NOT NULL,
+      PRIMARY KEY (case_id, seq)
+    );
+    CREATE TABLE referrals (
+      referral_id         TEXT PRIMARY KEY,
+      case_id             TEXT NOT NULL REFERENCES cases(case_id),
+      sender_agency_id    TEXT NOT NULL,
+      recipient_agency_id TEXT NOT NULL,
+      status              INTEGER NOT NULL,
+      body                BLOB NOT NULL,
+      -- When an urgent referral must be acknowledged by; 0 for routine.
+      deadline_at         INTEGER NOT NULL DEFAULT 0,
+      escalated           INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX referrals_deadline ON referrals (escalated, deadline_at)
+      WHERE deadline_at > 0;
+    -- state: 0 pending, 1 acknowledged, 2 expired.
+    CREATE TABLE inbox (
+      seq              INTEGER PRIMARY KEY AUTOINCREMENT,
+      message_id       TEXT NOT NULL UNIQUE,
+      agency_id        TEXT NOT NULL,
+      sender_agency_id TEXT NOT NULL,
+      referral_id      TEXT NOT NULL,
+      body             BLOB NOT NULL,
+      enqueued_at      INTEGER NOT NULL,
+      expires_at       INTEGER NOT NULL,
+      lease_until      INTEGER NOT NULL DEFAULT 0,
+      attempts         INTEGER NOT NULL DEFAULT 0,
+      state            INTEGER NOT NULL DEFAULT 0,
+      acked_at         INTEGER
+    );
+    CREATE INDEX inbox_pending ON inbox (agency_id, state, seq);
+    CREATE INDEX inbox_expiry ON inbox (state, expires_at);
+    CREATE TABLE idempotency (
+      agency_id TEXT NOT NULL,
+      key       TEXT NOT NULL,
+      digest    TEXT NOT NULL,
+      response  BLOB NOT NULL,
+      PRIMARY KEY (agency_id, key)
+    );
+    CREATE TABLE log_entries (
+      seq   INTEGER PRIMARY KEY,
+      entry BLOB NOT NULL
+    );
+    )sql",
 };
+
+constexpr int kInboxAcknowledged = 1;
 
 struct StmtFinalize {
   void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
@@ -43,39 +120,85 @@ struct StmtFinalize {
 using Stmt = std::unique_ptr<sqlite3_stmt, StmtFinalize>;
 
 absl::Status SqlError(sqlite3* db, absl::string_view what) {
-  const int code = sqlite3_extended_errcode(db);
+  const int code = sqlite3_extended_errcode(db) & 0xff;
   std::string message = absl::StrCat(what, ": ", sqlite3_errmsg(db));
-  if ((code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED) {
+  if (code == SQLITE_BUSY || code == SQLITE_LOCKED) {
     return absl::UnavailableError(message);
   }
-  if ((code & 0xff) == SQLITE_FULL || (code & 0xff) == SQLITE_IOERR) {
-    return absl::ResourceExhaustedError(message);
+  if (code == SQLITE_FULL || code == SQLITE_IOERR) {
+    return absl::UnavailableError(message);
   }
   return absl::InternalError(message);
 }
 
-absl::StatusOr<Stmt> Prepare(sqlite3* db, const char* sql) {
-  sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr) != SQLITE_OK) {
-    return SqlError(db, "prepare");
+// A prepared statement with positional binding: Bind(1, x).Bind(2, y).
+class Query {
+ public:
+  static absl::StatusOr<Query> Prepare(sqlite3* db, const char* sql) {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr) != SQLITE_OK) {
+      return SqlError(db, "prepare");
+    }
+    return Query(db, Stmt(stmt));
   }
-  return Stmt(stmt);
-}
+  Query& Bind(int i, const std::string& v) {
+    sqlite3_bind_text(stmt_.get(), i, v.data(), static_cast<int>(v.size()),
+                      SQLITE_TRANSIENT);
+    return *this;
+  }
+  Query& Bind(int i, int64_t v) {
+    sqlite3_bind_int64(stmt_.get(), i, v);
+    return *this;
+  }
+  Query& Bind(int i, absl::Time t) { return Bind(i, absl::ToUnixMicros(t)); }
+  Query& BindBlob(int i, const std::string& v) {
+    sqlite3_bind_blob(stmt_.get(), i, v.data(), static_cast<int>(v.size()),
+                      SQLITE_TRANSIENT);
+    return *this;
+  }
+  // True for a row, false when done.
+  absl::StatusOr<bool> Step() {
+    const int rc = sqlite3_step(stmt_.get());
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    return SqlError(db_, "step");
+  }
+  absl::Status Run() {
+    ASSIGN_OR_RETURN(bool row, Step());
+    (void)row;
+    return absl::OkStatus();
+  }
+  std::string Text(int i) const {
+    const unsigned char* t = sqlite3_column_text(stmt_.get(), i);
+    return t == nullptr ? std::string()
+                        : std::string(reinterpret_cast<const char*>(t));
+  }
+  std::string Blob(int i) const {
+    const void* b = sqlite3_column_blob(stmt_.get(), i);
+    return b == nullptr ? std::string()
+                        : std::string(static_cast<const char*>(b),
+                                      sqlite3_column_bytes(stmt_.get(), i));
+  }
+  int64_t Int(int i) const { return sqlite3_column_int64(stmt_.get(), i); }
+  bool IsNull(int i) const {
+    return sqlite3_column_type(stmt_.get(), i) == SQLITE_NULL;
+  }
 
-void BindText(sqlite3_stmt* s, int i, const std::string& v) {
-  sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()),
-                    SQLITE_TRANSIENT);
-}
+ private:
+  Query(sqlite3* db, Stmt stmt) : db_(db), stmt_(std::move(stmt)) {}
+  sqlite3* db_;
+  Stmt stmt_;
+};
 
-std::string ColumnText(sqlite3_stmt* s, int i) {
-  const unsigned char* text = sqlite3_column_text(s, i);
-  return text == nullptr ? std::string()
-                         : std::string(reinterpret_cast<const char*>(text));
-}
-
-absl::Status StepDone(sqlite3* db, sqlite3_stmt* s, absl::string_view what) {
-  if (sqlite3_step(s) != SQLITE_DONE) return SqlError(db, what);
-  return absl::OkStatus();
+template <typename Message>
+absl::StatusOr<Message> ParseBlob(const std::string& blob,
+                                  absl::string_view what) {
+  Message m;
+  if (!m.ParseFromString(blob)) {
+    return absl::DataLossError(absl::StrCat("stored ", what,
+                                            " cannot be parsed"));
+  }
+  return m;
 }
 
 }  // namespace
@@ -92,7 +215,7 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
   sqlite3* db = nullptr;
   const int rc = sqlite3_open_v2(
       options.path.c_str(), &db,
-      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
       nullptr);
   if (rc != SQLITE_OK) {
     std::string message = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
@@ -101,23 +224,30 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
         absl::StrCat("cannot open store ", options.path, ": ", message));
   }
   sqlite3_busy_timeout(db, options.busy_timeout_ms);
-  std::unique_ptr<SqliteStore> store(new SqliteStore(db));
-  absl::MutexLock lock(&store->mu_);
+  std::unique_ptr<SqliteStore> store(
+      new SqliteStore(db, std::max(1, options.max_group)));
   // WAL with synchronous=FULL: a committed transaction survives power loss.
-  RETURN_IF_ERROR(store->Exec("PRAGMA journal_mode=WAL"));
-  RETURN_IF_ERROR(store->Exec("PRAGMA synchronous=FULL"));
-  RETURN_IF_ERROR(store->Exec("PRAGMA foreign_keys=ON"));
-  if (absl::Status s = store->Migrate(); !s.ok()) {
+  absl::Status s = store->Exec("PRAGMA journal_mode=WAL");
+  if (s.ok()) s = store->Exec("PRAGMA synchronous=FULL");
+  if (s.ok()) s = store->Exec("PRAGMA foreign_keys=ON");
+  if (s.ok()) s = store->Migrate();
+  if (!s.ok()) {
     return absl::Status(s.code(), absl::StrCat("store ", options.path, ": ",
                                                s.message()));
   }
+  store->committer_ = std::thread([s = store.get()] { s->CommitLoop(); });
   return store;
 }
 
-SqliteStore::SqliteStore(sqlite3* db) : db_(db) {}
+SqliteStore::SqliteStore(sqlite3* db, int max_group)
+    : db_(db), max_group_(max_group) {}
 
 SqliteStore::~SqliteStore() {
-  absl::MutexLock lock(&mu_);
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (committer_.joinable()) committer_.join();
   sqlite3_close_v2(db_);
 }
 
@@ -132,12 +262,10 @@ absl::Status SqliteStore::Exec(const char* sql) {
 }
 
 absl::Status SqliteStore::Migrate() {
-  ASSIGN_OR_RETURN(Stmt version, Prepare(db_, "PRAGMA user_version"));
-  if (sqlite3_step(version.get()) != SQLITE_ROW) {
-    return SqlError(db_, "read schema version");
-  }
-  int current = sqlite3_column_int(version.get(), 0);
-  version.reset();
+  ASSIGN_OR_RETURN(Query version, Query::Prepare(db_, "PRAGMA user_version"));
+  ASSIGN_OR_RETURN(bool row, version.Step());
+  if (!row) return SqlError(db_, "read schema version");
+  const int current = static_cast<int>(version.Int(0));
   const int latest = LatestSchemaVersion();
   if (current > latest) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -161,147 +289,869 @@ absl::Status SqliteStore::Migrate() {
   return absl::OkStatus();
 }
 
-int SqliteStore::SchemaVersion() const {
+void SqliteStore::Submit(std::function<absl::Status()> run,
+                         std::function<void(absl::Status)> done) {
   absl::MutexLock lock(&mu_);
-  return schema_version_;
+  if (stopping_) {
+    mu_.Unlock();
+    done(absl::UnavailableError("the store is shutting down"));
+    mu_.Lock();
+    return;
+  }
+  queue_.push_back({std::move(run), std::move(done)});
 }
 
-absl::Status SqliteStore::UpsertAgency(const v1::Agency& agency) {
+absl::Status SqliteStore::RunAndWait(std::function<absl::Status()> run) {
+  absl::Notification finished;
+  absl::Status result;
+  Submit(std::move(run), [&](absl::Status s) {
+    result = std::move(s);
+    finished.Notify();
+  });
+  finished.WaitForNotification();
+  return result;
+}
+
+SqliteStore::CommitStats SqliteStore::Stats() {
   absl::MutexLock lock(&mu_);
-  RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
-  absl::Status s = [&]() -> absl::Status {
+  return stats_;
+}
+
+void SqliteStore::CommitLoop() {
+  for (;;) {
+    std::vector<Operation> group;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(
+          +[](SqliteStore* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {
+            return s->stopping_ || !s->queue_.empty();
+          },
+          this));
+      if (queue_.empty()) return;  // stopping, nothing left
+      while (!queue_.empty() && static_cast<int>(group.size()) < max_group_) {
+        group.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    std::vector<absl::Status> results(group.size());
+    absl::Status commit = Exec("BEGIN IMMEDIATE");
+    if (commit.ok()) {
+      for (size_t i = 0; i < group.size(); ++i) {
+        commit = Exec("SAVEPOINT op");
+        if (!commit.ok()) break;
+        results[i] = group[i].run();
+        if (!results[i].ok()) commit = Exec("ROLLBACK TO op");
+        if (commit.ok()) commit = Exec("RELEASE op");
+        if (!commit.ok()) break;
+      }
+      // The one fsync for the whole group.
+      if (commit.ok()) commit = Exec("COMMIT");
+      if (!commit.ok()) Exec("ROLLBACK").IgnoreError();
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      ++stats_.commits;
+      stats_.operations += group.size();
+    }
+    for (size_t i = 0; i < group.size(); ++i) {
+      if (!commit.ok()) {
+        group[i].done(absl::UnavailableError(absl::StrCat(
+            "the store could not commit, nothing was changed: ",
+            commit.message())));
+      } else {
+        group[i].done(results[i]);
+      }
+    }
+  }
+}
+
+// Registry.
+
+absl::Status SqliteStore::UpsertAgency(const v1::Agency& agency) {
+  return RunAndWait([&]() -> absl::Status {
     ASSIGN_OR_RETURN(
-        Stmt upsert,
-        Prepare(db_,
-                "INSERT INTO agencies (id, sector, jurisdiction, area, "
-                "display_name, public_authority, privacy_officer_contact, "
-                "status, status_reason) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9) "
-                "ON CONFLICT(id) DO UPDATE SET sector=?2, jurisdiction=?3, "
-                "area=?4, display_name=?5, public_authority=?6, "
-                "privacy_officer_contact=?7, status=?8, status_reason=?9"));
-    BindText(upsert.get(), 1, agency.id());
-    BindText(upsert.get(), 2, agency.sector());
-    BindText(upsert.get(), 3, agency.jurisdiction());
-    BindText(upsert.get(), 4, agency.area());
-    BindText(upsert.get(), 5, agency.display_name());
-    sqlite3_bind_int(upsert.get(), 6, agency.public_authority() ? 1 : 0);
-    BindText(upsert.get(), 7, agency.privacy_officer_contact());
-    sqlite3_bind_int(upsert.get(), 8,
-                     agency.status() == v1::AGENCY_STATUS_UNSPECIFIED
-                         ? v1::AGENCY_STATUS_ACTIVE
-                         : agency.status());
-    BindText(upsert.get(), 9, agency.status_reason());
-    RETURN_IF_ERROR(StepDone(db_, upsert.get(), "upsert agency"));
+        Query upsert,
+        Query::Prepare(
+            db_,
+            "INSERT INTO agencies (id, sector, jurisdiction, area, "
+            "display_name, public_authority, privacy_officer_contact, "
+            "status, status_reason) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9) "
+            "ON CONFLICT(id) DO UPDATE SET sector=?2, jurisdiction=?3, "
+            "area=?4, display_name=?5, public_authority=?6, "
+            "privacy_officer_contact=?7, status=?8, status_reason=?9"));
+    upsert.Bind(1, agency.id())
+        .Bind(2, agency.sector())
+        .Bind(3, agency.jurisdiction())
+        .Bind(4, agency.area())
+        .Bind(5, agency.display_name())
+        .Bind(6, int64_t{agency.public_authority() ? 1 : 0})
+        .Bind(7, agency.privacy_officer_contact())
+        .Bind(8, int64_t{agency.status() == v1::AGENCY_STATUS_UNSPECIFIED
+                             ? v1::AGENCY_STATUS_ACTIVE
+                             : agency.status()})
+        .Bind(9, agency.status_reason());
+    RETURN_IF_ERROR(upsert.Run());
     ASSIGN_OR_RETURN(
-        Stmt clear,
-        Prepare(db_, "DELETE FROM agency_certificates WHERE agency_id=?1"));
-    BindText(clear.get(), 1, agency.id());
-    RETURN_IF_ERROR(StepDone(db_, clear.get(), "clear certificate bindings"));
+        Query clear,
+        Query::Prepare(db_,
+                       "DELETE FROM agency_certificates WHERE agency_id=?1"));
+    RETURN_IF_ERROR(clear.Bind(1, agency.id()).Run());
     for (const std::string& serial : agency.certificate_serials()) {
-      ASSIGN_OR_RETURN(Stmt bind,
-                       Prepare(db_,
-                               "INSERT OR IGNORE INTO agency_certificates "
-                               "(agency_id, serial) VALUES (?1, ?2)"));
-      BindText(bind.get(), 1, agency.id());
-      BindText(bind.get(), 2, serial);
-      RETURN_IF_ERROR(StepDone(db_, bind.get(), "bind certificate"));
+      ASSIGN_OR_RETURN(Query bind,
+                       Query::Prepare(db_,
+                                      "INSERT OR IGNORE INTO "
+                                      "agency_certificates (agency_id, "
+                                      "serial) VALUES (?1, ?2)"));
+      RETURN_IF_ERROR(bind.Bind(1, agency.id()).Bind(2, serial).Run());
     }
     return absl::OkStatus();
-  }();
-  if (!s.ok()) {
-    Exec("ROLLBACK").IgnoreError();
-    return s;
-  }
-  return Exec("COMMIT");
+  });
 }
 
 absl::Status SqliteStore::SetAgencyStatus(const std::string& agency_id,
                                           v1::AgencyStatus status,
                                           const std::string& reason) {
-  absl::MutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(
-      Stmt update,
-      Prepare(db_,
-              "UPDATE agencies SET status=?2, status_reason=?3 WHERE id=?1"));
-  BindText(update.get(), 1, agency_id);
-  sqlite3_bind_int(update.get(), 2, status);
-  BindText(update.get(), 3, reason);
-  RETURN_IF_ERROR(StepDone(db_, update.get(), "set agency status"));
-  if (sqlite3_changes(db_) == 0) {
-    return absl::NotFoundError(
-        absl::StrCat("no agency with id \"", agency_id, "\" is registered"));
-  }
-  return absl::OkStatus();
+  return RunAndWait([&]() -> absl::Status {
+    ASSIGN_OR_RETURN(
+        Query update,
+        Query::Prepare(
+            db_, "UPDATE agencies SET status=?2, status_reason=?3 WHERE id=?1"));
+    RETURN_IF_ERROR(update.Bind(1, agency_id)
+                        .Bind(2, int64_t{status})
+                        .Bind(3, reason)
+                        .Run());
+    if (sqlite3_changes(db_) == 0) {
+      return absl::NotFoundError(
+          absl::StrCat("no agency with id \"", agency_id, "\" is registered"));
+    }
+    return absl::OkStatus();
+  });
 }
 
 absl::StatusOr<std::vector<v1::Agency>> SqliteStore::ListAgencies() {
-  absl::MutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(
-      Stmt select,
-      Prepare(db_,
-              "SELECT id, sector, jurisdiction, area, display_name, "
-              "public_authority, privacy_officer_contact, status, "
-              "status_reason FROM agencies ORDER BY id"));
   std::vector<v1::Agency> out;
-  int rc;
-  while ((rc = sqlite3_step(select.get())) == SQLITE_ROW) {
-    v1::Agency& a = out.emplace_back();
-    a.set_id(ColumnText(select.get(), 0));
-    a.set_sector(ColumnText(select.get(), 1));
-    a.set_jurisdiction(ColumnText(select.get(), 2));
-    a.set_area(ColumnText(select.get(), 3));
-    a.set_display_name(ColumnText(select.get(), 4));
-    a.set_public_authority(sqlite3_column_int(select.get(), 5) != 0);
-    a.set_privacy_officer_contact(ColumnText(select.get(), 6));
-    a.set_status(static_cast<v1::AgencyStatus>(
-        sqlite3_column_int(select.get(), 7)));
-    a.set_status_reason(ColumnText(select.get(), 8));
-  }
-  if (rc != SQLITE_DONE) return SqlError(db_, "list agencies");
-  ASSIGN_OR_RETURN(Stmt serials,
-                   Prepare(db_,
-                           "SELECT agency_id, serial FROM agency_certificates "
-                           "ORDER BY agency_id, serial"));
-  while ((rc = sqlite3_step(serials.get())) == SQLITE_ROW) {
-    const std::string id = ColumnText(serials.get(), 0);
-    for (v1::Agency& a : out) {
-      if (a.id() == id) a.add_certificate_serials(ColumnText(serials.get(), 1));
+  RETURN_IF_ERROR(RunAndWait([&]() -> absl::Status {
+    ASSIGN_OR_RETURN(
+        Query select,
+        Query::Prepare(db_,
+                       "SELECT id, sector, jurisdiction, area, display_name, "
+                       "public_authority, privacy_officer_contact, status, "
+                       "status_reason FROM agencies ORDER BY id"));
+    for (;;) {
+      ASSIGN_OR_RETURN(bool row, select.Step());
+      if (!row) break;
+      v1::Agency& a = out.emplace_back();
+      a.set_id(select.Text(0));
+      a.set_sector(select.Text(1));
+      a.set_jurisdiction(select.Text(2));
+      a.set_area(select.Text(3));
+      a.set_display_name(select.Text(4));
+      a.set_public_authority(select.Int(5) != 0);
+      a.set_privacy_officer_contact(select.Text(6));
+      a.set_status(static_cast<v1::AgencyStatus>(select.Int(7)));
+      a.set_status_reason(select.Text(8));
     }
-  }
-  if (rc != SQLITE_DONE) return SqlError(db_, "list certificate bindings");
+    ASSIGN_OR_RETURN(Query serials,
+                     Query::Prepare(db_,
+                                    "SELECT agency_id, serial FROM "
+                                    "agency_certificates ORDER BY agency_id, "
+                                    "serial"));
+    for (;;) {
+      ASSIGN_OR_RETURN(bool row, serials.Step());
+      if (!row) break;
+      for (v1::Agency& a : out) {
+        if (a.id() == serials.Text(0)) {
+          a.add_certificate_serials(serials.Text(1));
+        }
+      }
+    }
+    return absl::OkStatus();
+  }));
   return out;
 }
 
 absl::Status SqliteStore::UpsertAuditor(const v1::Auditor& auditor) {
-  absl::MutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(
-      Stmt upsert,
-      Prepare(db_,
-              "INSERT INTO auditors (id, scope, display_name) VALUES "
-              "(?1, ?2, ?3) ON CONFLICT(id) DO UPDATE SET scope=?2, "
-              "display_name=?3"));
-  BindText(upsert.get(), 1, auditor.id());
-  BindText(upsert.get(), 2, auditor.scope());
-  BindText(upsert.get(), 3, auditor.display_name());
-  return StepDone(db_, upsert.get(), "upsert auditor");
+  return RunAndWait([&]() -> absl::Status {
+    ASSIGN_OR_RETURN(
+        Query upsert,
+        Query::Prepare(db_,
+                       "INSERT INTO auditors (id, scope, display_name) VALUES "
+                       "(?1, ?2, ?3) ON CONFLICT(id) DO UPDATE SET scope=?2, "
+                       "display_name=?3"));
+    return upsert.Bind(1, auditor.id())
+        .Bind(2, auditor.scope())
+        .Bind(3, auditor.display_name())
+        .Run();
+  });
 }
 
 absl::StatusOr<std::vector<v1::Auditor>> SqliteStore::ListAuditors() {
-  absl::MutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(Stmt select,
-                   Prepare(db_,
-                           "SELECT id, scope, display_name FROM auditors "
-                           "ORDER BY id"));
   std::vector<v1::Auditor> out;
-  int rc;
-  while ((rc = sqlite3_step(select.get())) == SQLITE_ROW) {
-    v1::Auditor& a = out.emplace_back();
-    a.set_id(ColumnText(select.get(), 0));
-    a.set_scope(ColumnText(select.get(), 1));
-    a.set_display_name(ColumnText(select.get(), 2));
-  }
-  if (rc != SQLITE_DONE) return SqlError(db_, "list auditors");
+  RETURN_IF_ERROR(RunAndWait([&]() -> absl::Status {
+    ASSIGN_OR_RETURN(Query select,
+                     Query::Prepare(db_,
+                                    "SELECT id, scope, display_name FROM "
+                                    "auditors ORDER BY id"));
+    for (;;) {
+      ASSIGN_OR_RETURN(bool row, select.Step());
+      if (!row) break;
+      v1::Auditor& a = out.emplace_back();
+      a.set_id(select.Text(0));
+      a.set_scope(select.Text(1));
+      a.set_display_name(select.Text(2));
+    }
+    return absl::OkStatus();
+  }));
   return out;
+}
+
+absl::Status SqliteStore::UpsertRoute(const v1::Route& route) {
+  return RunAndWait([&]() -> absl::Status {
+    ASSIGN_OR_RETURN(
+        Query upsert,
+        Query::Prepare(db_,
+                       "INSERT INTO routes (sector, area, agency_id) VALUES "
+                       "(?1, ?2, ?3) ON CONFLICT(sector, area) DO UPDATE SET "
+                       "agency_id=?3"));
+    absl::Status s = upsert.Bind(1, route.sector())
+                         .Bind(2, route.area())
+                         .Bind(3, route.agency_id())
+                         .Run();
+    if (!s.ok() && (sqlite3_extended_errcode(db_) ==
+                    SQLITE_CONSTRAINT_FOREIGNKEY)) {
+      return absl::NotFoundError(absl::StrCat(
+          "route ", route.sector(), " in ", route.area(),
+          " names agency \"", route.agency_id(), "\", which is not registered"));
+    }
+    return s;
+  });
+}
+
+absl::StatusOr<std::vector<v1::Route>> SqliteStore::ListRoutes() {
+  std::vector<v1::Route> out;
+  RETURN_IF_ERROR(RunAndWait([&]() -> absl::Status {
+    ASSIGN_OR_RETURN(Query select,
+                     Query::Prepare(db_,
+                                    "SELECT sector, area, agency_id FROM "
+                                    "routes ORDER BY sector, area"));
+    for (;;) {
+      ASSIGN_OR_RETURN(bool row, select.Step());
+      if (!row) break;
+      v1::Route& r = out.emplace_back();
+      r.set_sector(select.Text(0));
+      r.set_area(select.Text(1));
+      r.set_agency_id(select.Text(2));
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+// The message path. The helpers below run on the commit thread.
+
+absl::Status SqliteStore::AppendLogLocked(v1::LogEntry* entry) {
+  ASSIGN_OR_RETURN(Query next,
+                   Query::Prepare(db_,
+                                  "SELECT COALESCE(MAX(seq) + 1, 0) FROM "
+                                  "log_entries"));
+  ASSIGN_OR_RETURN(bool row, next.Step());
+  if (!row) return SqlError(db_, "next log sequence");
+  entry->set_sequence(static_cast<uint64_t>(next.Int(0)));
+  ASSIGN_OR_RETURN(Query insert,
+                   Query::Prepare(db_,
+                                  "INSERT INTO log_entries (seq, entry) "
+                                  "VALUES (?1, ?2)"));
+  return insert.Bind(1, static_cast<int64_t>(entry->sequence()))
+      .BindBlob(2, entry->SerializeAsString())
+      .Run();
+}
+
+absl::Status SqliteStore::EnqueueLocked(const std::string& agency_id,
+                                        const std::string& sender_agency_id,
+                                        const std::string& referral_id,
+                                        const v1::InboxMessage& message,
+                                        absl::Time expires_at) {
+  ASSIGN_OR_RETURN(
+      Query insert,
+      Query::Prepare(db_,
+                     "INSERT INTO inbox (message_id, agency_id, "
+                     "sender_agency_id, referral_id, body, enqueued_at, "
+                     "expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+  return insert.Bind(1, message.message_id())
+      .Bind(2, agency_id)
+      .Bind(3, sender_agency_id)
+      .Bind(4, referral_id)
+      .BindBlob(5, message.SerializeAsString())
+      .Bind(6, absl::FromUnixSeconds(message.enqueued_at().seconds()) +
+                   absl::Nanoseconds(message.enqueued_at().nanos()))
+      .Bind(7, expires_at)
+      .Run();
+}
+
+absl::StatusOr<v1::Referral> SqliteStore::LoadReferral(
+    const std::string& referral_id) {
+  ASSIGN_OR_RETURN(Query select,
+                   Query::Prepare(db_,
+                                  "SELECT body FROM referrals WHERE "
+                                  "referral_id=?1"));
+  ASSIGN_OR_RETURN(bool row, select.Bind(1, referral_id).Step());
+  if (!row) {
+    return absl::NotFoundError(absl::StrCat(
+        "no referral \"", referral_id, "\" that your agency is a party to"));
+  }
+  return ParseBlob<v1::Referral>(select.Blob(0), "referral");
+}
+
+absl::Status SqliteStore::SaveReferral(const v1::Referral& referral,
+                                       absl::Time deadline) {
+  ASSIGN_OR_RETURN(
+      Query upsert,
+      Query::Prepare(
+          db_,
+          "INSERT INTO referrals (referral_id, case_id, sender_agency_id, "
+          "recipient_agency_id, status, body, deadline_at) VALUES "
+          "(?1,?2,?3,?4,?5,?6,?7) "
+          "ON CONFLICT(referral_id) DO UPDATE SET status=?5, body=?6"));
+  upsert.Bind(7, deadline == absl::InfiniteFuture()
+                     ? int64_t{0}
+                     : absl::ToUnixMicros(deadline));
+  return upsert.Bind(1, referral.referral_id())
+      .Bind(2, referral.case_id())
+      .Bind(3, referral.sender_agency_id())
+      .Bind(4, referral.recipient_agency_id())
+      .Bind(5, int64_t{referral.status()})
+      .BindBlob(6, referral.SerializeAsString())
+      .Run();
+}
+
+void SqliteStore::CommitReferral(NewReferral referral,
+                                 StoreDone<v1::SendReferralResponse> done) {
+  auto in = std::make_shared<NewReferral>(std::move(referral));
+  auto out = std::make_shared<v1::SendReferralResponse>();
+  Submit(
+      [this, in, out]() -> absl::Status {
+        // A retry of a send that already committed returns its answer.
+        ASSIGN_OR_RETURN(Query seen,
+                         Query::Prepare(db_,
+                                        "SELECT digest, response FROM "
+                                        "idempotency WHERE agency_id=?1 AND "
+                                        "key=?2"));
+        ASSIGN_OR_RETURN(bool row, seen.Bind(1, in->sender_agency_id)
+                                       .Bind(2, in->idempotency_key)
+                                       .Step());
+        if (row) {
+          if (seen.Text(0) != in->request_digest) {
+            return absl::AlreadyExistsError(absl::StrCat(
+                "idempotency key \"", in->idempotency_key,
+                "\" was already used for a different referral; use a new "
+                "key for a new referral"));
+          }
+          ASSIGN_OR_RETURN(*out, ParseBlob<v1::SendReferralResponse>(
+                                     seen.Blob(1), "response"));
+          return absl::OkStatus();
+        }
+        const v1::Referral& r = in->referral;
+        const absl::Time now =
+            absl::FromUnixSeconds(r.history(0).at().seconds());
+        if (in->opens_case) {
+          ASSIGN_OR_RETURN(Query open_case,
+                           Query::Prepare(db_,
+                                          "INSERT INTO cases (case_id, "
+                                          "manager_agency_id, opened_by, "
+                                          "opened_at) VALUES (?1,?2,?3,?4)"));
+          RETURN_IF_ERROR(open_case.Bind(1, r.case_id())
+                              .Bind(2, r.recipient_agency_id())
+                              .Bind(3, r.sender_agency_id())
+                              .Bind(4, now)
+                              .Run());
+          ASSIGN_OR_RETURN(Query attach,
+                           Query::Prepare(db_,
+                                          "INSERT INTO case_agencies "
+                                          "(case_id, agency_id, reason, "
+                                          "attached_at) VALUES (?1,?2,?3,?4)"));
+          RETURN_IF_ERROR(attach.Bind(1, r.case_id())
+                              .Bind(2, r.sender_agency_id())
+                              .Bind(3, "opened the case with referral " +
+                                           r.referral_id())
+                              .Bind(4, now)
+                              .Run());
+        } else {
+          ASSIGN_OR_RETURN(Query member,
+                           Query::Prepare(db_,
+                                          "SELECT 1 FROM case_agencies WHERE "
+                                          "case_id=?1 AND agency_id=?2"));
+          ASSIGN_OR_RETURN(bool attached, member.Bind(1, r.case_id())
+                                              .Bind(2, r.sender_agency_id())
+                                              .Step());
+          if (!attached) {
+            return absl::NotFoundError(absl::StrCat(
+                "no case \"", r.case_id(),
+                "\" that your agency is attached to; leave case_id empty to "
+                "open a new case"));
+          }
+        }
+        ASSIGN_OR_RETURN(Query attach_recipient,
+                         Query::Prepare(db_,
+                                        "INSERT OR IGNORE INTO case_agencies "
+                                        "(case_id, agency_id, reason, "
+                                        "attached_at) VALUES (?1,?2,?3,?4)"));
+        RETURN_IF_ERROR(attach_recipient.Bind(1, r.case_id())
+                            .Bind(2, r.recipient_agency_id())
+                            .Bind(3, "recipient of referral " + r.referral_id())
+                            .Bind(4, now)
+                            .Run());
+        RETURN_IF_ERROR(SaveReferral(r, in->acknowledge_by));
+        v1::LogEntry entry = in->disclosure;
+        RETURN_IF_ERROR(AppendLogLocked(&entry));
+        RETURN_IF_ERROR(EnqueueLocked(r.recipient_agency_id(),
+                                      r.sender_agency_id(), r.referral_id(),
+                                      in->delivery, in->expires_at));
+        *out = in->response;
+        out->set_log_sequence(entry.sequence());
+        ASSIGN_OR_RETURN(Query remember,
+                         Query::Prepare(db_,
+                                        "INSERT INTO idempotency (agency_id, "
+                                        "key, digest, response) VALUES "
+                                        "(?1,?2,?3,?4)"));
+        return remember.Bind(1, in->sender_agency_id)
+            .Bind(2, in->idempotency_key)
+            .Bind(3, in->request_digest)
+            .BindBlob(4, out->SerializeAsString())
+            .Run();
+      },
+      [out, done = std::move(done)](absl::Status s) {
+        if (!s.ok()) {
+          done(s);
+        } else {
+          done(*out);
+        }
+      });
+}
+
+void SqliteStore::AppendLog(v1::LogEntry entry, StoreDone<uint64_t> done) {
+  auto e = std::make_shared<v1::LogEntry>(std::move(entry));
+  Submit([this, e]() { return AppendLogLocked(e.get()); },
+         [e, done = std::move(done)](absl::Status s) {
+           if (!s.ok()) {
+             done(s);
+           } else {
+             done(e->sequence());
+           }
+         });
+}
+
+void SqliteStore::LeaseInbox(const std::string& agency_id, absl::Time now,
+                             absl::Duration lease, int max,
+                             StoreDone<InboxLease> done) {
+  auto out = std::make_shared<InboxLease>();
+  Submit(
+      [this, agency_id, now, lease, max, out]() -> absl::Status {
+        ASSIGN_OR_RETURN(
+            Query select,
+            Query::Prepare(db_,
+                           "SELECT seq, body, attempts FROM inbox WHERE "
+                           "agency_id=?1 AND state=0 AND expires_at>?2 AND "
+                           "lease_until<=?2 ORDER BY seq LIMIT ?3"));
+        select.Bind(1, agency_id).Bind(2, now).Bind(3, int64_t{max});
+        std::vector<int64_t> seqs;
+        for (;;) {
+          ASSIGN_OR_RETURN(bool row, select.Step());
+          if (!row) break;
+          ASSIGN_OR_RETURN(v1::InboxMessage m,
+                           ParseBlob<v1::InboxMessage>(select.Blob(1),
+                                                       "inbox message"));
+          m.set_delivery_attempt(static_cast<uint32_t>(select.Int(2) + 1));
+          const absl::Time until = now + lease;
+          m.mutable_lease_expires_at()->set_seconds(absl::ToUnixSeconds(until));
+          seqs.push_back(select.Int(0));
+          out->messages.push_back(std::move(m));
+        }
+        for (int64_t seq : seqs) {
+          ASSIGN_OR_RETURN(Query update,
+                           Query::Prepare(db_,
+                                          "UPDATE inbox SET lease_until=?2, "
+                                          "attempts=attempts+1 WHERE seq=?1"));
+          RETURN_IF_ERROR(update.Bind(1, seq).Bind(2, now + lease).Run());
+        }
+        ASSIGN_OR_RETURN(Query next,
+                         Query::Prepare(db_,
+                                        "SELECT MIN(lease_until) FROM inbox "
+                                        "WHERE agency_id=?1 AND state=0 AND "
+                                        "lease_until>?2 AND expires_at>?2"));
+        ASSIGN_OR_RETURN(bool row, next.Bind(1, agency_id).Bind(2, now).Step());
+        if (row && !next.IsNull(0)) {
+          out->next_lease_end = absl::FromUnixMicros(next.Int(0));
+        }
+        return absl::OkStatus();
+      },
+      [out, done = std::move(done)](absl::Status s) {
+        if (!s.ok()) {
+          done(s);
+        } else {
+          done(std::move(*out));
+        }
+      });
+}
+
+void SqliteStore::AckMessage(const std::string& agency_id,
+                             const std::string& message_id, absl::Time now,
+                             v1::LogEntry delivery_entry,
+                             v1::InboxMessage sender_update,
+                             absl::Time update_expires_at,
+                             StoreDone<std::string> done) {
+  auto told = std::make_shared<std::string>();
+  auto entry = std::make_shared<v1::LogEntry>(std::move(delivery_entry));
+  auto update = std::make_shared<v1::InboxMessage>(std::move(sender_update));
+  Submit(
+      [this, agency_id, message_id, now, entry, update, update_expires_at,
+       told]() -> absl::Status {
+        ASSIGN_OR_RETURN(Query select,
+                         Query::Prepare(db_,
+                                        "SELECT state, referral_id, body FROM "
+                                        "inbox WHERE message_id=?1 AND "
+                                        "agency_id=?2"));
+        ASSIGN_OR_RETURN(bool row,
+                         select.Bind(1, message_id).Bind(2, agency_id).Step());
+        if (!row) {
+          return absl::NotFoundError(absl::StrCat(
+              "your inbox holds no message \"", message_id, "\""));
+        }
+        if (select.Int(0) == kInboxAcknowledged) return absl::OkStatus();
+        const std::string referral_id = select.Text(1);
+        ASSIGN_OR_RETURN(v1::InboxMessage message,
+                         ParseBlob<v1::InboxMessage>(select.Blob(2),
+                                                     "inbox message"));
+        ASSIGN_OR_RETURN(Query ack,
+                         Query::Prepare(db_,
+                                        "UPDATE inbox SET state=?3, "
+                                        "acked_at=?4 WHERE message_id=?1 AND "
+                                        "agency_id=?2"));
+        RETURN_IF_ERROR(ack.Bind(1, message_id)
+                            .Bind(2, agency_id)
+                            .Bind(3, int64_t{kInboxAcknowledged})
+                            .Bind(4, now)
+                            .Run());
+        if (!message.has_referral()) return absl::OkStatus();
+        ASSIGN_OR_RETURN(v1::Referral referral, LoadReferral(referral_id));
+        if (referral.status() != v1::REFERRAL_STATUS_SENT) {
+          return absl::OkStatus();
+        }
+        referral.set_status(v1::REFERRAL_STATUS_DELIVERED);
+        v1::ReferralEvent* event = referral.add_history();
+        event->set_status(v1::REFERRAL_STATUS_DELIVERED);
+        event->mutable_at()->set_seconds(absl::ToUnixSeconds(now));
+        event->set_by_agency_id(agency_id);
+        RETURN_IF_ERROR(SaveReferral(referral));
+        entry->set_case_id(referral.case_id());
+        entry->set_counterpart(referral.sender_agency_id());
+        RETURN_IF_ERROR(AppendLogLocked(entry.get()));
+        *update->mutable_referral_update() = *event;
+        update->set_referral_id(referral_id);
+        RETURN_IF_ERROR(EnqueueLocked(referral.sender_agency_id(), agency_id,
+                                      referral_id, *update, update_expires_at));
+        *told = referral.sender_agency_id();
+        return absl::OkStatus();
+      },
+      [told, done = std::move(done)](absl::Status s) {
+        if (!s.ok()) {
+          done(s);
+        } else {
+          done(*told);
+        }
+      });
+}
+
+void SqliteStore::GetReferral(const std::string& agency_id,
+                              const std::string& referral_id,
+                              StoreDone<v1::Referral> done) {
+  auto out = std::make_shared<v1::Referral>();
+  Submit(
+      [this, agency_id, referral_id, out]() -> absl::Status {
+        ASSIGN_OR_RETURN(*out, LoadReferral(referral_id));
+        if (out->sender_agency_id() != agency_id &&
+            out->recipient_agency_id() != agency_id) {
+          // Not a party: indistinguishable from a referral that does not
+          // exist, so ids reveal nothing.
+          return absl::NotFoundError(absl::StrCat(
+              "no referral \"", referral_id,
+              "\" that your agency is a party to"));
+        }
+        return absl::OkStatus();
+      },
+      [out, done = std::move(done)](absl::Status s) {
+        if (!s.ok()) {
+          done(s);
+        } else {
+          done(std::move(*out));
+        }
+      });
+}
+
+void SqliteStore::ChangeReferral(ReferralChange change,
+                                 StoreDone<v1::Referral> done) {
+  auto in = std::make_shared<ReferralChange>(std::move(change));
+  auto out = std::make_shared<v1::Referral>();
+  Submit(
+      [this, in, out]() -> absl::Status {
+        ASSIGN_OR_RETURN(v1::Referral referral, LoadReferral(in->referral_id));
+        if (referral.recipient_agency_id() != in->agency_id) {
+          if (referral.sender_agency_id() == in->agency_id) {
+            return absl::PermissionDeniedError(
+                "only the recipient of a referral moves it through its "
+                "lifecycle; the sender follows it in its inbox");
+          }
+          return absl::NotFoundError(absl::StrCat(
+              "no referral \"", in->referral_id,
+              "\" that your agency is a party to"));
+        }
+        RETURN_IF_ERROR(CheckRecipientTransition(
+            referral.status(), in->event.status(), in->event.detail()));
+        referral.set_status(in->event.status());
+        *referral.add_history() = in->event;
+        RETURN_IF_ERROR(SaveReferral(referral));
+        *in->update.mutable_referral_update() = in->event;
+        in->update.set_referral_id(referral.referral_id());
+        RETURN_IF_ERROR(EnqueueLocked(referral.sender_agency_id(),
+                                      in->agency_id, referral.referral_id(),
+                                      in->update, in->update_expires_at));
+        *out = std::move(referral);
+        return absl::OkStatus();
+      },
+      [out, done = std::move(done)](absl::Status s) {
+        if (!s.ok()) {
+          done(s);
+        } else {
+          done(std::move(*out));
+        }
+      });
+}
+
+void SqliteStore::ExpireInbox(absl::Time now, absl::Duration notice_ttl,
+                              int max,
+                              StoreDone<std::vector<std::string>> done) {
+  auto told = std::make_shared<std::vector<std::string>>();
+  Submit(
+      [this, now, notice_ttl, max, told]() -> absl::Status {
+        ASSIGN_OR_RETURN(
+            Query select,
+            Query::Prepare(db_,
+                           "SELECT seq, message_id, agency_id, "
+                           "sender_agency_id, referral_id FROM inbox WHERE "
+                           "state=0 AND expires_at<=?1 ORDER BY seq "
+                           "LIMIT ?2"));
+        select.Bind(1, now).Bind(2, int64_t{max});
+        struct Expired {
+          int64_t seq;
+          std::string message_id, recipient, sender, referral_id;
+        };
+        std::vector<Expired> expired;
+        for (;;) {
+          ASSIGN_OR_RETURN(bool row, select.Step());
+          if (!row) break;
+          expired.push_back({select.Int(0), select.Text(1), select.Text(2),
+                             select.Text(3), select.Text(4)});
+        }
+        for (const Expired& e : expired) {
+          ASSIGN_OR_RETURN(Query mark,
+                           Query::Prepare(db_,
+                                          "UPDATE inbox SET state=2 WHERE "
+                                          "seq=?1"));
+          RETURN_IF_ERROR(mark.Bind(1, e.seq).Run());
+          if (e.sender.empty()) continue;  // a notice: nobody to tell
+          RETURN_IF_ERROR(EnqueueLocked(
+              e.sender, "", e.referral_id,
+              NonDeliveryNotice(e.message_id, e.referral_id, e.recipient, now),
+              now + notice_ttl));
+          told->push_back(e.sender);
+        }
+        return absl::OkStatus();
+      },
+      [told, done = std::move(done)](absl::Status s) {
+        if (!s.ok()) {
+          done(s);
+        } else {
+          done(std::move(*told));
+        }
+      });
+}
+
+void SqliteStore::EscalateOverdue(absl::Time now, absl::Duration notice_ttl,
+                                  int max,
+                                  StoreDone<std::vector<std::string>> done) {
+  auto told = std::make_shared<std::vector<std::string>>();
+  Submit(
+      [this, now, notice_ttl, max, told]() -> absl::Status {
+        ASSIGN_OR_RETURN(
+            Query select,
+            Query::Prepare(
+                db_,
+                "SELECT r.referral_id, r.deadline_at, c.manager_agency_id "
+                "FROM referrals r JOIN cases c ON c.case_id = r.case_id "
+                "WHERE r.escalated=0 AND r.deadline_at>0 AND "
+                "r.deadline_at<=?1 AND r.status IN (?2, ?3) "
+                "ORDER BY r.deadline_at LIMIT ?4"));
+        select.Bind(1, now)
+            .Bind(2, int64_t{v1::REFERRAL_STATUS_SENT})
+            .Bind(3, int64_t{v1::REFERRAL_STATUS_DELIVERED})
+            .Bind(4, int64_t{max});
+        struct Overdue {
+          std::string referral_id;
+          absl::Time deadline;
+          std::string manager;
+        };
+        std::vector<Overdue> overdue;
+        for (;;) {
+          ASSIGN_OR_RETURN(bool row, select.Step());
+          if (!row) break;
+          overdue.push_back({select.Text(0),
+                             absl::FromUnixMicros(select.Int(1)),
+                             select.Text(2)});
+        }
+        for (const Overdue& o : overdue) {
+          ASSIGN_OR_RETURN(v1::Referral referral, LoadReferral(o.referral_id));
+          ASSIGN_OR_RETURN(Query mark,
+                           Query::Prepare(db_,
+                                          "UPDATE referrals SET escalated=1 "
+                                          "WHERE referral_id=?1"));
+          RETURN_IF_ERROR(mark.Bind(1, o.referral_id).Run());
+          std::vector<std::string> to = {referral.sender_agency_id()};
+          if (o.manager != referral.sender_agency_id()) {
+            to.push_back(o.manager);
+          }
+          for (const std::string& agency : to) {
+            RETURN_IF_ERROR(EnqueueLocked(
+                agency, "", referral.referral_id(),
+                EscalationNotice(referral, o.deadline, now),
+                now + notice_ttl));
+            told->push_back(agency);
+          }
+        }
+        return absl::OkStatus();
+      },
+      [told, done = std::move(done)](absl::Status s) {
+        if (!s.ok()) {
+          done(s);
+        } else {
+          done(std::move(*told));
+        }
+      });
+}
+
+absl::StatusOr<v1::Case> SqliteStore::LoadCase(const std::string& agency_id,
+                                              const std::string& case_id) {
+  const absl::Status not_found = absl::NotFoundError(absl::StrCat(
+      "no case \"", case_id, "\" that your agency is attached to"));
+  ASSIGN_OR_RETURN(Query select,
+                   Query::Prepare(db_,
+                                  "SELECT manager_agency_id FROM cases WHERE "
+                                  "case_id=?1"));
+  ASSIGN_OR_RETURN(bool row, select.Bind(1, case_id).Step());
+  if (!row) return not_found;
+  v1::Case out;
+  out.set_case_id(case_id);
+  out.set_manager_agency_id(select.Text(0));
+  ASSIGN_OR_RETURN(Query agencies,
+                   Query::Prepare(db_,
+                                  "SELECT agency_id, reason, attached_at FROM "
+                                  "case_agencies WHERE case_id=?1 ORDER BY "
+                                  "attached_at, rowid"));
+  agencies.Bind(1, case_id);
+  bool attached = false;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool more, agencies.Step());
+    if (!more) break;
+    v1::CaseAgency* a = out.add_agencies();
+    a->set_agency_id(agencies.Text(0));
+    a->set_reason(agencies.Text(1));
+    a->mutable_attached_at()->set_seconds(agencies.Int(2) / 1000000);
+    attached = attached || a->agency_id() == agency_id;
+  }
+  if (!attached) return not_found;
+  ASSIGN_OR_RETURN(Query handovers,
+                   Query::Prepare(db_,
+                                  "SELECT body FROM case_handovers WHERE "
+                                  "case_id=?1 ORDER BY seq"));
+  handovers.Bind(1, case_id);
+  for (;;) {
+    ASSIGN_OR_RETURN(bool more, handovers.Step());
+    if (!more) break;
+    ASSIGN_OR_RETURN(*out.add_handovers(),
+                     ParseBlob<v1::CaseHandover>(handovers.Blob(0),
+                                                 "case handover"));
+  }
+  return out;
+}
+
+void SqliteStore::GetCase(const std::string& agency_id,
+                          const std::string& case_id,
+                          StoreDone<v1::Case> done) {
+  auto out = std::make_shared<v1::Case>();
+  Submit(
+      [this, agency_id, case_id, out]() -> absl::Status {
+        ASSIGN_OR_RETURN(*out, LoadCase(agency_id, case_id));
+        return absl::OkStatus();
+      },
+      [out, done = std::move(done)](absl::Status s) {
+        if (!s.ok()) {
+          done(s);
+        } else {
+          done(std::move(*out));
+        }
+      });
+}
+
+void SqliteStore::HandOverCase(const std::string& agency_id,
+                               const std::string& case_id,
+                               v1::CaseHandover handover,
+                               StoreDone<v1::Case> done) {
+  auto out = std::make_shared<v1::Case>();
+  auto h = std::make_shared<v1::CaseHandover>(std::move(handover));
+  Submit(
+      [this, agency_id, case_id, h, out]() -> absl::Status {
+        ASSIGN_OR_RETURN(v1::Case current, LoadCase(agency_id, case_id));
+        if (current.manager_agency_id() != agency_id) {
+          return absl::PermissionDeniedError(absl::StrCat(
+              "only the case manager (\"", current.manager_agency_id(),
+              "\") can hand the case over"));
+        }
+        bool attached = false;
+        for (const v1::CaseAgency& a : current.agencies()) {
+          attached = attached || a.agency_id() == h->to_agency_id();
+        }
+        if (!attached) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "agency \"", h->to_agency_id(),
+              "\" is not attached to case ", case_id,
+              "; a referral to it attaches it"));
+        }
+        h->set_from_agency_id(agency_id);
+        ASSIGN_OR_RETURN(Query insert,
+                         Query::Prepare(db_,
+                                        "INSERT INTO case_handovers (case_id, "
+                                        "seq, from_agency_id, to_agency_id, "
+                                        "body) VALUES (?1, ?2, ?3, ?4, ?5)"));
+        RETURN_IF_ERROR(insert.Bind(1, case_id)
+                            .Bind(2, int64_t{current.handovers_size()})
+                            .Bind(3, agency_id)
+                            .Bind(4, h->to_agency_id())
+                            .BindBlob(5, h->SerializeAsString())
+                            .Run());
+        ASSIGN_OR_RETURN(Query update,
+                         Query::Prepare(db_,
+                                        "UPDATE cases SET manager_agency_id=?2 "
+                                        "WHERE case_id=?1"));
+        RETURN_IF_ERROR(
+            update.Bind(1, case_id).Bind(2, h->to_agency_id()).Run());
+        ASSIGN_OR_RETURN(*out, LoadCase(agency_id, case_id));
+        return absl::OkStatus();
+      },
+      [out, done = std::move(done)](absl::Status s) {
+        if (!s.ok()) {
+          done(s);
+        } else {
+          done(std::move(*out));
+        }
+      });
 }
 
 }  // namespace liaison

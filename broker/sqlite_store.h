@@ -1,12 +1,21 @@
 // The embedded Store: one SQLite file in WAL mode with synchronous=FULL, so
-// a change is on disk before the call that made it returns.
+// a change is on disk before the call that made it is answered.
+//
+// Group commit: every operation is queued to one commit thread, which runs
+// all operations waiting at that moment inside one transaction (each in its
+// own savepoint, so one failing operation does not undo the others) and
+// then commits once: one fsync for the whole group. Each operation's
+// completion runs after that commit.
 #ifndef LIAISON_BROKER_SQLITE_STORE_H_
 #define LIAISON_BROKER_SQLITE_STORE_H_
 
 #include <sqlite3.h>
 
+#include <deque>
+#include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -20,6 +29,8 @@ struct SqliteStoreOptions {
   // How long a writer waits for another process's lock before failing with
   // UNAVAILABLE. Default 5 s.
   int busy_timeout_ms = 5000;
+  // Most operations committed together in one transaction. Default 256.
+  int max_group = 256;
 };
 
 class SqliteStore final : public Store {
@@ -33,9 +44,10 @@ class SqliteStore final : public Store {
   // The highest schema version this build knows.
   static int LatestSchemaVersion();
 
+  // Runs the operations already queued, then closes the file.
   ~SqliteStore() override;
 
-  int SchemaVersion() const override;
+  int SchemaVersion() const override { return schema_version_; }
   absl::Status UpsertAgency(const v1::Agency& agency) override;
   absl::Status SetAgencyStatus(const std::string& agency_id,
                                v1::AgencyStatus status,
@@ -43,15 +55,84 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<v1::Agency>> ListAgencies() override;
   absl::Status UpsertAuditor(const v1::Auditor& auditor) override;
   absl::StatusOr<std::vector<v1::Auditor>> ListAuditors() override;
+  absl::Status UpsertRoute(const v1::Route& route) override;
+  absl::StatusOr<std::vector<v1::Route>> ListRoutes() override;
+
+  void CommitReferral(NewReferral referral,
+                      StoreDone<v1::SendReferralResponse> done) override;
+  void AppendLog(v1::LogEntry entry, StoreDone<uint64_t> done) override;
+  void LeaseInbox(const std::string& agency_id, absl::Time now,
+                  absl::Duration lease, int max,
+                  StoreDone<InboxLease> done) override;
+  void AckMessage(const std::string& agency_id, const std::string& message_id,
+                  absl::Time now, v1::LogEntry delivery_entry,
+                  v1::InboxMessage sender_update, absl::Time update_expires_at,
+                  StoreDone<std::string> done) override;
+  void GetReferral(const std::string& agency_id,
+                   const std::string& referral_id,
+                   StoreDone<v1::Referral> done) override;
+  void ChangeReferral(ReferralChange change,
+                      StoreDone<v1::Referral> done) override;
+  void GetCase(const std::string& agency_id, const std::string& case_id,
+               StoreDone<v1::Case> done) override;
+  void HandOverCase(const std::string& agency_id, const std::string& case_id,
+                    v1::CaseHandover handover,
+                    StoreDone<v1::Case> done) override;
+  void ExpireInbox(absl::Time now, absl::Duration notice_ttl, int max,
+                   StoreDone<std::vector<std::string>> done) override;
+  void EscalateOverdue(absl::Time now, absl::Duration notice_ttl, int max,
+                       StoreDone<std::vector<std::string>> done) override;
+
+  // Number of commits so far, and operations they carried; for tests and
+  // benchmarks of group commit.
+  struct CommitStats {
+    uint64_t commits = 0;
+    uint64_t operations = 0;
+  };
+  CommitStats Stats();
 
  private:
-  explicit SqliteStore(sqlite3* db);
-  absl::Status Migrate() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status Exec(const char* sql) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // An operation runs on the commit thread inside a savepoint; a non-OK
+  // result rolls back its writes. `done` gets the operation's own result,
+  // or the commit's error.
+  struct Operation {
+    std::function<absl::Status()> run;
+    std::function<void(absl::Status)> done;
+  };
 
-  mutable absl::Mutex mu_;
-  sqlite3* db_ ABSL_GUARDED_BY(mu_);
-  int schema_version_ ABSL_GUARDED_BY(mu_) = 0;
+  SqliteStore(sqlite3* db, int max_group);
+  absl::Status Migrate();
+  absl::Status Exec(const char* sql);
+  void Submit(std::function<absl::Status()> run,
+              std::function<void(absl::Status)> done);
+  // Submits and waits; for the registry's calls, made outside reactors.
+  absl::Status RunAndWait(std::function<absl::Status()> run);
+  void CommitLoop();
+
+  absl::Status AppendLogLocked(v1::LogEntry* entry);
+  absl::Status EnqueueLocked(const std::string& agency_id,
+                             const std::string& sender_agency_id,
+                             const std::string& referral_id,
+                             const v1::InboxMessage& message,
+                             absl::Time expires_at);
+  absl::StatusOr<v1::Referral> LoadReferral(const std::string& referral_id);
+  // A case as `agency_id` may see it: NOT_FOUND unless attached.
+  absl::StatusOr<v1::Case> LoadCase(const std::string& agency_id,
+                                    const std::string& case_id);
+  // Inserts or updates a referral; `deadline` is recorded on insert only.
+  absl::Status SaveReferral(const v1::Referral& referral,
+                            absl::Time deadline = absl::InfiniteFuture());
+
+  // Touched only by the commit thread once Open returns.
+  sqlite3* const db_;
+  const int max_group_;
+  int schema_version_ = 0;
+
+  absl::Mutex mu_;
+  std::deque<Operation> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  CommitStats stats_ ABSL_GUARDED_BY(mu_);
+  std::thread committer_;
 };
 
 }  // namespace liaison

@@ -4,7 +4,12 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <string>
+#include <vector>
+
+#include "absl/synchronization/blocking_counter.h"
+#include "absl/synchronization/mutex.h"
 
 namespace liaison {
 namespace {
@@ -86,6 +91,48 @@ TEST(SqliteStore, RefusesFileFromNewerBroker) {
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(store.status().message().find("newer"), std::string::npos);
+}
+
+TEST(SqliteStore, ConcurrentWritesShareCommitsAndAreAnsweredAfterThem) {
+  auto store = SqliteStore::Open({TempDbPath()});
+  ASSERT_TRUE(store.ok()) << store.status();
+  constexpr int kEntries = 500;
+  absl::Mutex mu;
+  std::vector<uint64_t> sequences;
+  absl::BlockingCounter remaining(kEntries);
+  for (int i = 0; i < kEntries; ++i) {
+    v1::LogEntry entry;
+    entry.set_kind(v1::ENTRY_KIND_DENIAL);
+    entry.set_reason("test " + std::to_string(i));
+    (*store)->AppendLog(std::move(entry), [&](absl::StatusOr<uint64_t> seq) {
+      ASSERT_TRUE(seq.ok()) << seq.status();
+      absl::MutexLock lock(&mu);
+      sequences.push_back(*seq);
+      remaining.DecrementCount();
+    });
+  }
+  remaining.Wait();
+  std::sort(sequences.begin(), sequences.end());
+  for (int i = 0; i < kEntries; ++i) EXPECT_EQ(sequences[i], uint64_t(i));
+  const SqliteStore::CommitStats stats = (*store)->Stats();
+  EXPECT_EQ(stats.operations, uint64_t{kEntries});
+  // Writes queued together were committed together.
+  EXPECT_LT(stats.commits, uint64_t{kEntries});
+}
+
+TEST(SqliteStore, RouteToUnregisteredAgencyIsRefusedAndChangesNothing) {
+  auto store = SqliteStore::Open({TempDbPath()});
+  ASSERT_TRUE(store.ok());
+  ASSERT_TRUE((*store)->UpsertAgency(HealthAgency()).ok());
+  v1::Route bad;
+  bad.set_sector("social_care");
+  bad.set_area("malmo");
+  bad.set_agency_id("not-registered");
+  absl::Status s = (*store)->UpsertRoute(bad);
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound) << s;
+  EXPECT_NE(s.message().find("not-registered"), std::string::npos);
+  EXPECT_TRUE((*store)->ListRoutes()->empty());
+  EXPECT_EQ((*store)->ListAgencies()->size(), 1u);
 }
 
 TEST(SqliteStore, UnopenablePathIsAClearError) {

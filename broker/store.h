@@ -1,17 +1,73 @@
 // The broker's durable state behind one interface (DESIGN.md section 7), so
 // services never see SQL and a PostgreSQL backend can sit beside SQLite.
-// Every mutating call returns only after its change is committed.
+//
+// Every change is reported only after its commit is durable. The message
+// path's operations are asynchronous: `done` runs once, on the store's own
+// thread, after the commit (or with the error that prevented it), so a gRPC
+// reactor can finish from it without ever blocking on the disk. `done` must
+// not block.
 #ifndef LIAISON_BROKER_STORE_H_
 #define LIAISON_BROKER_STORE_H_
 
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "liaison/v1/admin.pb.h"
+#include "liaison/v1/exchange.pb.h"
+#include "liaison/v1/log.pb.h"
 
 namespace liaison {
+
+template <typename T>
+using StoreDone = std::function<void(absl::StatusOr<T>)>;
+
+// A referral the broker decided to let through, with everything that must
+// become durable in the same commit: the referral, its case, the
+// recipient's inbox message and the disclosure's log entry.
+struct NewReferral {
+  std::string sender_agency_id;
+  // Idempotency: a second commit with the same sender and key and the same
+  // digest returns the first response and writes nothing; another digest is
+  // ALREADY_EXISTS.
+  std::string idempotency_key;
+  std::string request_digest;
+  // Ids, parties, status SENT, the abstracted record and the first event.
+  v1::Referral referral;
+  // True when the referral opens referral.case_id; false when it joins an
+  // existing case, which must exist with the sender attached (else
+  // NOT_FOUND).
+  bool opens_case = false;
+  v1::InboxMessage delivery;
+  // Its sequence number is assigned by the store.
+  v1::LogEntry disclosure;
+  absl::Time expires_at;
+  // When the recipient must have acknowledged it; InfiniteFuture for none.
+  absl::Time acknowledge_by = absl::InfiniteFuture();
+  // Returned to the sender; log_sequence is filled in by the store.
+  v1::SendReferralResponse response;
+};
+
+// Messages leased from an inbox by one Receive pass.
+struct InboxLease {
+  std::vector<v1::InboxMessage> messages;
+  // When the earliest lease still running for this inbox ends, so the
+  // stream knows when to look again; InfiniteFuture when none runs.
+  absl::Time next_lease_end = absl::InfiniteFuture();
+};
+
+// A status change made by the recipient of a referral.
+struct ReferralChange {
+  std::string agency_id;  // the caller; must be the recipient
+  std::string referral_id;
+  v1::ReferralEvent event;
+  // Message for the sender's inbox; its body is filled in by the store.
+  v1::InboxMessage update;
+  absl::Time update_expires_at;
+};
 
 class Store {
  public:
@@ -33,6 +89,63 @@ class Store {
   // Registry of auditors, inserted or replaced by id.
   virtual absl::Status UpsertAuditor(const v1::Auditor& auditor) = 0;
   virtual absl::StatusOr<std::vector<v1::Auditor>> ListAuditors() = 0;
+
+  // The routing directory: one agency per (sector, area).
+  virtual absl::Status UpsertRoute(const v1::Route& route) = 0;
+  virtual absl::StatusOr<std::vector<v1::Route>> ListRoutes() = 0;
+
+  // The message path.
+  virtual void CommitReferral(NewReferral referral,
+                              StoreDone<v1::SendReferralResponse> done) = 0;
+  // Appends one entry (a denial, say) on its own; returns its sequence.
+  virtual void AppendLog(v1::LogEntry entry, StoreDone<uint64_t> done) = 0;
+  // Leases up to `max` messages of `agency_id` that are pending, not
+  // expired and not under a running lease, oldest first.
+  virtual void LeaseInbox(const std::string& agency_id, absl::Time now,
+                          absl::Duration lease, int max,
+                          StoreDone<InboxLease> done) = 0;
+  // Acknowledges one message of `agency_id`'s inbox; NOT_FOUND when that
+  // inbox never held it. The first acknowledgement of a referral moves it
+  // from SENT to DELIVERED, logs `delivery_entry` and tells the sender
+  // through `sender_update` (its body is filled in by the store). Returns
+  // the sender's agency id when it was told, else "".
+  virtual void AckMessage(const std::string& agency_id,
+                          const std::string& message_id, absl::Time now,
+                          v1::LogEntry delivery_entry,
+                          v1::InboxMessage sender_update,
+                          absl::Time update_expires_at,
+                          StoreDone<std::string> done) = 0;
+  // A referral, for its sender or recipient only (NOT_FOUND otherwise).
+  virtual void GetReferral(const std::string& agency_id,
+                           const std::string& referral_id,
+                           StoreDone<v1::Referral> done) = 0;
+  // Applies a recipient's status change and queues it for the sender.
+  virtual void ChangeReferral(ReferralChange change,
+                              StoreDone<v1::Referral> done) = 0;
+
+  // A case, for the agencies attached to it (NOT_FOUND otherwise).
+  virtual void GetCase(const std::string& agency_id, const std::string& case_id,
+                       StoreDone<v1::Case> done) = 0;
+  // Makes handover.to_agency_id the case manager; only the current manager
+  // may (PERMISSION_DENIED), and only to an attached agency
+  // (FAILED_PRECONDITION). The handover is recorded with the case.
+  virtual void HandOverCase(const std::string& agency_id,
+                            const std::string& case_id,
+                            v1::CaseHandover handover,
+                            StoreDone<v1::Case> done) = 0;
+
+  // Expires up to `max` pending messages whose time to live ended by `now`
+  // and queues a non-delivery notice (living `notice_ttl`) for the sender
+  // of each; the broker's own notices expire silently. Returns the agencies
+  // whose inboxes gained a notice.
+  virtual void ExpireInbox(absl::Time now, absl::Duration notice_ttl, int max,
+                           StoreDone<std::vector<std::string>> done) = 0;
+  // Escalates, once, each urgent referral still SENT or DELIVERED after its
+  // acknowledgement deadline: a notice to its sender and to its case
+  // manager. Returns the agencies notified.
+  virtual void EscalateOverdue(absl::Time now, absl::Duration notice_ttl,
+                               int max,
+                               StoreDone<std::vector<std::string>> done) = 0;
 };
 
 }  // namespace liaison

@@ -313,7 +313,7 @@ TEST_F(BrokerIdentityTest, EachServiceAcceptsOnlyItsPrincipalKind) {
   // The right kind passes authorisation and meets a method not built yet.
   EXPECT_EQ(list_agencies(admin).error_code(), grpc::StatusCode::UNIMPLEMENTED);
   EXPECT_EQ(tree_head(auditor).error_code(), grpc::StatusCode::UNIMPLEMENTED);
-  EXPECT_EQ(ack(health_).error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_EQ(ack(health_).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 // Attempts a raw TLS handshake with the given protocol range and cipher

@@ -111,6 +111,10 @@ void Deployment::Revoke(const std::string& serial) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
 }
 
+void Deployment::AppendConfig(const std::string& text) {
+  std::ofstream(config(), std::ios::app) << text << "\n";
+}
+
 void Deployment::WriteRegistry(const std::string& text) {
   std::ofstream(root_ + "/registry.textproto") << text;
 }

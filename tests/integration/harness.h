@@ -59,6 +59,8 @@ class Deployment {
 
   // Writes the registry seed (text format) the broker reads at start.
   void WriteRegistry(const std::string& text);
+  // Appends fields (text format) to the broker config.
+  void AppendConfig(const std::string& text);
 
  private:
   std::string root_;

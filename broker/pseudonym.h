@@ -1,0 +1,34 @@
+// Subject pseudonyms for the log (DESIGN.md rule 4): HMAC-SHA256 under a
+// deployment key over a normalised identifier, so the log can be searched
+// by subject without ever holding the identifier.
+#ifndef LIAISON_BROKER_PSEUDONYM_H_
+#define LIAISON_BROKER_PSEUDONYM_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace liaison {
+
+class Pseudonymizer {
+ public:
+  // Loads the 32-byte key at `path`, creating it (mode 0600) from the
+  // system's random source on first use.
+  static absl::StatusOr<Pseudonymizer> LoadOrCreate(const std::string& path);
+
+  // Hex HMAC-SHA256 of the identifier with spaces and hyphens removed and
+  // letters upper-cased, so "19 850101-1234" and "198501011234" agree.
+  std::string Pseudonym(absl::string_view identifier) const;
+
+ private:
+  explicit Pseudonymizer(std::string key) : key_(std::move(key)) {}
+  std::string key_;
+};
+
+// A new random identifier: `prefix` followed by 32 hex digits.
+std::string NewId(absl::string_view prefix);
+
+}  // namespace liaison
+
+#endif  // LIAISON_BROKER_PSEUDONYM_H_

@@ -1,0 +1,539 @@
+// Referrals end to end over the real broker: store-and-forward delivery,
+// leases, idempotency, the lifecycle, and every refusal changing nothing
+// (DESIGN.md sections 5 to 7).
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+#include <atomic>
+#include <functional>
+#include <thread>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "liaison/v1/exchange.grpc.pb.h"
+#include "tests/integration/harness.h"
+
+namespace liaison::testing {
+namespace {
+
+constexpr char kRegistry[] = R"pb(
+  agencies { id: "st-olavs" sector: "health" area: "malmo" }
+  agencies { id: "malmo-sc" sector: "social_care" area: "malmo" }
+  agencies { id: "rosengard-school" sector: "education" area: "malmo" }
+  agencies { id: "malmo-police" sector: "police" area: "malmo" }
+  routes { sector: "social_care" area: "malmo" agency_id: "malmo-sc" }
+)pb";
+
+constexpr char kAllow[] = R"pb(
+  max_message_bytes: 65536
+  allow { from_sector: "education" to_sector: "social_care"
+          purpose: "child_welfare" level: LEVEL_SUMMARY }
+  allow { from_sector: "health" to_sector: "social_care"
+          purpose: "child_welfare" level: LEVEL_FULL }
+  allow { from_sector: "police" to_sector: "social_care"
+          purpose: "child_welfare" level: LEVEL_CATEGORY }
+)pb";
+
+class ReferralTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    deployment_.WriteRegistry(kRegistry);
+    deployment_.AppendConfig(kAllow);
+    school_ = deployment_.Issue(
+        {"agency", "--sector=education", "--id=rosengard-school"});
+    social_ = deployment_.Issue(
+        {"agency", "--sector=social_care", "--id=malmo-sc"});
+    health_ = deployment_.Issue({"agency", "--sector=health", "--id=st-olavs"});
+    police_ = deployment_.Issue(
+        {"agency", "--sector=police", "--id=malmo-police"});
+    broker_ = std::make_unique<BrokerProcess>(
+        deployment_, std::vector<std::string>{"--shutdown_grace_seconds=1"});
+    ASSERT_GT(broker_->port(), 0) << broker_->Output();
+  }
+
+  std::unique_ptr<v1::Exchange::Stub> Stub(const Credentials& c) {
+    return v1::Exchange::NewStub(ChannelFor(*broker_, deployment_.ca_cert(), c));
+  }
+
+  static v1::SendReferralRequest SchoolReferral(const std::string& key) {
+    v1::SendReferralRequest r;
+    r.set_idempotency_key(key);
+    r.mutable_destination()->mutable_sector_in_area()->set_sector(
+        "social_care");
+    r.mutable_destination()->mutable_sector_in_area()->set_area("malmo");
+    r.mutable_subject()->set_identifier("20110304-1234");
+    r.mutable_subject()->set_birth_date("2011-03-04");
+    r.set_purpose("child_welfare");
+    r.add_concerns(v1::CONCERN_CATEGORY_SCHOOL_ABSENCE);
+    r.set_urgency(v1::URGENCY_ROUTINE);
+    r.set_requested_action("assess family support needs");
+    v1::EducationRecord* e = r.mutable_record()->mutable_education();
+    e->set_school("Rosengard School");
+    e->set_attendance_percent(61.5);
+    e->set_teacher_notes("Often arrives without breakfast.");
+    r.mutable_basis()->set_consent_id("consent-1");
+    return r;
+  }
+
+  absl::StatusOr<v1::SendReferralResponse> Send(
+      const Credentials& c, const v1::SendReferralRequest& r) {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("liaison-professional-id", "t-42");
+    ctx.AddMetadata("liaison-professional-role", "school nurse");
+    v1::SendReferralResponse resp;
+    grpc::Status s = Stub(c)->SendReferral(&ctx, r, &resp);
+    if (!s.ok()) {
+      return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
+                          s.error_message());
+    }
+    return resp;
+  }
+
+  // Reads `n` messages from the inbox stream (without acknowledging them),
+  // or fewer if `wait` passes first.
+  std::vector<v1::InboxMessage> ReadInbox(const Credentials& c, size_t n,
+                                          uint32_t lease_seconds = 60,
+                                          absl::Duration wait =
+                                              absl::Seconds(20)) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + wait));
+    v1::ReceiveRequest req;
+    req.set_lease_seconds(lease_seconds);
+    auto stub = Stub(c);
+    auto reader = stub->Receive(&ctx, req);
+    std::vector<v1::InboxMessage> out;
+    v1::InboxMessage m;
+    while (out.size() < n && reader->Read(&m)) out.push_back(m);
+    ctx.TryCancel();
+    while (reader->Read(&m)) {
+    }
+    reader->Finish();
+    return out;
+  }
+
+  grpc::Status Ack(const Credentials& c, const std::string& id) {
+    grpc::ClientContext ctx;
+    v1::AckRequest req;
+    req.set_message_id(id);
+    v1::AckResponse resp;
+    return Stub(c)->Ack(&ctx, req, &resp);
+  }
+
+  absl::StatusOr<v1::Referral> Update(const Credentials& c,
+                                      const std::string& id,
+                                      v1::ReferralStatus status,
+                                      const std::string& detail = "") {
+    grpc::ClientContext ctx;
+    v1::UpdateReferralRequest req;
+    req.set_referral_id(id);
+    req.set_status(status);
+    req.set_detail(detail);
+    v1::Referral resp;
+    grpc::Status s = Stub(c)->UpdateReferral(&ctx, req, &resp);
+    if (!s.ok()) {
+      return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
+                          s.error_message());
+    }
+    return resp;
+  }
+
+  absl::StatusOr<v1::Referral> Get(const Credentials& c,
+                                   const std::string& id) {
+    grpc::ClientContext ctx;
+    v1::GetReferralRequest req;
+    req.set_referral_id(id);
+    v1::Referral resp;
+    grpc::Status s = Stub(c)->GetReferral(&ctx, req, &resp);
+    if (!s.ok()) {
+      return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
+                          s.error_message());
+    }
+    return resp;
+  }
+
+  Deployment deployment_;
+  Credentials school_, social_, health_, police_;
+  std::unique_ptr<BrokerProcess> broker_;
+};
+
+TEST_F(ReferralTest, HappyPathThroughTheLifecycle) {
+  auto sent = Send(school_, SchoolReferral("k-1"));
+  ASSERT_TRUE(sent.ok()) << sent.status();
+  EXPECT_EQ(sent->recipient_agency_id(), "malmo-sc");
+  EXPECT_EQ(sent->level(), v1::LEVEL_SUMMARY);
+  EXPECT_FALSE(sent->case_id().empty());
+  EXPECT_FALSE(sent->policy_version().empty());
+
+  std::vector<v1::InboxMessage> inbox = ReadInbox(social_, 1);
+  ASSERT_EQ(inbox.size(), 1u);
+  const v1::InboxMessage& arrived = inbox[0];
+  ASSERT_TRUE(arrived.has_referral());
+  EXPECT_EQ(arrived.referral().referral_id(), sent->referral_id());
+  EXPECT_EQ(arrived.referral().sender_agency_id(), "rosengard-school");
+  EXPECT_EQ(arrived.referral().record().level(), v1::LEVEL_SUMMARY);
+  // Below FULL and without per-field transforms, nothing of the record
+  // reaches the recipient, and it is told what was withheld.
+  EXPECT_FALSE(arrived.referral().record().has_record());
+  ASSERT_EQ(arrived.referral().record().fields_size(), 3);
+  for (const auto& f : arrived.referral().record().fields()) {
+    EXPECT_EQ(f.treatment(), v1::FieldOutcome::TREATMENT_WITHHELD) << f.field();
+  }
+  EXPECT_EQ(arrived.delivery_attempt(), 1u);
+
+  ASSERT_TRUE(Ack(social_, arrived.message_id()).ok());
+  const std::string id = sent->referral_id();
+  ASSERT_TRUE(Update(social_, id, v1::REFERRAL_STATUS_ACKNOWLEDGED).ok());
+  ASSERT_TRUE(Update(social_, id, v1::REFERRAL_STATUS_ACCEPTED).ok());
+  auto closed = Update(social_, id, v1::REFERRAL_STATUS_CLOSED,
+                       "family support plan agreed");
+  ASSERT_TRUE(closed.ok()) << closed.status();
+  EXPECT_EQ(closed->status(), v1::REFERRAL_STATUS_CLOSED);
+
+  // The referrer hears of every change, in order.
+  std::vector<v1::InboxMessage> updates = ReadInbox(school_, 4);
+  ASSERT_EQ(updates.size(), 4u);
+  const v1::ReferralStatus expected[] = {
+      v1::REFERRAL_STATUS_DELIVERED, v1::REFERRAL_STATUS_ACKNOWLEDGED,
+      v1::REFERRAL_STATUS_ACCEPTED, v1::REFERRAL_STATUS_CLOSED};
+  for (size_t i = 0; i < 4; ++i) {
+    ASSERT_TRUE(updates[i].has_referral_update()) << i;
+    EXPECT_EQ(updates[i].referral_update().status(), expected[i]) << i;
+    EXPECT_EQ(updates[i].referral_id(), id);
+  }
+  EXPECT_EQ(updates[3].referral_update().detail(),
+            "family support plan agreed");
+
+  for (const Credentials* party : {&school_, &social_}) {
+    auto seen = Get(*party, id);
+    ASSERT_TRUE(seen.ok()) << seen.status();
+    ASSERT_EQ(seen->history_size(), 5);
+    EXPECT_EQ(seen->history(0).status(), v1::REFERRAL_STATUS_SENT);
+    EXPECT_EQ(seen->history(0).by().role(), "school nurse");
+    EXPECT_EQ(seen->history(4).status(), v1::REFERRAL_STATUS_CLOSED);
+  }
+  // Nobody else learns the referral exists.
+  EXPECT_EQ(Get(police_, id).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(ReferralTest, OfflineRecipientReceivesEverythingInOrder) {
+  // Referrals from the three other demo agencies, in turn.
+  std::vector<std::string> ids;
+  const Credentials* senders[] = {&school_, &health_, &police_};
+  for (int i = 0; i < 21; ++i) {
+    auto sent = Send(*senders[i % 3],
+                     [&] {
+                       auto r = SchoolReferral("offline-" + std::to_string(i));
+                       if (i % 3 == 1) {
+                         r.mutable_destination()->set_agency_id("malmo-sc");
+                         r.mutable_record()->mutable_health()->add_diagnosis_codes(
+                             "F32.1");
+                       } else if (i % 3 == 2) {
+                         r.mutable_record()->mutable_police()->add_incident_references(
+                             "2026-0042");
+                       }
+                       return r;
+                     }());
+    ASSERT_TRUE(sent.ok()) << i << ": " << sent.status();
+    ids.push_back(sent->referral_id());
+  }
+  std::vector<v1::InboxMessage> inbox = ReadInbox(social_, 21);
+  ASSERT_EQ(inbox.size(), 21u);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    EXPECT_EQ(inbox[i].referral().referral_id(), ids[i]) << i;
+  }
+  // Health's route is allowed at FULL: its record arrives as sent.
+  EXPECT_EQ(inbox[1].referral().record().level(), v1::LEVEL_FULL);
+  EXPECT_EQ(inbox[1].referral().record().record().health().diagnosis_codes(0),
+            "F32.1");
+  EXPECT_EQ(inbox[2].referral().sender_agency_id(), "malmo-police");
+  EXPECT_EQ(inbox[2].referral().record().level(), v1::LEVEL_CATEGORY);
+}
+
+TEST_F(ReferralTest, UnacknowledgedMessageIsRedeliveredAfterItsLease) {
+  auto sent = Send(school_, SchoolReferral("lease-1"));
+  ASSERT_TRUE(sent.ok()) << sent.status();
+  // One stream, a one-second lease, no acknowledgement: the same message
+  // comes again when the lease ends.
+  std::vector<v1::InboxMessage> twice = ReadInbox(social_, 2, 1);
+  ASSERT_EQ(twice.size(), 2u);
+  EXPECT_EQ(twice[0].message_id(), twice[1].message_id());
+  EXPECT_EQ(twice[0].delivery_attempt(), 1u);
+  EXPECT_EQ(twice[1].delivery_attempt(), 2u);
+  ASSERT_TRUE(Ack(social_, twice[1].message_id()).ok());
+  // Acknowledged: it does not come back.
+  EXPECT_TRUE(ReadInbox(social_, 1, 1, absl::Seconds(3)).empty());
+}
+
+TEST_F(ReferralTest, RetryWithTheSameKeyStoresNothingTwice) {
+  const v1::SendReferralRequest request = SchoolReferral("retry-1");
+  auto first = Send(school_, request);
+  auto second = Send(school_, request);
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_EQ(first->referral_id(), second->referral_id());
+  EXPECT_EQ(first->log_sequence(), second->log_sequence());
+
+  v1::SendReferralRequest changed = request;
+  changed.set_requested_action("something else");
+  auto conflict = Send(school_, changed);
+  EXPECT_EQ(conflict.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_NE(conflict.status().message().find("retry-1"), std::string::npos);
+
+  std::vector<v1::InboxMessage> inbox =
+      ReadInbox(social_, 2, 60, absl::Seconds(3));
+  ASSERT_EQ(inbox.size(), 1u);
+  EXPECT_EQ(inbox[0].referral().referral_id(), first->referral_id());
+}
+
+TEST_F(ReferralTest, AgenciesCannotTouchEachOthersMessages) {
+  auto sent = Send(school_, SchoolReferral("iso-1"));
+  ASSERT_TRUE(sent.ok());
+  std::vector<v1::InboxMessage> inbox = ReadInbox(social_, 1);
+  ASSERT_EQ(inbox.size(), 1u);
+  const std::string message = inbox[0].message_id();
+  const std::string id = sent->referral_id();
+
+  EXPECT_EQ(Ack(police_, message).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Ack(school_, message).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Update(police_, id, v1::REFERRAL_STATUS_ACCEPTED).status().code(),
+            absl::StatusCode::kNotFound);
+  auto by_sender = Update(school_, id, v1::REFERRAL_STATUS_ACCEPTED);
+  EXPECT_EQ(by_sender.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_NE(by_sender.status().message().find("only the recipient"),
+            std::string::npos);
+  // Still untouched: the recipient gets it again, unacknowledged.
+  auto seen = Get(social_, id);
+  ASSERT_TRUE(seen.ok());
+  EXPECT_EQ(seen->status(), v1::REFERRAL_STATUS_SENT);
+  // The police stream shows nothing of it.
+  EXPECT_TRUE(ReadInbox(police_, 1, 60, absl::Seconds(2)).empty());
+}
+
+TEST_F(ReferralTest, InvalidLifecycleMovesAreRefused) {
+  auto sent = Send(school_, SchoolReferral("life-1"));
+  ASSERT_TRUE(sent.ok());
+  const std::string id = sent->referral_id();
+  auto early_close = Update(social_, id, v1::REFERRAL_STATUS_CLOSED, "done");
+  EXPECT_EQ(early_close.status().code(), absl::StatusCode::kFailedPrecondition)
+      << early_close.status();
+  auto no_reason = Update(social_, id, v1::REFERRAL_STATUS_DECLINED);
+  EXPECT_EQ(no_reason.status().code(), absl::StatusCode::kInvalidArgument);
+  auto back_to_sent = Update(social_, id, v1::REFERRAL_STATUS_SENT);
+  EXPECT_EQ(back_to_sent.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Get(social_, id)->history_size(), 1);
+}
+
+TEST_F(ReferralTest, BadSendsAreRefusedClearlyAndStoreNothing) {
+  struct Case {
+    std::string name;
+    const Credentials* from;
+    std::function<void(v1::SendReferralRequest*)> spoil;
+    absl::StatusCode code;
+    std::string message;
+  };
+  const Case cases[] = {
+      {"oversized", &school_,
+       [](v1::SendReferralRequest* r) {
+         r->mutable_record()->mutable_education()->set_teacher_notes(
+             std::string(100000, 'x'));
+       },
+       absl::StatusCode::kResourceExhausted, "larger than max"},
+      {"malformed", &school_,
+       [](v1::SendReferralRequest* r) {
+         r->clear_purpose();
+         r->mutable_subject()->set_birth_date("04/03/2011");
+         r->clear_basis();
+       },
+       absl::StatusCode::kInvalidArgument, "purpose is missing"},
+      {"unknown agency", &school_,
+       [](v1::SendReferralRequest* r) {
+         r->mutable_destination()->set_agency_id("nowhere");
+       },
+       absl::StatusCode::kNotFound, "no agency \"nowhere\""},
+      {"no route", &school_,
+       [](v1::SendReferralRequest* r) {
+         r->mutable_destination()->mutable_sector_in_area()->set_area("lund");
+       },
+       absl::StatusCode::kNotFound, "for area \"lund\""},
+      {"no agreement", &police_,
+       [](v1::SendReferralRequest* r) {
+         r->mutable_destination()->set_agency_id("rosengard-school");
+       },
+       absl::StatusCode::kPermissionDenied,
+       "no agreement covers police to education"},
+      {"other purpose", &school_,
+       [](v1::SendReferralRequest* r) { r->set_purpose("marketing"); },
+       absl::StatusCode::kPermissionDenied, "purpose \"marketing\""},
+  };
+  for (const Case& c : cases) {
+    v1::SendReferralRequest r = SchoolReferral("bad-" + c.name);
+    c.spoil(&r);
+    auto result = Send(*c.from, r);
+    EXPECT_EQ(result.status().code(), c.code) << c.name << ": "
+                                              << result.status();
+    EXPECT_NE(result.status().message().find(c.message), std::string::npos)
+        << c.name << ": " << result.status().message();
+  }
+  // The malformed request names every problem at once.
+  v1::SendReferralRequest r = SchoolReferral("bad-2");
+  r.clear_purpose();
+  r.mutable_subject()->set_birth_date("04/03/2011");
+  auto malformed = Send(school_, r);
+  EXPECT_NE(malformed.status().message().find("birth_date"), std::string::npos);
+
+  // Nothing of the above reached an inbox: the first message social care
+  // sees is the valid referral sent after them.
+  auto good = Send(school_, SchoolReferral("good-1"));
+  ASSERT_TRUE(good.ok()) << good.status();
+  std::vector<v1::InboxMessage> inbox =
+      ReadInbox(social_, 2, 60, absl::Seconds(3));
+  ASSERT_EQ(inbox.size(), 1u);
+  EXPECT_EQ(inbox[0].referral().referral_id(), good->referral_id());
+}
+
+TEST_F(ReferralTest, ReferralsOpenAndJoinCasesWithOneManager) {
+  auto first = Send(school_, SchoolReferral("case-1"));
+  ASSERT_TRUE(first.ok()) << first.status();
+  // An agency not attached to the case cannot add a referral to it.
+  v1::SendReferralRequest join = SchoolReferral("case-2");
+  join.set_case_id(first->case_id());
+  join.mutable_destination()->set_agency_id("malmo-sc");
+  join.mutable_record()->mutable_health()->add_diagnosis_codes("F43.2");
+  auto outsider = Send(health_, join);
+  EXPECT_EQ(outsider.status().code(), absl::StatusCode::kNotFound)
+      << outsider.status();
+  // The school, attached, adds a second referral to the same case.
+  v1::SendReferralRequest again = SchoolReferral("case-3");
+  again.set_case_id(first->case_id());
+  auto second = Send(school_, again);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->case_id(), first->case_id());
+
+  auto show = [&](const Credentials& c) {
+    grpc::ClientContext ctx;
+    v1::GetCaseRequest req;
+    req.set_case_id(first->case_id());
+    v1::Case out;
+    grpc::Status s = Stub(c)->GetCase(&ctx, req, &out);
+    return std::make_pair(s, out);
+  };
+  auto [status, kase] = show(school_);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(kase.manager_agency_id(), "malmo-sc");
+  ASSERT_EQ(kase.agencies_size(), 2);
+  EXPECT_EQ(kase.agencies(0).agency_id(), "rosengard-school");
+  EXPECT_EQ(kase.agencies(1).agency_id(), "malmo-sc");
+  EXPECT_EQ(show(police_).first.error_code(), grpc::StatusCode::NOT_FOUND);
+
+  auto hand_over = [&](const Credentials& c, const std::string& to) {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("liaison-professional-id", "sw-7");
+    v1::HandOverCaseRequest req;
+    req.set_case_id(first->case_id());
+    req.set_to_agency_id(to);
+    req.set_note("school holds the daily contact");
+    v1::Case out;
+    grpc::Status s = Stub(c)->HandOverCase(&ctx, req, &out);
+    return std::make_pair(s, out);
+  };
+  EXPECT_EQ(hand_over(school_, "rosengard-school").first.error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(hand_over(social_, "malmo-police").first.error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  auto [ok, handed] = hand_over(social_, "rosengard-school");
+  ASSERT_TRUE(ok.ok()) << ok.error_message();
+  EXPECT_EQ(handed.manager_agency_id(), "rosengard-school");
+  ASSERT_EQ(handed.handovers_size(), 1);
+  EXPECT_EQ(handed.handovers(0).from_agency_id(), "malmo-sc");
+  EXPECT_EQ(handed.handovers(0).note(), "school holds the daily contact");
+  EXPECT_EQ(handed.handovers(0).by().id(), "sw-7");
+}
+
+TEST_F(ReferralTest, KillDuringSendsLosesNothingThatWasAnswered) {
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 250;
+  constexpr int kKillAfter = 400;
+  absl::Mutex mu;
+  std::vector<std::string> answered;  // referral ids answered OK
+  std::atomic<int> ok_count{0};
+  std::atomic<bool> killed{false};
+  std::vector<std::thread> senders;
+  for (int t = 0; t < kThreads; ++t) {
+    senders.emplace_back([&, t] {
+      const Credentials& from = t % 2 ? health_ : school_;
+      auto stub = Stub(from);
+      for (int i = 0; i < kPerThread; ++i) {
+        v1::SendReferralRequest r = SchoolReferral(
+            "crash-" + std::to_string(t) + "-" + std::to_string(i));
+        r.mutable_destination()->set_agency_id("malmo-sc");
+        grpc::ClientContext ctx;
+        ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+        v1::SendReferralResponse resp;
+        if (!stub->SendReferral(&ctx, r, &resp).ok()) {
+          if (killed) return;  // the broker is gone; stop this sender
+          continue;
+        }
+        {
+          absl::MutexLock lock(&mu);
+          answered.push_back(resp.referral_id());
+        }
+        if (++ok_count == kKillAfter) {
+          killed = true;
+          broker_->Signal(SIGKILL);
+        }
+      }
+    });
+  }
+  for (std::thread& s : senders) s.join();
+  ASSERT_TRUE(killed) << "the broker was not killed mid-run";
+  EXPECT_EQ(broker_->WaitForExit(), 128 + SIGKILL);
+
+  // Restart on the same data directory; a marker sent now is the last
+  // message in the inbox, so reading up to it reads everything.
+  broker_ = std::make_unique<BrokerProcess>(
+      deployment_, std::vector<std::string>{"--shutdown_grace_seconds=1"});
+  ASSERT_GT(broker_->port(), 0) << broker_->Output();
+  auto marker = Send(school_, SchoolReferral("marker"));
+  ASSERT_TRUE(marker.ok()) << marker.status();
+
+  absl::flat_hash_map<std::string, int> delivered;
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+    v1::ReceiveRequest req;
+    auto stub = Stub(social_);
+    auto reader = stub->Receive(&ctx, req);
+    v1::InboxMessage m;
+    while (reader->Read(&m)) {
+      // Whatever was committed is whole: a parsed referral with its record
+      // view and first event.
+      ASSERT_TRUE(m.has_referral());
+      ASSERT_EQ(m.referral().history_size(), 1);
+      ASSERT_EQ(m.referral().record().level(),
+                m.referral().sender_agency_id() == "st-olavs"
+                    ? v1::LEVEL_FULL
+                    : v1::LEVEL_SUMMARY);
+      if (m.referral().referral_id() == marker->referral_id()) break;
+      ++delivered[m.referral().referral_id()];
+    }
+    ctx.TryCancel();
+    while (reader->Read(&m)) {
+    }
+    reader->Finish();
+  }
+  absl::MutexLock lock(&mu);
+  ASSERT_GE(answered.size(), static_cast<size_t>(kKillAfter));
+  for (const std::string& id : answered) {
+    EXPECT_EQ(delivered[id], 1) << id << " was answered OK";
+  }
+  // Sends cut off by the kill may or may not have committed, never twice.
+  for (const auto& [id, count] : delivered) EXPECT_EQ(count, 1) << id;
+}
+
+}  // namespace
+}  // namespace liaison::testing
