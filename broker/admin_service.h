@@ -28,8 +28,7 @@ class AdminService final : public v1::Admin::CallbackService {
   LIAISON_PENDING_UNARY(GetStatus, GetStatusRequest, BrokerStatus)
 
  private:
-  static constexpr v1::PrincipalKind kAllowed[] = {
-      v1::PRINCIPAL_KIND_ADMIN};
+  static constexpr v1::PrincipalKind kAllowed[] = {v1::PRINCIPAL_KIND_ADMIN};
   static constexpr absl::string_view kServiceName = "Admin";
   const Authenticator* const auth_;
 };

@@ -29,8 +29,7 @@ class AuditService final : public v1::Audit::CallbackService {
                         ConsistencyProof)
 
  private:
-  static constexpr v1::PrincipalKind kAllowed[] = {
-      v1::PRINCIPAL_KIND_AUDITOR};
+  static constexpr v1::PrincipalKind kAllowed[] = {v1::PRINCIPAL_KIND_AUDITOR};
   static constexpr absl::string_view kServiceName = "Audit";
   const Authenticator* const auth_;
 };

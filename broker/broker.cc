@@ -50,17 +50,18 @@ absl::Status CheckServerIdentity(const v1::BrokerConfig& config,
                                  const Clock* clock) {
   ASSIGN_OR_RETURN(x509::CertPtr cert,
                    x509::ReadCertificateFile(config.tls_cert()));
-  ASSIGN_OR_RETURN(x509::KeyPtr key, x509::ReadPrivateKeyFile(config.tls_key()));
+  ASSIGN_OR_RETURN(x509::KeyPtr key,
+                   x509::ReadPrivateKeyFile(config.tls_key()));
   if (X509_check_private_key(cert.get(), key.get()) != 1) {
     x509::OpenSslErrors();
-    return absl::InvalidArgumentError(
-        absl::StrCat(config.tls_key(), " is not the private key of ",
-                     config.tls_cert()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        config.tls_key(), " is not the private key of ", config.tls_cert()));
   }
   if (x509::NotAfter(cert.get()) < clock->Now()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the broker's certificate ", config.tls_cert(), " has expired; issue "
-        "a new one with `liaison-certs issue server`"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("the broker's certificate ", config.tls_cert(),
+                     " has expired; issue "
+                     "a new one with `liaison-certs issue server`"));
   }
   return absl::OkStatus();
 }
@@ -90,15 +91,14 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(
     absl::StatusOr<Registry::SeedResult> seeded =
         broker->registry_->ApplySeed(seed);
     if (!seeded.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          config.registry(), ": ", seeded.status().message()));
+      return absl::InvalidArgumentError(
+          absl::StrCat(config.registry(), ": ", seeded.status().message()));
     }
-    progress(absl::StrCat("registry seed ", config.registry(), ": ",
-                          seeded->agencies_added, " agencies added, ",
-                          seeded->agencies_kept,
-                          " already registered and left as they are, ",
-                          seeded->auditors_written, " auditors, ",
-                          seeded->routes_written, " routes"));
+    progress(absl::StrCat(
+        "registry seed ", config.registry(), ": ", seeded->agencies_added,
+        " agencies added, ", seeded->agencies_kept,
+        " already registered and left as they are, ", seeded->auditors_written,
+        " auditors, ", seeded->routes_written, " routes"));
   }
 
   ASSIGN_OR_RETURN(broker->auth_,
@@ -106,17 +106,17 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(
                                          broker->registry_.get(), clock));
   if (!config.crl().empty()) progress(absl::StrCat("CRL ", config.crl()));
 
-  ASSIGN_OR_RETURN(
-      policy::DisclosurePolicy policy,
-      policy::DisclosurePolicy::FromAllowList(
-          {config.allow().begin(), config.allow().end()}));
+  ASSIGN_OR_RETURN(policy::DisclosurePolicy policy,
+                   policy::DisclosurePolicy::FromAllowList(
+                       {config.allow().begin(), config.allow().end()}));
   progress(absl::StrCat("disclosure allow-list ", policy.version(), ": ",
-                        config.allow_size(), " routes allowed, all else denied"));
+                        config.allow_size(),
+                        " routes allowed, all else denied"));
   broker->policy_ =
       std::make_unique<policy::DisclosurePolicy>(std::move(policy));
-  ASSIGN_OR_RETURN(Pseudonymizer pseudonyms,
-                   Pseudonymizer::LoadOrCreate(config.data_dir() +
-                                               "/pseudonym.key"));
+  ASSIGN_OR_RETURN(
+      Pseudonymizer pseudonyms,
+      Pseudonymizer::LoadOrCreate(config.data_dir() + "/pseudonym.key"));
   broker->pseudonyms_ = std::make_unique<Pseudonymizer>(std::move(pseudonyms));
   broker->waiters_ = std::make_unique<InboxWaiters>();
 
@@ -158,23 +158,24 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config.listen(), grpc::SslServerCredentials(tls),
                            &broker->port_);
-  builder.SetMaxReceiveMessageSize(static_cast<int>(config.max_message_bytes()));
+  builder.SetMaxReceiveMessageSize(
+      static_cast<int>(config.max_message_bytes()));
   builder.RegisterService(broker->identity_service_.get());
   builder.RegisterService(broker->exchange_service_.get());
   builder.RegisterService(broker->audit_service_.get());
   builder.RegisterService(broker->admin_service_.get());
   broker->server_ = builder.BuildAndStart();
   if (!broker->server_ || broker->port_ == 0) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot listen on ", config.listen(),
-        ": the address is in use or not local to this machine"));
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", config.listen(),
+                     ": the address is in use or not local to this machine"));
   }
   broker->server_->GetHealthCheckService()->SetServingStatus(true);
   broker->sweeper_ = std::make_unique<Sweeper>(
       broker->store_.get(), broker->waiters_.get(), clock, exchange.inbox_ttl);
-  broker->sweeper_->Start(absl::Seconds(
-      config.sweep_interval_seconds() > 0 ? config.sweep_interval_seconds()
-                                          : 30));
+  broker->sweeper_->Start(absl::Seconds(config.sweep_interval_seconds() > 0
+                                            ? config.sweep_interval_seconds()
+                                            : 30));
   return broker;
 }
 

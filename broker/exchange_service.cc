@@ -18,8 +18,8 @@ std::string Sha256Hex(absl::string_view bytes) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(),
          digest);
-  return absl::BytesToHexString(absl::string_view(
-      reinterpret_cast<const char*>(digest), sizeof digest));
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
 }
 
 std::string DeterministicBytes(const google::protobuf::Message& message) {
@@ -73,15 +73,12 @@ v1::BasisKind BasisKindOf(const v1::LegalBasis& basis) {
 // The log entry for a referral decision. It holds no record content and no
 // raw identifier (DESIGN.md rule 4): the subject by pseudonym, the
 // justification without its statement, the payload by digest.
-v1::LogEntry DecisionEntry(const v1::Principal& sender,
-                           const v1::Professional& professional,
-                           const std::string& recipient_id,
-                           const v1::SendReferralRequest& request,
-                           const policy::Decision& decision,
-                           const v1::AbstractedRecord& abstracted,
-                           const std::string& pseudonym,
-                           const std::string& referral_id,
-                           const std::string& case_id, absl::Time now) {
+v1::LogEntry DecisionEntry(
+    const v1::Principal& sender, const v1::Professional& professional,
+    const std::string& recipient_id, const v1::SendReferralRequest& request,
+    const policy::Decision& decision, const v1::AbstractedRecord& abstracted,
+    const std::string& pseudonym, const std::string& referral_id,
+    const std::string& case_id, absl::Time now) {
   v1::LogEntry e;
   SetTime(e.mutable_time(), now);
   e.set_kind(decision.allowed ? v1::ENTRY_KIND_DISCLOSURE
@@ -264,9 +261,8 @@ class InboxStream final : public grpc::ServerWriteReactor<v1::InboxMessage> {
                 queue_.push_back(std::move(m));
               }
               if (lease->next_lease_end != absl::InfiniteFuture()) {
-                waiters_->WakeAt(
-                    waker_, absl::Now() + (lease->next_lease_end -
-                                           clock_->Now()));
+                waiters_->WakeAt(waker_, absl::Now() + (lease->next_lease_end -
+                                                        clock_->Now()));
               }
             }
             next = NextLocked();
@@ -328,8 +324,7 @@ absl::Status ValidateSendReferral(const v1::SendReferralRequest& r) {
   }
   if (r.purpose().empty()) problems.push_back("purpose is missing");
   if (r.urgency() == v1::URGENCY_UNSPECIFIED) {
-    problems.push_back(
-        "urgency is missing: ROUTINE, WITHIN_24H or IMMEDIATE");
+    problems.push_back("urgency is missing: ROUTINE, WITHIN_24H or IMMEDIATE");
   }
   if (r.concerns().empty()) {
     problems.push_back("concerns: name at least one concern category");
@@ -337,8 +332,8 @@ absl::Status ValidateSendReferral(const v1::SendReferralRequest& r) {
   for (int c : r.concerns()) {
     if (c == v1::CONCERN_CATEGORY_UNSPECIFIED ||
         !v1::ConcernCategory_IsValid(c)) {
-      problems.push_back(absl::StrCat("concerns: ", c,
-                                      " is not a concern category"));
+      problems.push_back(
+          absl::StrCat("concerns: ", c, " is not a concern category"));
     }
   }
   if (r.record().record_case() == v1::Record::RECORD_NOT_SET) {
@@ -349,8 +344,8 @@ absl::Status ValidateSendReferral(const v1::SendReferralRequest& r) {
         "basis is missing: a consent_id, an override or a statutory_duty");
   }
   if (problems.empty()) return absl::OkStatus();
-  return absl::InvalidArgumentError(
-      absl::StrCat("the referral is malformed: ", absl::StrJoin(problems, "; ")));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "the referral is malformed: ", absl::StrJoin(problems, "; ")));
 }
 
 ExchangeService::ExchangeService(const Authenticator* auth,
@@ -382,25 +377,24 @@ grpc::ServerUnaryReactor* ExchangeService::SendReferral(
   if (request->destination().has_agency_id()) {
     recipient = registry_->FindAgency(request->destination().agency_id());
     if (!recipient) {
-      return FinishUnary(ctx, absl::NotFoundError(absl::StrCat(
-                                  "no agency \"",
-                                  request->destination().agency_id(),
-                                  "\" is registered; nothing was stored")));
+      return FinishUnary(ctx,
+                         absl::NotFoundError(absl::StrCat(
+                             "no agency \"", request->destination().agency_id(),
+                             "\" is registered; nothing was stored")));
     }
   } else {
     const auto& where = request->destination().sector_in_area();
     recipient = registry_->ResolveRoute(where.sector(), where.area());
     if (!recipient) {
-      return FinishUnary(
-          ctx, absl::NotFoundError(absl::StrCat(
-                   "the routing directory names no ", where.sector(),
-                   " agency for area \"", where.area(),
-                   "\"; nothing was stored")));
+      return FinishUnary(ctx, absl::NotFoundError(absl::StrCat(
+                                  "the routing directory names no ",
+                                  where.sector(), " agency for area \"",
+                                  where.area(), "\"; nothing was stored")));
     }
   }
   if (recipient->id() == sender->id()) {
-    return FinishUnary(ctx, absl::InvalidArgumentError(
-                                "an agency cannot refer to itself"));
+    return FinishUnary(
+        ctx, absl::InvalidArgumentError("an agency cannot refer to itself"));
   }
   if (recipient->status() == v1::AGENCY_STATUS_SUSPENDED) {
     return FinishUnary(ctx, absl::FailedPreconditionError(absl::StrCat(
@@ -423,9 +417,8 @@ grpc::ServerUnaryReactor* ExchangeService::SendReferral(
   query.legitimate_relationship = true;
   query.at = now;
   const policy::Decision decision = policy_->Decide(query);
-  const v1::AbstractedRecord abstracted =
-      policy::Abstract(request->record(), decision.level,
-                       decision.policy_version);
+  const v1::AbstractedRecord abstracted = policy::Abstract(
+      request->record(), decision.level, decision.policy_version);
 
   const std::string referral_id = NewId("ref-");
   const bool opens_case = request->case_id().empty();
@@ -439,13 +432,13 @@ grpc::ServerUnaryReactor* ExchangeService::SendReferral(
   if (!decision.allowed) {
     // Denials are logged too; if the log cannot take it, say so.
     const std::string why = entry.reason();
-    store_->AppendLog(std::move(entry), [reactor, why](
-                                            absl::StatusOr<uint64_t> seq) {
-      reactor->Finish(ToGrpcStatus(
-          seq.ok() ? absl::PermissionDeniedError(absl::StrCat(
-                         "disclosure denied (log entry ", *seq, "): ", why))
-                   : seq.status()));
-    });
+    store_->AppendLog(
+        std::move(entry), [reactor, why](absl::StatusOr<uint64_t> seq) {
+          reactor->Finish(ToGrpcStatus(
+              seq.ok() ? absl::PermissionDeniedError(absl::StrCat(
+                             "disclosure denied (log entry ", *seq, "): ", why))
+                       : seq.status()));
+        });
     return reactor;
   }
 
@@ -543,14 +536,13 @@ grpc::ServerUnaryReactor* ExchangeService::Ack(grpc::CallbackServerContext* ctx,
   SetTime(update.mutable_enqueued_at(), now);
 
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  store_->AckMessage(caller->id(), request->message_id(), now,
-                     std::move(delivery), std::move(update),
-                     now + options_.inbox_ttl,
-                     [reactor, waiters = waiters_](
-                         absl::StatusOr<std::string> told) {
-                       reactor->Finish(ToGrpcStatus(told.status()));
-                       if (told.ok() && !told->empty()) waiters->Notify(*told);
-                     });
+  store_->AckMessage(
+      caller->id(), request->message_id(), now, std::move(delivery),
+      std::move(update), now + options_.inbox_ttl,
+      [reactor, waiters = waiters_](absl::StatusOr<std::string> told) {
+        reactor->Finish(ToGrpcStatus(told.status()));
+        if (told.ok() && !told->empty()) waiters->Notify(*told);
+      });
   return reactor;
 }
 

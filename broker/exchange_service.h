@@ -60,9 +60,9 @@ class ExchangeService final : public v1::Exchange::CallbackService {
   grpc::ServerUnaryReactor* GetCase(grpc::CallbackServerContext* ctx,
                                     const v1::GetCaseRequest* request,
                                     v1::Case* response) override;
-  grpc::ServerUnaryReactor* HandOverCase(
-      grpc::CallbackServerContext* ctx, const v1::HandOverCaseRequest* request,
-      v1::Case* response) override;
+  grpc::ServerUnaryReactor* HandOverCase(grpc::CallbackServerContext* ctx,
+                                         const v1::HandOverCaseRequest* request,
+                                         v1::Case* response) override;
 
   LIAISON_PENDING_UNARY(PushSummary, PushSummaryRequest, PushSummaryResponse)
   LIAISON_PENDING_UNARY(RequestSummary, RequestSummaryRequest,

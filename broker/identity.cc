@@ -124,15 +124,13 @@ absl::StatusOr<v1::Principal> Authenticator::Authenticate(
   if (auto it = crl->revoked.find(cert.serial); it != crl->revoked.end()) {
     return absl::UnauthenticatedError(absl::StrCat(
         "certificate serial ", cert.serial, " was revoked on ",
-        Rfc3339(it->second),
-        "; ask your administrator for a new certificate"));
+        Rfc3339(it->second), "; ask your administrator for a new certificate"));
   }
   const absl::Time now = clock_->Now();
   if (cert.not_after < now) {
-    return absl::UnauthenticatedError(
-        absl::StrCat("certificate serial ", cert.serial, " expired on ",
-                     Rfc3339(cert.not_after),
-                     "; ask your administrator to renew it"));
+    return absl::UnauthenticatedError(absl::StrCat(
+        "certificate serial ", cert.serial, " expired on ",
+        Rfc3339(cert.not_after), "; ask your administrator to renew it"));
   }
   if (cert.uris.size() != 1) {
     return absl::UnauthenticatedError(absl::StrCat(
@@ -144,10 +142,9 @@ absl::StatusOr<v1::Principal> Authenticator::Authenticate(
   }
   absl::StatusOr<PrincipalName> name = ParsePrincipalUri(cert.uris[0]);
   if (!name.ok()) {
-    return absl::UnauthenticatedError(
-        absl::StrCat("certificate serial ", cert.serial,
-                     " does not name a valid principal: ",
-                     name.status().message()));
+    return absl::UnauthenticatedError(absl::StrCat(
+        "certificate serial ", cert.serial,
+        " does not name a valid principal: ", name.status().message()));
   }
 
   v1::Principal principal;
@@ -190,10 +187,11 @@ absl::StatusOr<v1::Principal> Authenticator::Authenticate(
         "register it before its certificate can be used"));
   }
   if (agency->sector() != name->sector) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "certificate names agency \"", name->id, "\" in sector \"",
-        name->sector, "\" but the registry has it in sector \"",
-        agency->sector(), "\"; issue a certificate with the registered sector"));
+    return absl::PermissionDeniedError(
+        absl::StrCat("certificate names agency \"", name->id, "\" in sector \"",
+                     name->sector, "\" but the registry has it in sector \"",
+                     agency->sector(),
+                     "\"; issue a certificate with the registered sector"));
   }
   if (agency->status() == v1::AGENCY_STATUS_SUSPENDED) {
     return absl::PermissionDeniedError(absl::StrCat(
@@ -215,8 +213,7 @@ absl::StatusOr<v1::Principal> Authenticator::Authenticate(
 }
 
 absl::StatusOr<v1::Principal> Authenticator::Authorize(
-    const grpc::AuthContext& auth,
-    absl::Span<const v1::PrincipalKind> allowed,
+    const grpc::AuthContext& auth, absl::Span<const v1::PrincipalKind> allowed,
     absl::string_view service) const {
   ASSIGN_OR_RETURN(v1::Principal principal, Authenticate(auth));
   for (v1::PrincipalKind kind : allowed) {

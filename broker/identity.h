@@ -9,7 +9,6 @@
 
 #include <grpcpp/security/auth_context.h>
 
-#include "absl/types/span.h"
 #include <memory>
 #include <string>
 
@@ -17,6 +16,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/types/span.h"
 #include "broker/clock.h"
 #include "broker/principal.h"
 #include "broker/registry.h"

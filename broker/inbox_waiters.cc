@@ -20,10 +20,9 @@ void InboxWaiters::Add(const std::string& agency_id,
                        const std::shared_ptr<Waiter>& waiter) {
   absl::MutexLock lock(&mu_);
   std::vector<std::weak_ptr<Waiter>>& list = waiters_[agency_id];
-  list.erase(std::remove_if(list.begin(), list.end(),
-                            [](const std::weak_ptr<Waiter>& w) {
-                              return w.expired();
-                            }),
+  list.erase(std::remove_if(
+                 list.begin(), list.end(),
+                 [](const std::weak_ptr<Waiter>& w) { return w.expired(); }),
              list.end());
   list.push_back(waiter);
 }

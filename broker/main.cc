@@ -158,8 +158,7 @@ int main(int argc, char** argv) {
       }
       continue;
     }
-    Say(absl::StrCat(sig == SIGTERM ? "SIGTERM" : "SIGINT",
-                     ": shutting down"));
+    Say(absl::StrCat(sig == SIGTERM ? "SIGTERM" : "SIGINT", ": shutting down"));
     (*broker)->Shutdown(
         absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds)));
     (*broker)->Wait();

@@ -69,9 +69,8 @@ absl::Status ValidatePrincipalId(absl::string_view id) {
   }
   for (char c : id) {
     if (!IsLowerAlnum(c) && c != '.' && c != '_' && c != '-') {
-      return absl::InvalidArgumentError(
-          absl::StrCat("id \"", id,
-                       "\" may contain only a-z, 0-9, '.', '_' and '-'"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "id \"", id, "\" may contain only a-z, 0-9, '.', '_' and '-'"));
     }
   }
   return absl::OkStatus();

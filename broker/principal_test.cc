@@ -19,12 +19,10 @@ TEST(ParsePrincipalUri, AcceptsEveryKind) {
     PrincipalKind kind;
     const char* id;
   };
-  for (const Case& c : {Case{"liaison://auditor/dpo.1", PrincipalKind::kAuditor,
-                             "dpo.1"},
-                        Case{"liaison://admin/root", PrincipalKind::kAdmin,
-                             "root"},
-                        Case{"liaison://broker/b1", PrincipalKind::kBroker,
-                             "b1"}}) {
+  for (const Case& c :
+       {Case{"liaison://auditor/dpo.1", PrincipalKind::kAuditor, "dpo.1"},
+        Case{"liaison://admin/root", PrincipalKind::kAdmin, "root"},
+        Case{"liaison://broker/b1", PrincipalKind::kBroker, "b1"}}) {
     absl::StatusOr<PrincipalName> name = ParsePrincipalUri(c.uri);
     ASSERT_TRUE(name.ok()) << c.uri << ": " << name.status();
     EXPECT_EQ(name->kind, c.kind);

@@ -18,8 +18,9 @@ absl::StatusOr<Pseudonymizer> Pseudonymizer::LoadOrCreate(
   if (key.ok()) {
     if (key->size() != 32) {
       return absl::DataLossError(absl::StrCat(
-          path, " should hold a 32-byte pseudonym key; restore it from backup "
-                "(a new key would break searches of the existing log)"));
+          path,
+          " should hold a 32-byte pseudonym key; restore it from backup "
+          "(a new key would break searches of the existing log)"));
     }
     return Pseudonymizer(*std::move(key));
   }
@@ -38,8 +39,8 @@ std::string Pseudonymizer::Pseudonym(absl::string_view identifier) const {
   std::string normal;
   for (char c : identifier) {
     if (c == ' ' || c == '-' || c == '\t') continue;
-    normal.push_back(static_cast<char>(
-        std::toupper(static_cast<unsigned char>(c))));
+    normal.push_back(
+        static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
   }
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
@@ -53,9 +54,9 @@ std::string Pseudonymizer::Pseudonym(absl::string_view identifier) const {
 std::string NewId(absl::string_view prefix) {
   unsigned char bytes[16];
   RAND_bytes(bytes, sizeof bytes);
-  return absl::StrCat(prefix, absl::BytesToHexString(absl::string_view(
-                                  reinterpret_cast<const char*>(bytes),
-                                  sizeof bytes)));
+  return absl::StrCat(prefix,
+                      absl::BytesToHexString(absl::string_view(
+                          reinterpret_cast<const char*>(bytes), sizeof bytes)));
 }
 
 }  // namespace liaison

@@ -46,8 +46,8 @@ absl::Status CheckRecipientTransition(v1::ReferralStatus from,
   }
   if (!allowed) {
     return absl::FailedPreconditionError(
-        absl::StrCat("a referral that is ", StatusName(from),
-                     " cannot become ", StatusName(to)));
+        absl::StrCat("a referral that is ", StatusName(from), " cannot become ",
+                     StatusName(to)));
   }
   if (detail.empty()) {
     if (to == S::REFERRAL_STATUS_DECLINED) {

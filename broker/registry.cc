@@ -54,8 +54,7 @@ absl::Status Registry::ValidateAgency(const v1::Agency& agency) {
 
 absl::Status Registry::ValidateAuditor(const v1::Auditor& auditor) {
   if (absl::Status s = ValidatePrincipalId(auditor.id()); !s.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("auditor: ", s.message()));
+    return absl::InvalidArgumentError(absl::StrCat("auditor: ", s.message()));
   }
   const std::string& scope = auditor.scope();
   if (scope == "*") return absl::OkStatus();
@@ -93,8 +92,8 @@ absl::StatusOr<Registry::SeedResult> Registry::ApplySeed(
       return absl::InvalidArgumentError(absl::StrCat("route: ", s.message()));
     }
     if (r.area().empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "route for sector \"", r.sector(), "\" needs an area"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("route for sector \"", r.sector(), "\" needs an area"));
     }
     bool known = before->agencies.contains(r.agency_id());
     for (const v1::Agency& a : seed.agencies()) {
@@ -134,8 +133,8 @@ std::optional<v1::Agency> Registry::FindAgency(const std::string& id) const {
   return it->second;
 }
 
-std::optional<v1::Agency> Registry::ResolveRoute(const std::string& sector,
-                                                 const std::string& area) const {
+std::optional<v1::Agency> Registry::ResolveRoute(
+    const std::string& sector, const std::string& area) const {
   std::shared_ptr<const Snapshot> snap = Current();
   auto route = snap->routes.find(absl::StrCat(sector, "/", area));
   if (route == snap->routes.end()) return std::nullopt;

@@ -44,8 +44,9 @@ TEST(Registry, SeedAddsThenLeavesExistingAgenciesAlone) {
 
   // An administrator suspends an agency; a restart with the same seed must
   // not reactivate it.
-  ASSERT_TRUE(store->SetAgencyStatus("malmo-sc", v1::AGENCY_STATUS_SUSPENDED,
-                                     "under review")
+  ASSERT_TRUE(store
+                  ->SetAgencyStatus("malmo-sc", v1::AGENCY_STATUS_SUSPENDED,
+                                    "under review")
                   .ok());
   Registry restarted(store.get());
   ASSERT_TRUE(restarted.Load().ok());
@@ -64,16 +65,22 @@ TEST(Registry, InvalidSeedWritesNothing) {
     const char* expected;
   };
   const Case cases[] = {
-      {"bad sector", [](v1::RegistrySeed* s) {
+      {"bad sector",
+       [](v1::RegistrySeed* s) {
          s->mutable_agencies(1)->set_sector("Social Care");
-       }, "sector"},
-      {"duplicate", [](v1::RegistrySeed* s) { *s->add_agencies() = s->agencies(0); },
+       },
+       "sector"},
+      {"duplicate",
+       [](v1::RegistrySeed* s) { *s->add_agencies() = s->agencies(0); },
        "listed twice"},
-      {"bad id", [](v1::RegistrySeed* s) { s->mutable_agencies(0)->set_id("a b"); },
+      {"bad id",
+       [](v1::RegistrySeed* s) { s->mutable_agencies(0)->set_id("a b"); },
        "may contain only"},
-      {"bad scope", [](v1::RegistrySeed* s) {
+      {"bad scope",
+       [](v1::RegistrySeed* s) {
          s->mutable_auditors(0)->set_scope("everything");
-       }, "scope"},
+       },
+       "scope"},
   };
   for (const Case& c : cases) {
     auto store = NewStore();

@@ -195,8 +195,8 @@ absl::StatusOr<Message> ParseBlob(const std::string& blob,
                                   absl::string_view what) {
   Message m;
   if (!m.ParseFromString(blob)) {
-    return absl::DataLossError(absl::StrCat("stored ", what,
-                                            " cannot be parsed"));
+    return absl::DataLossError(
+        absl::StrCat("stored ", what, " cannot be parsed"));
   }
   return m;
 }
@@ -232,8 +232,8 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
   if (s.ok()) s = store->Exec("PRAGMA foreign_keys=ON");
   if (s.ok()) s = store->Migrate();
   if (!s.ok()) {
-    return absl::Status(s.code(), absl::StrCat("store ", options.path, ": ",
-                                               s.message()));
+    return absl::Status(
+        s.code(), absl::StrCat("store ", options.path, ": ", s.message()));
   }
   store->committer_ = std::thread([s = store.get()] { s->CommitLoop(); });
   return store;
@@ -301,6 +301,20 @@ void SqliteStore::Submit(std::function<absl::Status()> run,
   queue_.push_back({std::move(run), std::move(done)});
 }
 
+template <typename T>
+void SqliteStore::SubmitFor(std::function<absl::Status(T*)> run,
+                            StoreDone<T> done) {
+  auto out = std::make_shared<T>();
+  Submit([run = std::move(run), out] { return run(out.get()); },
+         [out, done = std::move(done)](absl::Status s) {
+           if (!s.ok()) {
+             done(s);
+           } else {
+             done(std::move(*out));
+           }
+         });
+}
+
 absl::Status SqliteStore::RunAndWait(std::function<absl::Status()> run) {
   absl::Notification finished;
   absl::Status result;
@@ -355,9 +369,9 @@ void SqliteStore::CommitLoop() {
     }
     for (size_t i = 0; i < group.size(); ++i) {
       if (!commit.ok()) {
-        group[i].done(absl::UnavailableError(absl::StrCat(
-            "the store could not commit, nothing was changed: ",
-            commit.message())));
+        group[i].done(absl::UnavailableError(
+            absl::StrCat("the store could not commit, nothing was changed: ",
+                         commit.message())));
       } else {
         group[i].done(results[i]);
       }
@@ -415,7 +429,8 @@ absl::Status SqliteStore::SetAgencyStatus(const std::string& agency_id,
     ASSIGN_OR_RETURN(
         Query update,
         Query::Prepare(
-            db_, "UPDATE agencies SET status=?2, status_reason=?3 WHERE id=?1"));
+            db_,
+            "UPDATE agencies SET status=?2, status_reason=?3 WHERE id=?1"));
     RETURN_IF_ERROR(update.Bind(1, agency_id)
                         .Bind(2, int64_t{status})
                         .Bind(3, reason)
@@ -517,11 +532,11 @@ absl::Status SqliteStore::UpsertRoute(const v1::Route& route) {
                          .Bind(2, route.area())
                          .Bind(3, route.agency_id())
                          .Run();
-    if (!s.ok() && (sqlite3_extended_errcode(db_) ==
-                    SQLITE_CONSTRAINT_FOREIGNKEY)) {
+    if (!s.ok() &&
+        (sqlite3_extended_errcode(db_) == SQLITE_CONSTRAINT_FOREIGNKEY)) {
       return absl::NotFoundError(absl::StrCat(
-          "route ", route.sector(), " in ", route.area(),
-          " names agency \"", route.agency_id(), "\", which is not registered"));
+          "route ", route.sector(), " in ", route.area(), " names agency \"",
+          route.agency_id(), "\", which is not registered"));
     }
     return s;
   });
@@ -627,9 +642,8 @@ absl::Status SqliteStore::SaveReferral(const v1::Referral& referral,
 void SqliteStore::CommitReferral(NewReferral referral,
                                  StoreDone<v1::SendReferralResponse> done) {
   auto in = std::make_shared<NewReferral>(std::move(referral));
-  auto out = std::make_shared<v1::SendReferralResponse>();
-  Submit(
-      [this, in, out]() -> absl::Status {
+  SubmitFor<v1::SendReferralResponse>(
+      [this, in](v1::SendReferralResponse* out) -> absl::Status {
         // A retry of a send that already committed returns its answer.
         ASSIGN_OR_RETURN(Query seen,
                          Query::Prepare(db_,
@@ -669,20 +683,20 @@ void SqliteStore::CommitReferral(NewReferral referral,
                                           "INSERT INTO case_agencies "
                                           "(case_id, agency_id, reason, "
                                           "attached_at) VALUES (?1,?2,?3,?4)"));
-          RETURN_IF_ERROR(attach.Bind(1, r.case_id())
-                              .Bind(2, r.sender_agency_id())
-                              .Bind(3, "opened the case with referral " +
-                                           r.referral_id())
-                              .Bind(4, now)
-                              .Run());
+          RETURN_IF_ERROR(
+              attach.Bind(1, r.case_id())
+                  .Bind(2, r.sender_agency_id())
+                  .Bind(3, "opened the case with referral " + r.referral_id())
+                  .Bind(4, now)
+                  .Run());
         } else {
           ASSIGN_OR_RETURN(Query member,
                            Query::Prepare(db_,
                                           "SELECT 1 FROM case_agencies WHERE "
                                           "case_id=?1 AND agency_id=?2"));
-          ASSIGN_OR_RETURN(bool attached, member.Bind(1, r.case_id())
-                                              .Bind(2, r.sender_agency_id())
-                                              .Step());
+          ASSIGN_OR_RETURN(
+              bool attached,
+              member.Bind(1, r.case_id()).Bind(2, r.sender_agency_id()).Step());
           if (!attached) {
             return absl::NotFoundError(absl::StrCat(
                 "no case \"", r.case_id(),
@@ -719,33 +733,24 @@ void SqliteStore::CommitReferral(NewReferral referral,
             .BindBlob(4, out->SerializeAsString())
             .Run();
       },
-      [out, done = std::move(done)](absl::Status s) {
-        if (!s.ok()) {
-          done(s);
-        } else {
-          done(*out);
-        }
-      });
+      std::move(done));
 }
 
 void SqliteStore::AppendLog(v1::LogEntry entry, StoreDone<uint64_t> done) {
-  auto e = std::make_shared<v1::LogEntry>(std::move(entry));
-  Submit([this, e]() { return AppendLogLocked(e.get()); },
-         [e, done = std::move(done)](absl::Status s) {
-           if (!s.ok()) {
-             done(s);
-           } else {
-             done(e->sequence());
-           }
-         });
+  SubmitFor<uint64_t>(
+      [this, entry = std::move(entry)](uint64_t* sequence) mutable {
+        RETURN_IF_ERROR(AppendLogLocked(&entry));
+        *sequence = entry.sequence();
+        return absl::OkStatus();
+      },
+      std::move(done));
 }
 
 void SqliteStore::LeaseInbox(const std::string& agency_id, absl::Time now,
                              absl::Duration lease, int max,
                              StoreDone<InboxLease> done) {
-  auto out = std::make_shared<InboxLease>();
-  Submit(
-      [this, agency_id, now, lease, max, out]() -> absl::Status {
+  SubmitFor<InboxLease>(
+      [this, agency_id, now, lease, max](InboxLease* out) -> absl::Status {
         ASSIGN_OR_RETURN(
             Query select,
             Query::Prepare(db_,
@@ -757,9 +762,9 @@ void SqliteStore::LeaseInbox(const std::string& agency_id, absl::Time now,
         for (;;) {
           ASSIGN_OR_RETURN(bool row, select.Step());
           if (!row) break;
-          ASSIGN_OR_RETURN(v1::InboxMessage m,
-                           ParseBlob<v1::InboxMessage>(select.Blob(1),
-                                                       "inbox message"));
+          ASSIGN_OR_RETURN(
+              v1::InboxMessage m,
+              ParseBlob<v1::InboxMessage>(select.Blob(1), "inbox message"));
           m.set_delivery_attempt(static_cast<uint32_t>(select.Int(2) + 1));
           const absl::Time until = now + lease;
           m.mutable_lease_expires_at()->set_seconds(absl::ToUnixSeconds(until));
@@ -784,13 +789,7 @@ void SqliteStore::LeaseInbox(const std::string& agency_id, absl::Time now,
         }
         return absl::OkStatus();
       },
-      [out, done = std::move(done)](absl::Status s) {
-        if (!s.ok()) {
-          done(s);
-        } else {
-          done(std::move(*out));
-        }
-      });
+      std::move(done));
 }
 
 void SqliteStore::AckMessage(const std::string& agency_id,
@@ -799,12 +798,11 @@ void SqliteStore::AckMessage(const std::string& agency_id,
                              v1::InboxMessage sender_update,
                              absl::Time update_expires_at,
                              StoreDone<std::string> done) {
-  auto told = std::make_shared<std::string>();
   auto entry = std::make_shared<v1::LogEntry>(std::move(delivery_entry));
   auto update = std::make_shared<v1::InboxMessage>(std::move(sender_update));
-  Submit(
-      [this, agency_id, message_id, now, entry, update, update_expires_at,
-       told]() -> absl::Status {
+  SubmitFor<std::string>(
+      [this, agency_id, message_id, now, entry, update,
+       update_expires_at](std::string* told) -> absl::Status {
         ASSIGN_OR_RETURN(Query select,
                          Query::Prepare(db_,
                                         "SELECT state, referral_id, body FROM "
@@ -813,14 +811,14 @@ void SqliteStore::AckMessage(const std::string& agency_id,
         ASSIGN_OR_RETURN(bool row,
                          select.Bind(1, message_id).Bind(2, agency_id).Step());
         if (!row) {
-          return absl::NotFoundError(absl::StrCat(
-              "your inbox holds no message \"", message_id, "\""));
+          return absl::NotFoundError(
+              absl::StrCat("your inbox holds no message \"", message_id, "\""));
         }
         if (select.Int(0) == kInboxAcknowledged) return absl::OkStatus();
         const std::string referral_id = select.Text(1);
-        ASSIGN_OR_RETURN(v1::InboxMessage message,
-                         ParseBlob<v1::InboxMessage>(select.Blob(2),
-                                                     "inbox message"));
+        ASSIGN_OR_RETURN(
+            v1::InboxMessage message,
+            ParseBlob<v1::InboxMessage>(select.Blob(2), "inbox message"));
         ASSIGN_OR_RETURN(Query ack,
                          Query::Prepare(db_,
                                         "UPDATE inbox SET state=?3, "
@@ -852,47 +850,33 @@ void SqliteStore::AckMessage(const std::string& agency_id,
         *told = referral.sender_agency_id();
         return absl::OkStatus();
       },
-      [told, done = std::move(done)](absl::Status s) {
-        if (!s.ok()) {
-          done(s);
-        } else {
-          done(*told);
-        }
-      });
+      std::move(done));
 }
 
 void SqliteStore::GetReferral(const std::string& agency_id,
                               const std::string& referral_id,
                               StoreDone<v1::Referral> done) {
-  auto out = std::make_shared<v1::Referral>();
-  Submit(
-      [this, agency_id, referral_id, out]() -> absl::Status {
+  SubmitFor<v1::Referral>(
+      [this, agency_id, referral_id](v1::Referral* out) -> absl::Status {
         ASSIGN_OR_RETURN(*out, LoadReferral(referral_id));
         if (out->sender_agency_id() != agency_id &&
             out->recipient_agency_id() != agency_id) {
           // Not a party: indistinguishable from a referral that does not
           // exist, so ids reveal nothing.
-          return absl::NotFoundError(absl::StrCat(
-              "no referral \"", referral_id,
-              "\" that your agency is a party to"));
+          return absl::NotFoundError(
+              absl::StrCat("no referral \"", referral_id,
+                           "\" that your agency is a party to"));
         }
         return absl::OkStatus();
       },
-      [out, done = std::move(done)](absl::Status s) {
-        if (!s.ok()) {
-          done(s);
-        } else {
-          done(std::move(*out));
-        }
-      });
+      std::move(done));
 }
 
 void SqliteStore::ChangeReferral(ReferralChange change,
                                  StoreDone<v1::Referral> done) {
   auto in = std::make_shared<ReferralChange>(std::move(change));
-  auto out = std::make_shared<v1::Referral>();
-  Submit(
-      [this, in, out]() -> absl::Status {
+  SubmitFor<v1::Referral>(
+      [this, in](v1::Referral* out) -> absl::Status {
         ASSIGN_OR_RETURN(v1::Referral referral, LoadReferral(in->referral_id));
         if (referral.recipient_agency_id() != in->agency_id) {
           if (referral.sender_agency_id() == in->agency_id) {
@@ -900,9 +884,9 @@ void SqliteStore::ChangeReferral(ReferralChange change,
                 "only the recipient of a referral moves it through its "
                 "lifecycle; the sender follows it in its inbox");
           }
-          return absl::NotFoundError(absl::StrCat(
-              "no referral \"", in->referral_id,
-              "\" that your agency is a party to"));
+          return absl::NotFoundError(
+              absl::StrCat("no referral \"", in->referral_id,
+                           "\" that your agency is a party to"));
         }
         RETURN_IF_ERROR(CheckRecipientTransition(
             referral.status(), in->event.status(), in->event.detail()));
@@ -917,21 +901,15 @@ void SqliteStore::ChangeReferral(ReferralChange change,
         *out = std::move(referral);
         return absl::OkStatus();
       },
-      [out, done = std::move(done)](absl::Status s) {
-        if (!s.ok()) {
-          done(s);
-        } else {
-          done(std::move(*out));
-        }
-      });
+      std::move(done));
 }
 
 void SqliteStore::ExpireInbox(absl::Time now, absl::Duration notice_ttl,
                               int max,
                               StoreDone<std::vector<std::string>> done) {
-  auto told = std::make_shared<std::vector<std::string>>();
-  Submit(
-      [this, now, notice_ttl, max, told]() -> absl::Status {
+  SubmitFor<std::vector<std::string>>(
+      [this, now, notice_ttl,
+       max](std::vector<std::string>* told) -> absl::Status {
         ASSIGN_OR_RETURN(
             Query select,
             Query::Prepare(db_,
@@ -966,21 +944,15 @@ void SqliteStore::ExpireInbox(absl::Time now, absl::Duration notice_ttl,
         }
         return absl::OkStatus();
       },
-      [told, done = std::move(done)](absl::Status s) {
-        if (!s.ok()) {
-          done(s);
-        } else {
-          done(std::move(*told));
-        }
-      });
+      std::move(done));
 }
 
 void SqliteStore::EscalateOverdue(absl::Time now, absl::Duration notice_ttl,
                                   int max,
                                   StoreDone<std::vector<std::string>> done) {
-  auto told = std::make_shared<std::vector<std::string>>();
-  Submit(
-      [this, now, notice_ttl, max, told]() -> absl::Status {
+  SubmitFor<std::vector<std::string>>(
+      [this, now, notice_ttl,
+       max](std::vector<std::string>* told) -> absl::Status {
         ASSIGN_OR_RETURN(
             Query select,
             Query::Prepare(
@@ -1021,24 +993,17 @@ void SqliteStore::EscalateOverdue(absl::Time now, absl::Duration notice_ttl,
           for (const std::string& agency : to) {
             RETURN_IF_ERROR(EnqueueLocked(
                 agency, "", referral.referral_id(),
-                EscalationNotice(referral, o.deadline, now),
-                now + notice_ttl));
+                EscalationNotice(referral, o.deadline, now), now + notice_ttl));
             told->push_back(agency);
           }
         }
         return absl::OkStatus();
       },
-      [told, done = std::move(done)](absl::Status s) {
-        if (!s.ok()) {
-          done(s);
-        } else {
-          done(std::move(*told));
-        }
-      });
+      std::move(done));
 }
 
 absl::StatusOr<v1::Case> SqliteStore::LoadCase(const std::string& agency_id,
-                                              const std::string& case_id) {
+                                               const std::string& case_id) {
   const absl::Status not_found = absl::NotFoundError(absl::StrCat(
       "no case \"", case_id, "\" that your agency is attached to"));
   ASSIGN_OR_RETURN(Query select,
@@ -1075,9 +1040,9 @@ absl::StatusOr<v1::Case> SqliteStore::LoadCase(const std::string& agency_id,
   for (;;) {
     ASSIGN_OR_RETURN(bool more, handovers.Step());
     if (!more) break;
-    ASSIGN_OR_RETURN(*out.add_handovers(),
-                     ParseBlob<v1::CaseHandover>(handovers.Blob(0),
-                                                 "case handover"));
+    ASSIGN_OR_RETURN(
+        *out.add_handovers(),
+        ParseBlob<v1::CaseHandover>(handovers.Blob(0), "case handover"));
   }
   return out;
 }
@@ -1085,29 +1050,21 @@ absl::StatusOr<v1::Case> SqliteStore::LoadCase(const std::string& agency_id,
 void SqliteStore::GetCase(const std::string& agency_id,
                           const std::string& case_id,
                           StoreDone<v1::Case> done) {
-  auto out = std::make_shared<v1::Case>();
-  Submit(
-      [this, agency_id, case_id, out]() -> absl::Status {
+  SubmitFor<v1::Case>(
+      [this, agency_id, case_id](v1::Case* out) -> absl::Status {
         ASSIGN_OR_RETURN(*out, LoadCase(agency_id, case_id));
         return absl::OkStatus();
       },
-      [out, done = std::move(done)](absl::Status s) {
-        if (!s.ok()) {
-          done(s);
-        } else {
-          done(std::move(*out));
-        }
-      });
+      std::move(done));
 }
 
 void SqliteStore::HandOverCase(const std::string& agency_id,
                                const std::string& case_id,
                                v1::CaseHandover handover,
                                StoreDone<v1::Case> done) {
-  auto out = std::make_shared<v1::Case>();
   auto h = std::make_shared<v1::CaseHandover>(std::move(handover));
-  Submit(
-      [this, agency_id, case_id, h, out]() -> absl::Status {
+  SubmitFor<v1::Case>(
+      [this, agency_id, case_id, h](v1::Case* out) -> absl::Status {
         ASSIGN_OR_RETURN(v1::Case current, LoadCase(agency_id, case_id));
         if (current.manager_agency_id() != agency_id) {
           return absl::PermissionDeniedError(absl::StrCat(
@@ -1120,9 +1077,8 @@ void SqliteStore::HandOverCase(const std::string& agency_id,
         }
         if (!attached) {
           return absl::FailedPreconditionError(absl::StrCat(
-              "agency \"", h->to_agency_id(),
-              "\" is not attached to case ", case_id,
-              "; a referral to it attaches it"));
+              "agency \"", h->to_agency_id(), "\" is not attached to case ",
+              case_id, "; a referral to it attaches it"));
         }
         h->set_from_agency_id(agency_id);
         ASSIGN_OR_RETURN(Query insert,
@@ -1145,13 +1101,7 @@ void SqliteStore::HandOverCase(const std::string& agency_id,
         ASSIGN_OR_RETURN(*out, LoadCase(agency_id, case_id));
         return absl::OkStatus();
       },
-      [out, done = std::move(done)](absl::Status s) {
-        if (!s.ok()) {
-          done(s);
-        } else {
-          done(std::move(*out));
-        }
-      });
+      std::move(done));
 }
 
 }  // namespace liaison

@@ -68,8 +68,7 @@ class SqliteStore final : public Store {
                   absl::Time now, v1::LogEntry delivery_entry,
                   v1::InboxMessage sender_update, absl::Time update_expires_at,
                   StoreDone<std::string> done) override;
-  void GetReferral(const std::string& agency_id,
-                   const std::string& referral_id,
+  void GetReferral(const std::string& agency_id, const std::string& referral_id,
                    StoreDone<v1::Referral> done) override;
   void ChangeReferral(ReferralChange change,
                       StoreDone<v1::Referral> done) override;
@@ -105,6 +104,10 @@ class SqliteStore final : public Store {
   absl::Status Exec(const char* sql);
   void Submit(std::function<absl::Status()> run,
               std::function<void(absl::Status)> done);
+  // Submits an operation that fills in a result of type T, which `done`
+  // receives after the commit.
+  template <typename T>
+  void SubmitFor(std::function<absl::Status(T*)> run, StoreDone<T> done);
   // Submits and waits; for the registry's calls, made outside reactors.
   absl::Status RunAndWait(std::function<absl::Status()> run);
   void CommitLoop();

@@ -70,8 +70,8 @@ TEST(SqliteStore, AgencySurvivesReopen) {
 TEST(SqliteStore, UnknownAgencyStatusChangeIsNotFoundAndChangesNothing) {
   auto store = SqliteStore::Open({TempDbPath()});
   ASSERT_TRUE(store.ok());
-  absl::Status s = (*store)->SetAgencyStatus(
-      "nobody", v1::AGENCY_STATUS_SUSPENDED, "x");
+  absl::Status s =
+      (*store)->SetAgencyStatus("nobody", v1::AGENCY_STATUS_SUSPENDED, "x");
   EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
   EXPECT_NE(s.message().find("nobody"), std::string::npos);
   EXPECT_TRUE((*store)->ListAgencies()->empty());
@@ -82,8 +82,9 @@ TEST(SqliteStore, RefusesFileFromNewerBroker) {
   { ASSERT_TRUE(SqliteStore::Open({path}).ok()); }
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  const std::string bump = "PRAGMA user_version=" +
-                           std::to_string(SqliteStore::LatestSchemaVersion() + 1);
+  const std::string bump =
+      "PRAGMA user_version=" +
+      std::to_string(SqliteStore::LatestSchemaVersion() + 1);
   ASSERT_EQ(sqlite3_exec(db, bump.c_str(), nullptr, nullptr, nullptr),
             SQLITE_OK);
   sqlite3_close(db);

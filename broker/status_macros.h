@@ -9,14 +9,15 @@
 #define LIAISON_CONCAT_INNER_(a, b) a##b
 #define LIAISON_CONCAT_(a, b) LIAISON_CONCAT_INNER_(a, b)
 
-#define RETURN_IF_ERROR(expr)                  \
-  do {                                         \
-    ::absl::Status liaison_status_ = (expr);   \
+#define RETURN_IF_ERROR(expr)                          \
+  do {                                                 \
+    ::absl::Status liaison_status_ = (expr);           \
     if (!liaison_status_.ok()) return liaison_status_; \
   } while (0)
 
-#define ASSIGN_OR_RETURN(lhs, expr) \
-  ASSIGN_OR_RETURN_IMPL_(LIAISON_CONCAT_(liaison_statusor_, __LINE__), lhs, expr)
+#define ASSIGN_OR_RETURN(lhs, expr)                                         \
+  ASSIGN_OR_RETURN_IMPL_(LIAISON_CONCAT_(liaison_statusor_, __LINE__), lhs, \
+                         expr)
 
 #define ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
   auto tmp = (expr);                           \

@@ -15,7 +15,10 @@ constexpr int kBatch = 500;
 
 Sweeper::Sweeper(Store* store, InboxWaiters* waiters, const Clock* clock,
                  absl::Duration notice_ttl)
-    : store_(store), waiters_(waiters), clock_(clock), notice_ttl_(notice_ttl) {}
+    : store_(store),
+      waiters_(waiters),
+      clock_(clock),
+      notice_ttl_(notice_ttl) {}
 
 Sweeper::~Sweeper() {
   {

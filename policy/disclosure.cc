@@ -27,9 +27,9 @@ absl::StatusOr<DisclosurePolicy> DisclosurePolicy::FromAllowList(
     const v1::DisclosureAllowance& a = allow[i];
     if (a.from_sector().empty() || a.to_sector().empty() ||
         a.purpose().empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "allow entry ", i + 1,
-          " must name from_sector, to_sector and purpose"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("allow entry ", i + 1,
+                       " must name from_sector, to_sector and purpose"));
     }
     if (a.level() <= v1::LEVEL_NONE || a.level() > v1::LEVEL_FULL) {
       return absl::InvalidArgumentError(
@@ -37,9 +37,8 @@ absl::StatusOr<DisclosurePolicy> DisclosurePolicy::FromAllowList(
                        ") needs a level from LEVEL_SIGNAL to LEVEL_FULL"));
     }
     if (std::find(keys.begin(), keys.end(), Key(a)) != keys.end()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("allow entry ", i + 1, " (", Key(a),
-                       ") repeats an earlier entry"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "allow entry ", i + 1, " (", Key(a), ") repeats an earlier entry"));
     }
     keys.push_back(Key(a));
     absl::StrAppend(&canonical, Key(a), "=", a.level(), "\n");
@@ -48,9 +47,8 @@ absl::StatusOr<DisclosurePolicy> DisclosurePolicy::FromAllowList(
   SHA256(reinterpret_cast<const unsigned char*>(canonical.data()),
          canonical.size(), digest);
   std::string version = absl::StrCat(
-      "allow-list-",
-      absl::BytesToHexString(absl::string_view(
-          reinterpret_cast<const char*>(digest), 8)));
+      "allow-list-", absl::BytesToHexString(absl::string_view(
+                         reinterpret_cast<const char*>(digest), 8)));
   return DisclosurePolicy(allow, std::move(version));
 }
 
@@ -67,9 +65,9 @@ Decision DisclosurePolicy::Decide(const DisclosureQuery& query) const {
         "justification or a statutory duty");
   }
   if (!query.legitimate_relationship) {
-    decision.reasons.push_back(absl::StrCat(
-        "agency \"", query.recipient_agency_id,
-        "\" has no legitimate relationship to this case"));
+    decision.reasons.push_back(
+        absl::StrCat("agency \"", query.recipient_agency_id,
+                     "\" has no legitimate relationship to this case"));
   }
   const v1::DisclosureAllowance* match = nullptr;
   for (size_t i = 0; i < allow_.size(); ++i) {
@@ -93,9 +91,9 @@ Decision DisclosurePolicy::Decide(const DisclosureQuery& query) const {
   }
   decision.allowed = true;
   decision.level = match->level();
-  decision.reasons.push_back(absl::StrCat(
-      "allowed by ", decision.agreement_id, " (", Key(*match), ") at ",
-      v1::Level_Name(match->level())));
+  decision.reasons.push_back(absl::StrCat("allowed by ", decision.agreement_id,
+                                          " (", Key(*match), ") at ",
+                                          v1::Level_Name(match->level())));
   return decision;
 }
 

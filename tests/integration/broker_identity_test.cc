@@ -14,28 +14,52 @@
 
 #include "absl/time/clock.h"
 #include "certs/ca.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "liaison/v1/admin.grpc.pb.h"
 #include "liaison/v1/audit.grpc.pb.h"
 #include "liaison/v1/exchange.grpc.pb.h"
 #include "liaison/v1/identity.grpc.pb.h"
-#include "grpc/health/v1/health.grpc.pb.h"
 #include "tests/integration/harness.h"
 
 namespace liaison::testing {
 namespace {
 
 constexpr char kRegistry[] = R"pb(
-  agencies { id: "st-olavs" sector: "health" jurisdiction: "se"
-             area: "malmo" display_name: "St Olav's Hospital" }
-  agencies { id: "malmo-sc" sector: "social_care" jurisdiction: "se"
-             area: "malmo" display_name: "Malmo Social Services" }
-  agencies { id: "rosengard-school" sector: "education" jurisdiction: "se"
-             area: "malmo" display_name: "Rosengard School" }
-  agencies { id: "malmo-police" sector: "police" jurisdiction: "se"
-             area: "malmo" display_name: "Malmo Police District" }
-  agencies { id: "closed-clinic" sector: "health" jurisdiction: "se"
-             status: AGENCY_STATUS_SUSPENDED
-             status_reason: "data protection review" }
+  agencies {
+    id: "st-olavs"
+    sector: "health"
+    jurisdiction: "se"
+    area: "malmo"
+    display_name: "St Olav's Hospital"
+  }
+  agencies {
+    id: "malmo-sc"
+    sector: "social_care"
+    jurisdiction: "se"
+    area: "malmo"
+    display_name: "Malmo Social Services"
+  }
+  agencies {
+    id: "rosengard-school"
+    sector: "education"
+    jurisdiction: "se"
+    area: "malmo"
+    display_name: "Rosengard School"
+  }
+  agencies {
+    id: "malmo-police"
+    sector: "police"
+    jurisdiction: "se"
+    area: "malmo"
+    display_name: "Malmo Police District"
+  }
+  agencies {
+    id: "closed-clinic"
+    sector: "health"
+    jurisdiction: "se"
+    status: AGENCY_STATUS_SUSPENDED
+    status_reason: "data protection review"
+  }
   auditors { id: "dpo" scope: "jurisdiction:se" display_name: "Regional DPO" }
 )pb";
 
@@ -101,22 +125,46 @@ TEST_F(BrokerIdentityTest, RecognisesEveryPrincipalKind) {
       {{"agency", "--sector=health", "--id=st-olavs",
         "--out=" + deployment_.root() + "/second"},
        v1::PRINCIPAL_KIND_AGENCY,
-       "liaison://agency/health/st-olavs", "st-olavs", "health",
-       "St Olav's Hospital", "se"},
+       "liaison://agency/health/st-olavs",
+       "st-olavs",
+       "health",
+       "St Olav's Hospital",
+       "se"},
       {{"agency", "--sector=social_care", "--id=malmo-sc"},
-       v1::PRINCIPAL_KIND_AGENCY, "liaison://agency/social_care/malmo-sc",
-       "malmo-sc", "social_care", "Malmo Social Services", "se"},
+       v1::PRINCIPAL_KIND_AGENCY,
+       "liaison://agency/social_care/malmo-sc",
+       "malmo-sc",
+       "social_care",
+       "Malmo Social Services",
+       "se"},
       {{"agency", "--sector=education", "--id=rosengard-school"},
        v1::PRINCIPAL_KIND_AGENCY,
-       "liaison://agency/education/rosengard-school", "rosengard-school",
-       "education", "Rosengard School", "se"},
+       "liaison://agency/education/rosengard-school",
+       "rosengard-school",
+       "education",
+       "Rosengard School",
+       "se"},
       {{"agency", "--sector=police", "--id=malmo-police"},
-       v1::PRINCIPAL_KIND_AGENCY, "liaison://agency/police/malmo-police",
-       "malmo-police", "police", "Malmo Police District", "se"},
-      {{"auditor", "--id=dpo"}, v1::PRINCIPAL_KIND_AUDITOR,
-       "liaison://auditor/dpo", "dpo", "", "Regional DPO", "jurisdiction:se"},
-      {{"admin", "--id=ops"}, v1::PRINCIPAL_KIND_ADMIN, "liaison://admin/ops",
-       "ops", "", "", ""},
+       v1::PRINCIPAL_KIND_AGENCY,
+       "liaison://agency/police/malmo-police",
+       "malmo-police",
+       "police",
+       "Malmo Police District",
+       "se"},
+      {{"auditor", "--id=dpo"},
+       v1::PRINCIPAL_KIND_AUDITOR,
+       "liaison://auditor/dpo",
+       "dpo",
+       "",
+       "Regional DPO",
+       "jurisdiction:se"},
+      {{"admin", "--id=ops"},
+       v1::PRINCIPAL_KIND_ADMIN,
+       "liaison://admin/ops",
+       "ops",
+       "",
+       "",
+       ""},
   };
   for (const Case& c : cases) {
     Credentials creds = deployment_.Issue(c.issue);
@@ -130,7 +178,8 @@ TEST_F(BrokerIdentityTest, RecognisesEveryPrincipalKind) {
     EXPECT_EQ(p.display_name(), c.name);
     EXPECT_EQ(p.jurisdiction(), c.jurisdiction);
     EXPECT_EQ(p.certificate_serial(), creds.serial);
-    EXPECT_GT(p.certificate_not_after().seconds(), absl::ToUnixSeconds(absl::Now()));
+    EXPECT_GT(p.certificate_not_after().seconds(),
+              absl::ToUnixSeconds(absl::Now()));
   }
 }
 
@@ -153,27 +202,28 @@ TEST_F(BrokerIdentityTest, CertificateFromAnotherCaFails) {
 }
 
 TEST_F(BrokerIdentityTest, ExpiredCertificateFails) {
-  Credentials expired = deployment_.Issue(
-      {"agency", "--sector=health", "--id=st-olavs",
-       "--not_before=2020-01-01T00:00:00Z", "--days=1", "--out=" +
-       deployment_.root() + "/expired"});
+  Credentials expired =
+      deployment_.Issue({"agency", "--sector=health", "--id=st-olavs",
+                         "--not_before=2020-01-01T00:00:00Z", "--days=1",
+                         "--out=" + deployment_.root() + "/expired"});
   CallResult r = WhoAmI(Channel(expired));
   EXPECT_EQ(r.status.error_code(), grpc::StatusCode::UNAVAILABLE)
       << r.status.error_message();
 
   // The command line explains it before trying.
-  CommandResult cli = RunCommand(
-      {BinaryPath("liaison"), "--broker=" + broker_->address(),
-       "--cert=" + expired.cert, "--key=" + expired.key,
-       "--ca=" + deployment_.ca_cert(), "whoami"});
+  CommandResult cli =
+      RunCommand({BinaryPath("liaison"), "--broker=" + broker_->address(),
+                  "--cert=" + expired.cert, "--key=" + expired.key,
+                  "--ca=" + deployment_.ca_cert(), "whoami"});
   EXPECT_EQ(cli.exit_code, 1);
   EXPECT_NE(cli.err.find("expired on 2020-01-02"), std::string::npos)
       << cli.err;
 }
 
-TEST_F(BrokerIdentityTest, RevokedCertificateFailsAfterCrlReloadWithoutRestart) {
-  Credentials school =
-      deployment_.Issue({"agency", "--sector=education", "--id=rosengard-school"});
+TEST_F(BrokerIdentityTest,
+       RevokedCertificateFailsAfterCrlReloadWithoutRestart) {
+  Credentials school = deployment_.Issue(
+      {"agency", "--sector=education", "--id=rosengard-school"});
   auto health_channel = Channel(health_);
   auto school_channel = Channel(school);
   ASSERT_TRUE(WhoAmI(health_channel).status.ok());
@@ -229,7 +279,8 @@ TEST_F(BrokerIdentityTest, BrokenCrlOnReloadKeepsThePreviousOne) {
             grpc::StatusCode::UNAUTHENTICATED);
 }
 
-TEST_F(BrokerIdentityTest, MalformedSubjectAlternativeNamesAreRefusedWithReason) {
+TEST_F(BrokerIdentityTest,
+       MalformedSubjectAlternativeNamesAreRefusedWithReason) {
   struct Case {
     std::vector<std::string> uris;
     std::string label;
@@ -237,24 +288,39 @@ TEST_F(BrokerIdentityTest, MalformedSubjectAlternativeNamesAreRefusedWithReason)
     std::string message;
   };
   const Case cases[] = {
-      {{"liaison://agency/Health/st-olavs"}, "upper-sector",
-       grpc::StatusCode::UNAUTHENTICATED, "does not name a valid principal"},
-      {{"https://st-olavs.example/"}, "web-uri",
-       grpc::StatusCode::UNAUTHENTICATED, "expected liaison://"},
-      {{"liaison://agency/health"}, "no-id", grpc::StatusCode::UNAUTHENTICATED,
+      {{"liaison://agency/Health/st-olavs"},
+       "upper-sector",
+       grpc::StatusCode::UNAUTHENTICATED,
+       "does not name a valid principal"},
+      {{"https://st-olavs.example/"},
+       "web-uri",
+       grpc::StatusCode::UNAUTHENTICATED,
+       "expected liaison://"},
+      {{"liaison://agency/health"},
+       "no-id",
+       grpc::StatusCode::UNAUTHENTICATED,
        "liaison://agency/<sector>/<id>"},
-      {{"liaison://agency/health/st-olavs", "liaison://admin/ops"}, "two-uris",
-       grpc::StatusCode::UNAUTHENTICATED, "has 2 URI SANs"},
+      {{"liaison://agency/health/st-olavs", "liaison://admin/ops"},
+       "two-uris",
+       grpc::StatusCode::UNAUTHENTICATED,
+       "has 2 URI SANs"},
       {{}, "no-uri", grpc::StatusCode::UNAUTHENTICATED, "has 0 URI SANs"},
-      {{"liaison://agency/health/unknown-clinic"}, "unregistered",
-       grpc::StatusCode::PERMISSION_DENIED, "is not registered"},
-      {{"liaison://agency/education/st-olavs"}, "wrong-sector",
+      {{"liaison://agency/health/unknown-clinic"},
+       "unregistered",
+       grpc::StatusCode::PERMISSION_DENIED,
+       "is not registered"},
+      {{"liaison://agency/education/st-olavs"},
+       "wrong-sector",
        grpc::StatusCode::PERMISSION_DENIED,
        "the registry has it in sector \"health\""},
-      {{"liaison://auditor/stranger"}, "unknown-auditor",
-       grpc::StatusCode::PERMISSION_DENIED, "auditor \"stranger\" is not registered"},
-      {{"liaison://broker/b2"}, "broker-as-client",
-       grpc::StatusCode::PERMISSION_DENIED, "broker server certificate"},
+      {{"liaison://auditor/stranger"},
+       "unknown-auditor",
+       grpc::StatusCode::PERMISSION_DENIED,
+       "auditor \"stranger\" is not registered"},
+      {{"liaison://broker/b2"},
+       "broker-as-client",
+       grpc::StatusCode::PERMISSION_DENIED,
+       "broker server certificate"},
   };
   for (const Case& c : cases) {
     CallResult r = WhoAmI(Channel(IssueRaw(c.uris, c.label)));
@@ -270,9 +336,10 @@ TEST_F(BrokerIdentityTest, SuspendedAgencyIsRefused) {
       deployment_.Issue({"agency", "--sector=health", "--id=closed-clinic"});
   CallResult r = WhoAmI(Channel(closed));
   EXPECT_EQ(r.status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
-  EXPECT_NE(r.status.error_message().find(
-                "agency \"closed-clinic\" is suspended: data protection review"),
-            std::string::npos)
+  EXPECT_NE(
+      r.status.error_message().find(
+          "agency \"closed-clinic\" is suspended: data protection review"),
+      std::string::npos)
       << r.status.error_message();
 }
 
@@ -283,20 +350,20 @@ TEST_F(BrokerIdentityTest, EachServiceAcceptsOnlyItsPrincipalKind) {
   auto list_agencies = [&](const Credentials& c) {
     grpc::ClientContext ctx;
     v1::ListAgenciesResponse resp;
-    return v1::Admin::NewStub(Channel(c))->ListAgencies(
-        &ctx, v1::ListAgenciesRequest(), &resp);
+    return v1::Admin::NewStub(Channel(c))
+        ->ListAgencies(&ctx, v1::ListAgenciesRequest(), &resp);
   };
   auto tree_head = [&](const Credentials& c) {
     grpc::ClientContext ctx;
     v1::GetTreeHeadResponse resp;
-    return v1::Audit::NewStub(Channel(c))->GetTreeHead(
-        &ctx, v1::GetTreeHeadRequest(), &resp);
+    return v1::Audit::NewStub(Channel(c))
+        ->GetTreeHead(&ctx, v1::GetTreeHeadRequest(), &resp);
   };
   auto ack = [&](const Credentials& c) {
     grpc::ClientContext ctx;
     v1::AckResponse resp;
-    return v1::Exchange::NewStub(Channel(c))->Ack(&ctx, v1::AckRequest(),
-                                                  &resp);
+    return v1::Exchange::NewStub(Channel(c))
+        ->Ack(&ctx, v1::AckRequest(), &resp);
   };
   grpc::Status s = list_agencies(health_);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
@@ -366,9 +433,9 @@ TEST_F(BrokerIdentityTest, OnlyTls12AndLaterWithAeadCiphersAreAccepted) {
   EXPECT_EQ(Handshake(port, TLS1_2_VERSION, TLS1_2_VERSION,
                       "ECDHE-ECDSA-AES128-GCM-SHA256", health_, ca),
             "");
-  EXPECT_EQ(Handshake(port, TLS1_3_VERSION, TLS1_3_VERSION, "DEFAULT",
-                      health_, ca),
-            "");
+  EXPECT_EQ(
+      Handshake(port, TLS1_3_VERSION, TLS1_3_VERSION, "DEFAULT", health_, ca),
+      "");
   // TLS 1.1 and 1.0 are refused. The broker closes the connection without
   // flushing its alert, so the broker's own account says why.
   for (int version : {TLS1_1_VERSION, TLS1_VERSION}) {
@@ -381,10 +448,11 @@ TEST_F(BrokerIdentityTest, OnlyTls12AndLaterWithAeadCiphersAreAccepted) {
   }
   // TLS 1.2 offering only CBC (non-AEAD) suites is refused.
   const size_t mark = broker_->LineCount();
-  std::string cbc = Handshake(port, TLS1_2_VERSION, TLS1_2_VERSION,
-                              "ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA384:"
-                              "AES128-SHA256",
-                              health_, ca);
+  std::string cbc =
+      Handshake(port, TLS1_2_VERSION, TLS1_2_VERSION,
+                "ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA384:"
+                "AES128-SHA256",
+                health_, ca);
   EXPECT_NE(cbc, "") << "a CBC-only TLS 1.2 client was accepted";
   EXPECT_TRUE(broker_->WaitForLine("no shared cipher", mark))
       << broker_->Output();
@@ -424,8 +492,8 @@ TEST(BrokerStartup, InvalidRegistrySeedIsReportedAndNothingStarts) {
 }
 
 TEST(BrokerStartup, MissingRequiredSettingNamesTheFlag) {
-  CommandResult r = RunCommand({BinaryPath("liaison-broker"),
-                                "--listen=127.0.0.1:0"});
+  CommandResult r =
+      RunCommand({BinaryPath("liaison-broker"), "--listen=127.0.0.1:0"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("--tls_cert"), std::string::npos) << r.err;
 }
@@ -437,10 +505,10 @@ TEST(Cli, WhoAmIPrintsThePrincipal) {
       deployment.Issue({"agency", "--sector=police", "--id=malmo-police"});
   BrokerProcess broker(deployment);
   ASSERT_GT(broker.port(), 0) << broker.Output();
-  CommandResult r = RunCommand(
-      {BinaryPath("liaison"), "--broker=" + broker.address(),
-       "--cert=" + police.cert, "--key=" + police.key,
-       "--ca=" + deployment.ca_cert(), "whoami"});
+  CommandResult r =
+      RunCommand({BinaryPath("liaison"), "--broker=" + broker.address(),
+                  "--cert=" + police.cert, "--key=" + police.key,
+                  "--ca=" + deployment.ca_cert(), "whoami"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("principal:    liaison://agency/police/malmo-police"),
             std::string::npos)
@@ -458,7 +526,8 @@ TEST(Cli, WhoAmIPrintsThePrincipal) {
   CommandResult unknown = RunCommand({BinaryPath("liaison"), "frobnicate"});
   EXPECT_EQ(unknown.exit_code, 2);
   EXPECT_NE(unknown.err.find("unknown command"), std::string::npos);
-  CommandResult broker_help = RunCommand({BinaryPath("liaison-broker"), "--help"});
+  CommandResult broker_help =
+      RunCommand({BinaryPath("liaison-broker"), "--help"});
   EXPECT_EQ(broker_help.exit_code, 0);
   EXPECT_NE(broker_help.out.find("SIGHUP"), std::string::npos);
 }

@@ -18,7 +18,8 @@ namespace {
 
 std::vector<char*> Argv(const std::vector<std::string>& args) {
   std::vector<char*> argv;
-  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  for (const std::string& a : args)
+    argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   return argv;
 }
@@ -69,8 +70,8 @@ CommandResult RunCommand(const std::vector<std::string>& args) {
 Deployment::Deployment() {
   root_ = MakeTempDir("deployment");
   ca_dir_ = root_ + "/ca";
-  CommandResult init = RunCommand({BinaryPath("liaison-certs"),
-                                   "--dir=" + ca_dir_, "init"});
+  CommandResult init =
+      RunCommand({BinaryPath("liaison-certs"), "--dir=" + ca_dir_, "init"});
   EXPECT_EQ(init.exit_code, 0) << init.err;
   Issue({"server", "--id=broker-test", "--dns=localhost", "--ip=127.0.0.1"});
   CommandResult crl =
@@ -95,8 +96,10 @@ Credentials Deployment::Issue(const std::vector<std::string>& kind_and_flags) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   Credentials creds;
   for (absl::string_view line : absl::StrSplit(r.out, '\n')) {
-    if (absl::ConsumePrefix(&line, "serial: ")) creds.serial = std::string(line);
-    if (absl::ConsumePrefix(&line, "certificate: ")) creds.cert = std::string(line);
+    if (absl::ConsumePrefix(&line, "serial: "))
+      creds.serial = std::string(line);
+    if (absl::ConsumePrefix(&line, "certificate: "))
+      creds.cert = std::string(line);
     if (absl::ConsumePrefix(&line, "key: ")) creds.key = std::string(line);
   }
   EXPECT_FALSE(creds.cert.empty()) << r.out;
@@ -147,8 +150,7 @@ BrokerProcess::BrokerProcess(const Deployment& deployment,
   }
   std::string out = Output();
   const size_t at = out.find("listening on ");
-  const std::string address =
-      out.substr(at + 13, out.find('\n', at) - at - 13);
+  const std::string address = out.substr(at + 13, out.find('\n', at) - at - 13);
   port_ = std::stoi(address.substr(address.rfind(':') + 1));
 }
 

@@ -3,13 +3,12 @@
 // (DESIGN.md sections 5 to 7).
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
-
 #include <signal.h>
 
 #include <atomic>
 #include <functional>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -32,12 +31,24 @@ constexpr char kRegistry[] = R"pb(
 
 constexpr char kAllow[] = R"pb(
   max_message_bytes: 65536
-  allow { from_sector: "education" to_sector: "social_care"
-          purpose: "child_welfare" level: LEVEL_SUMMARY }
-  allow { from_sector: "health" to_sector: "social_care"
-          purpose: "child_welfare" level: LEVEL_FULL }
-  allow { from_sector: "police" to_sector: "social_care"
-          purpose: "child_welfare" level: LEVEL_CATEGORY }
+  allow {
+    from_sector: "education"
+    to_sector: "social_care"
+    purpose: "child_welfare"
+    level: LEVEL_SUMMARY
+  }
+  allow {
+    from_sector: "health"
+    to_sector: "social_care"
+    purpose: "child_welfare"
+    level: LEVEL_FULL
+  }
+  allow {
+    from_sector: "police"
+    to_sector: "social_care"
+    purpose: "child_welfare"
+    level: LEVEL_CATEGORY
+  }
 )pb";
 
 class ReferralTest : public ::testing::Test {
@@ -47,18 +58,19 @@ class ReferralTest : public ::testing::Test {
     deployment_.AppendConfig(kAllow);
     school_ = deployment_.Issue(
         {"agency", "--sector=education", "--id=rosengard-school"});
-    social_ = deployment_.Issue(
-        {"agency", "--sector=social_care", "--id=malmo-sc"});
+    social_ =
+        deployment_.Issue({"agency", "--sector=social_care", "--id=malmo-sc"});
     health_ = deployment_.Issue({"agency", "--sector=health", "--id=st-olavs"});
-    police_ = deployment_.Issue(
-        {"agency", "--sector=police", "--id=malmo-police"});
+    police_ =
+        deployment_.Issue({"agency", "--sector=police", "--id=malmo-police"});
     broker_ = std::make_unique<BrokerProcess>(
         deployment_, std::vector<std::string>{"--shutdown_grace_seconds=1"});
     ASSERT_GT(broker_->port(), 0) << broker_->Output();
   }
 
   std::unique_ptr<v1::Exchange::Stub> Stub(const Credentials& c) {
-    return v1::Exchange::NewStub(ChannelFor(*broker_, deployment_.ca_cert(), c));
+    return v1::Exchange::NewStub(
+        ChannelFor(*broker_, deployment_.ca_cert(), c));
   }
 
   static v1::SendReferralRequest SchoolReferral(const std::string& key) {
@@ -97,10 +109,9 @@ class ReferralTest : public ::testing::Test {
 
   // Reads `n` messages from the inbox stream (without acknowledging them),
   // or fewer if `wait` passes first.
-  std::vector<v1::InboxMessage> ReadInbox(const Credentials& c, size_t n,
-                                          uint32_t lease_seconds = 60,
-                                          absl::Duration wait =
-                                              absl::Seconds(20)) {
+  std::vector<v1::InboxMessage> ReadInbox(
+      const Credentials& c, size_t n, uint32_t lease_seconds = 60,
+      absl::Duration wait = absl::Seconds(20)) {
     grpc::ClientContext ctx;
     ctx.set_deadline(absl::ToChronoTime(absl::Now() + wait));
     v1::ReceiveRequest req;
@@ -226,19 +237,17 @@ TEST_F(ReferralTest, OfflineRecipientReceivesEverythingInOrder) {
   std::vector<std::string> ids;
   const Credentials* senders[] = {&school_, &health_, &police_};
   for (int i = 0; i < 21; ++i) {
-    auto sent = Send(*senders[i % 3],
-                     [&] {
-                       auto r = SchoolReferral("offline-" + std::to_string(i));
-                       if (i % 3 == 1) {
-                         r.mutable_destination()->set_agency_id("malmo-sc");
-                         r.mutable_record()->mutable_health()->add_diagnosis_codes(
-                             "F32.1");
-                       } else if (i % 3 == 2) {
-                         r.mutable_record()->mutable_police()->add_incident_references(
-                             "2026-0042");
-                       }
-                       return r;
-                     }());
+    auto sent = Send(*senders[i % 3], [&] {
+      auto r = SchoolReferral("offline-" + std::to_string(i));
+      if (i % 3 == 1) {
+        r.mutable_destination()->set_agency_id("malmo-sc");
+        r.mutable_record()->mutable_health()->add_diagnosis_codes("F32.1");
+      } else if (i % 3 == 2) {
+        r.mutable_record()->mutable_police()->add_incident_references(
+            "2026-0042");
+      }
+      return r;
+    }());
     ASSERT_TRUE(sent.ok()) << i << ": " << sent.status();
     ids.push_back(sent->referral_id());
   }
@@ -374,8 +383,8 @@ TEST_F(ReferralTest, BadSendsAreRefusedClearlyAndStoreNothing) {
     v1::SendReferralRequest r = SchoolReferral("bad-" + c.name);
     c.spoil(&r);
     auto result = Send(*c.from, r);
-    EXPECT_EQ(result.status().code(), c.code) << c.name << ": "
-                                              << result.status();
+    EXPECT_EQ(result.status().code(), c.code)
+        << c.name << ": " << result.status();
     EXPECT_NE(result.status().message().find(c.message), std::string::npos)
         << c.name << ": " << result.status().message();
   }
