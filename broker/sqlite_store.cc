@@ -291,14 +291,14 @@ absl::Status SqliteStore::Migrate() {
 
 void SqliteStore::Submit(std::function<absl::Status()> run,
                          std::function<void(absl::Status)> done) {
-  absl::MutexLock lock(&mu_);
-  if (stopping_) {
-    mu_.Unlock();
-    done(absl::UnavailableError("the store is shutting down"));
-    mu_.Lock();
-    return;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!stopping_) {
+      queue_.push_back({std::move(run), std::move(done)});
+      return;
+    }
   }
-  queue_.push_back({std::move(run), std::move(done)});
+  done(absl::UnavailableError("the store is shutting down"));
 }
 
 template <typename T>
