@@ -392,6 +392,14 @@ grpc::ServerUnaryReactor* ExchangeService::SendReferral(
                                   where.area(), "\"; nothing was stored")));
     }
   }
+  if (sender->sector() == "health" && !request->has_checklist()) {
+    return FinishUnary(
+        ctx, absl::InvalidArgumentError(
+                 "a referral from health needs the pre-sharing checklist: "
+                 "concern verified, person informed (or why not), colleague "
+                 "or expert consulted, manager approval, risk assessment "
+                 "reference"));
+  }
   if (recipient->id() == sender->id()) {
     return FinishUnary(
         ctx, absl::InvalidArgumentError("an agency cannot refer to itself"));

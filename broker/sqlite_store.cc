@@ -839,6 +839,7 @@ void SqliteStore::AckMessage(const std::string& agency_id,
         event->set_status(v1::REFERRAL_STATUS_DELIVERED);
         event->mutable_at()->set_seconds(absl::ToUnixSeconds(now));
         event->set_by_agency_id(agency_id);
+        *event->mutable_by() = entry->professional();
         RETURN_IF_ERROR(SaveReferral(referral));
         entry->set_case_id(referral.case_id());
         entry->set_counterpart(referral.sender_agency_id());

@@ -1,14 +1,29 @@
 // liaison: the command line for agency systems, auditors and administrators.
+#include <signal.h>
+
+#include <algorithm>
+#include <atomic>
 #include <cstdlib>
+#include <ctime>
+#include <functional>
 #include <iostream>
 #include <map>
+#include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "broker/status_macros.h"
 #include "clients/client.h"
+#include "clients/exchange_text.h"
+#include "clients/referral_file.h"
+#include "liaison/v1/exchange.grpc.pb.h"
 #include "liaison/v1/identity.grpc.pb.h"
 
 namespace {
@@ -32,16 +47,44 @@ ABSL_FLAG(std::string, server_name, "",
           "Name to check the broker's certificate against (default: the host "
           "in --broker).");
 ABSL_FLAG(double, timeout_seconds, 10, "Deadline for each call.");
+ABSL_FLAG(std::string, professional_id, EnvOr("LIAISON_PROFESSIONAL_ID", ""),
+          "The professional acting, e.g. a staff number; recorded with every "
+          "call (env LIAISON_PROFESSIONAL_ID).");
+ABSL_FLAG(std::string, professional_role,
+          EnvOr("LIAISON_PROFESSIONAL_ROLE", ""),
+          "That professional's role, e.g. \"duty social worker\" (env "
+          "LIAISON_PROFESSIONAL_ROLE).");
+
+// Flags of single commands; main refuses them with any other command.
+ABSL_FLAG(std::string, idempotency_key, "",
+          "send-referral: the idempotency key (default: the file's, else the "
+          "SHA-256 of the file).");
+ABSL_FLAG(bool, follow, false,
+          "inbox: keep streaming and acknowledge each message once printed.");
+ABSL_FLAG(int, lease_seconds, 0,
+          "inbox: lease on each message delivered, seconds (0: the broker's "
+          "default).");
+ABSL_FLAG(std::string, reason, "", "referral decline: why.");
+ABSL_FLAG(std::string, question, "", "referral info: the information needed.");
+ABSL_FLAG(std::string, outcome, "", "referral close: the outcome.");
 
 namespace {
 
+using liaison::client::FromGrpcStatus;
+namespace v1 = liaison::v1;
+
 constexpr char kUsage[] = R"(liaison: talk to a Liaison broker over mutual TLS.
 
-Usage: liaison [connection flags] COMMAND [command flags]
+Usage: liaison [connection flags] COMMAND [arguments] [command flags]
 
 Commands:
-  whoami    Show who the broker thinks you are.
-  help      Show help for a command: liaison help whoami
+  whoami          Show who the broker thinks you are.
+  send-referral   Send a referral written in a file.
+  inbox           Show your agency's inbox, or follow it and acknowledge.
+  ack             Acknowledge one inbox message.
+  referral        Show a referral, or move one you received through its
+                  lifecycle: show, ack, accept, decline, info, close.
+  help            Show help for a command: liaison help inbox
 
 Connection flags (each also read from the environment):
   --broker=HOST:PORT   broker address (LIAISON_BROKER, default 127.0.0.1:7443)
@@ -51,13 +94,30 @@ Connection flags (each also read from the environment):
   --server_name=NAME   name on the broker's certificate, if not the host
   --timeout_seconds=N  deadline for each call (default 10)
 
+The professional acting inside your agency, recorded with every call:
+  --professional_id=ID      e.g. a staff number (LIAISON_PROFESSIONAL_ID)
+  --professional_role=ROLE  e.g. "school nurse" (LIAISON_PROFESSIONAL_ROLE)
+
 Exit status: 0 on success, 1 when the broker or a file refused, 2 on a usage
 error.
 )";
 
+// What a command runs with: the connection, the professional, the
+// arguments after the command's name, and the command flags given.
+struct Invocation {
+  std::string command;
+  liaison::client::ConnectionOptions connection;
+  v1::Professional professional;
+  absl::Duration timeout;
+  std::vector<std::string> args;
+  std::set<std::string> flags_given;
+};
+
 struct Command {
   const char* help;
-  int (*run)(const liaison::client::ConnectionOptions&);
+  // Command flags (without "--") this command accepts.
+  std::vector<std::string> flags;
+  int (*run)(const Invocation&);
 };
 
 int Fail(const absl::Status& status) {
@@ -66,39 +126,62 @@ int Fail(const absl::Status& status) {
   return 1;
 }
 
-std::string Rfc3339(int64_t unix_seconds) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ",
-                          absl::FromUnixSeconds(unix_seconds),
-                          absl::UTCTimeZone());
+int Usage(const std::string& command, const std::string& problem) {
+  std::cerr << "liaison: " << problem << "; run `liaison help " << command
+            << "`" << std::endl;
+  return 2;
 }
 
-std::string KindName(liaison::v1::PrincipalKind kind) {
-  std::string name = liaison::v1::PrincipalKind_Name(kind);
+// Sets the call's deadline (unless `deadline` is false, for streams) and
+// names the professional acting.
+void Prepare(grpc::ClientContext* context, const Invocation& in,
+             bool deadline = true) {
+  if (deadline) {
+    context->set_deadline(absl::ToChronoTime(absl::Now() + in.timeout));
+  }
+  liaison::client::SetProfessional(context, in.professional);
+}
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(const Invocation& in) {
+  RETURN_IF_ERROR(
+      liaison::client::CheckOwnCertificate(in.connection, absl::Now()));
+  return liaison::client::OpenChannel(in.connection);
+}
+
+// Makes one unary call through `call` with a prepared context.
+template <typename Response>
+absl::StatusOr<Response> Unary(
+    const Invocation& in,
+    const std::function<grpc::Status(grpc::ClientContext*, Response*)>& call) {
+  grpc::ClientContext context;
+  Prepare(&context, in);
+  Response response;
+  grpc::Status status = call(&context, &response);
+  if (!status.ok()) return FromGrpcStatus(status, in.connection.address);
+  return response;
+}
+
+std::string KindName(v1::PrincipalKind kind) {
+  std::string name = v1::PrincipalKind_Name(kind);
   name = name.substr(std::string("PRINCIPAL_KIND_").size());
   for (char& c : name) c = static_cast<char>(std::tolower(c));
   return name;
 }
 
-int RunWhoAmI(const liaison::client::ConnectionOptions& options) {
-  if (absl::Status s = liaison::client::CheckOwnCertificate(options, absl::Now());
-      !s.ok()) {
-    return Fail(s);
+int RunWhoAmI(const Invocation& in) {
+  if (!in.args.empty()) {
+    return Usage("whoami",
+                 absl::StrCat("unexpected argument \"", in.args[0], "\""));
   }
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
-      liaison::client::OpenChannel(options);
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = Connect(in);
   if (!channel.ok()) return Fail(channel.status());
-  auto stub = liaison::v1::Identity::NewStub(*channel);
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() +
-                       std::chrono::milliseconds(static_cast<int64_t>(
-                           absl::GetFlag(FLAGS_timeout_seconds) * 1000)));
-  liaison::v1::WhoAmIResponse response;
-  grpc::Status status =
-      stub->WhoAmI(&context, liaison::v1::WhoAmIRequest(), &response);
-  if (!status.ok()) {
-    return Fail(liaison::client::FromGrpcStatus(status, options.address));
-  }
-  const liaison::v1::Principal& p = response.principal();
+  auto stub = v1::Identity::NewStub(*channel);
+  absl::StatusOr<v1::WhoAmIResponse> response = Unary<v1::WhoAmIResponse>(
+      in, [&](grpc::ClientContext* c, v1::WhoAmIResponse* r) {
+        return stub->WhoAmI(c, v1::WhoAmIRequest(), r);
+      });
+  if (!response.ok()) return Fail(response.status());
+  const v1::Principal& p = response->principal();
   std::cout << "principal:    " << p.uri() << "\n"
             << "kind:         " << KindName(p.kind()) << "\n"
             << "id:           " << p.id() << "\n";
@@ -107,17 +190,399 @@ int RunWhoAmI(const liaison::client::ConnectionOptions& options) {
     std::cout << "name:         " << p.display_name() << "\n";
   }
   if (!p.jurisdiction().empty()) {
-    std::cout << (p.kind() == liaison::v1::PRINCIPAL_KIND_AUDITOR
-                      ? "scope:        "
-                      : "jurisdiction: ")
+    std::cout << (p.kind() == v1::PRINCIPAL_KIND_AUDITOR ? "scope:        "
+                                                         : "jurisdiction: ")
               << p.jurisdiction() << "\n";
   }
   std::cout << "certificate:  serial " << p.certificate_serial()
-            << ", valid until " << Rfc3339(p.certificate_not_after().seconds())
+            << ", valid until "
+            << liaison::client::Rfc3339(p.certificate_not_after().seconds())
             << "\n"
-            << "broker:       liaison-broker " << response.broker_version()
-            << " at "
-            << options.address << std::endl;
+            << "broker:       liaison-broker " << response->broker_version()
+            << " at " << in.connection.address << std::endl;
+  return 0;
+}
+
+int RunSendReferral(const Invocation& in) {
+  if (in.args.size() != 1) {
+    return Usage("send-referral", "give exactly one FILE");
+  }
+  const std::string& path = in.args[0];
+  absl::StatusOr<liaison::client::ReferralFile> file =
+      liaison::client::ReadReferralFile(path);
+  if (!file.ok()) {
+    if (file.status().code() != absl::StatusCode::kInvalidArgument) {
+      return Fail(file.status());
+    }
+    std::cerr << file.status().message() << std::endl;
+    return 1;
+  }
+  v1::SendReferralRequest request = std::move(file->request);
+  std::string key_source;
+  if (const std::string key = absl::GetFlag(FLAGS_idempotency_key);
+      !key.empty()) {
+    key_source =
+        request.idempotency_key().empty() || request.idempotency_key() == key
+            ? "from --idempotency_key"
+            : "from --idempotency_key, instead of the file's";
+    request.set_idempotency_key(key);
+  } else if (!request.idempotency_key().empty()) {
+    key_source = "from the file";
+  } else {
+    request.set_idempotency_key(file->sha256_hex);
+    key_source = absl::StrCat("derived: SHA-256 of ", path,
+                              ", so sending it again is a safe retry");
+  }
+
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = Connect(in);
+  if (!channel.ok()) return Fail(channel.status());
+  auto stub = v1::Exchange::NewStub(*channel);
+  absl::StatusOr<v1::SendReferralResponse> sent =
+      Unary<v1::SendReferralResponse>(
+          in, [&](grpc::ClientContext* c, v1::SendReferralResponse* r) {
+            return stub->SendReferral(c, request, r);
+          });
+  if (!sent.ok()) return Fail(sent.status());
+  std::cout << "idempotency key: " << request.idempotency_key() << " ("
+            << key_source << ")\n"
+            << "referral:        " << sent->referral_id() << "\n"
+            << "case:            " << sent->case_id()
+            << (request.case_id().empty() ? " (opened)" : "") << "\n"
+            << "recipient:       " << sent->recipient_agency_id() << "\n"
+            << "level:           " << liaison::client::LevelName(sent->level())
+            << "\n"
+            << "log sequence:    " << sent->log_sequence() << "\n"
+            << "policy version:  " << sent->policy_version() << std::endl;
+  return 0;
+}
+
+// Cancels a call when nothing has happened on it for a while. The wait runs
+// on its own thread; TryCancel is safe from any thread.
+class IdleCancel {
+ public:
+  IdleCancel(grpc::ClientContext* context, absl::Duration first_wait)
+      : context_(context), deadline_(absl::Now() + first_wait) {
+    thread_ = std::thread([this] { Watch(); });
+  }
+  ~IdleCancel() { Stop(); }
+
+  // Something happened: cancel only after `wait` more of nothing. False
+  // when the call was already cancelled.
+  bool Extend(absl::Duration wait) {
+    absl::MutexLock lock(&mu_);
+    deadline_ = absl::Now() + wait;
+    return !fired_;
+  }
+
+  // Stops watching; true when the call was cancelled for being idle.
+  bool Stop() {
+    {
+      absl::MutexLock lock(&mu_);
+      stopped_ = true;
+    }
+    if (thread_.joinable()) thread_.join();
+    absl::MutexLock lock(&mu_);
+    return fired_;
+  }
+
+ private:
+  // Waits for the deadline; wakes early when stopped or when Extend moves
+  // the deadline, and then waits for the new one.
+  void Watch() {
+    absl::MutexLock lock(&mu_);
+    while (!stopped_) {
+      waiting_for_ = deadline_;
+      const bool woken = mu_.AwaitWithDeadline(
+          absl::Condition(
+              +[](IdleCancel* self) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                return self->stopped_ || self->deadline_ != self->waiting_for_;
+              },
+              this),
+          waiting_for_);
+      if (!woken && absl::Now() >= deadline_) {
+        fired_ = true;
+        context_->TryCancel();
+        return;
+      }
+    }
+  }
+
+  grpc::ClientContext* const context_;
+  std::thread thread_;
+  absl::Mutex mu_;
+  absl::Time deadline_ ABSL_GUARDED_BY(mu_);
+  bool stopped_ ABSL_GUARDED_BY(mu_) = false;
+  bool fired_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Time waiting_for_ ABSL_GUARDED_BY(mu_);
+};
+
+// Turns Ctrl-C (SIGINT) and SIGTERM into a call to `on_interrupt` on a
+// thread of its own, so that a stream can be cancelled cleanly. Construct it
+// before any other thread starts (before the first channel is opened):
+// threads inherit the blocked signals, and only this one waits for them.
+class InterruptWatch {
+ public:
+  explicit InterruptWatch(std::function<void()> on_interrupt)
+      : on_interrupt_(std::move(on_interrupt)) {
+    sigemptyset(&signals_);
+    sigaddset(&signals_, SIGINT);
+    sigaddset(&signals_, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals_, nullptr);
+    thread_ = std::thread([this] { Watch(); });
+  }
+  ~InterruptWatch() {
+    stopped_ = true;
+    thread_.join();
+  }
+
+  bool interrupted() const { return interrupted_; }
+
+ private:
+  void Watch() {
+    const timespec tick = {0, 200 * 1000 * 1000};
+    while (!stopped_) {
+      if (sigtimedwait(&signals_, nullptr, &tick) > 0) {
+        interrupted_ = true;
+        on_interrupt_();
+        return;
+      }
+    }
+  }
+
+  const std::function<void()> on_interrupt_;
+  sigset_t signals_;
+  std::atomic<bool> stopped_{false};
+  std::atomic<bool> interrupted_{false};
+  std::thread thread_;
+};
+
+// Without --follow: what is pending now, unacknowledged.
+int ShowInbox(const Invocation& in, v1::Exchange::Stub* stub,
+              const v1::ReceiveRequest& request) {
+  // The stream never ends by itself: it is cancelled once no message has
+  // come for a second. Opening it (which waits for the connection) may take
+  // up to the call timeout.
+  constexpr absl::Duration kQuiet = absl::Seconds(1);
+  grpc::ClientContext context;
+  Prepare(&context, in, /*deadline=*/false);
+  IdleCancel idle(&context, in.timeout);
+  std::unique_ptr<grpc::ClientReader<v1::InboxMessage>> reader =
+      stub->Receive(&context, request);
+  const bool opened = idle.Extend(kQuiet);
+  std::set<std::string> shown;
+  v1::InboxMessage message;
+  absl::Time first_lease_end = absl::InfiniteFuture();
+  bool everything_shown = false;
+  while (reader->Read(&message)) {
+    // A message coming again means its lease ended while listing: every
+    // pending message has been shown.
+    if (!shown.insert(message.message_id()).second) {
+      everything_shown = true;
+      break;
+    }
+    first_lease_end =
+        std::min(first_lease_end,
+                 absl::FromUnixSeconds(message.lease_expires_at().seconds()));
+    std::cout << (shown.size() > 1 ? "\n" : "")
+              << liaison::client::DescribeInboxMessage(message) << std::flush;
+    idle.Extend(kQuiet);
+  }
+  const bool went_quiet = idle.Stop();
+  // Cancel only a stream the broker did not end itself, so that a refusal
+  // keeps its status.
+  if (everything_shown) {
+    context.TryCancel();
+    while (reader->Read(&message)) {
+    }
+  }
+  const grpc::Status status = reader->Finish();
+  if (!opened) {
+    return Fail(absl::DeadlineExceededError(
+        absl::StrCat("the broker at ", in.connection.address,
+                     " did not open the inbox stream within ",
+                     absl::FormatDuration(in.timeout))));
+  }
+  const bool stopped_by_us = went_quiet || everything_shown;
+  if (!status.ok() &&
+      !(stopped_by_us && status.error_code() == grpc::StatusCode::CANCELLED)) {
+    return Fail(FromGrpcStatus(status, in.connection.address));
+  }
+  if (shown.empty()) {
+    std::cout << "(no messages pending)" << std::endl;
+  } else {
+    std::cout << "\n"
+              << shown.size() << (shown.size() == 1 ? " message" : " messages")
+              << " shown and not acknowledged: each comes again when its "
+                 "lease ends (the first at "
+              << liaison::client::Rfc3339(absl::ToUnixSeconds(first_lease_end))
+              << "). Acknowledge one with `liaison ack MESSAGE_ID`."
+              << std::endl;
+  }
+  return 0;
+}
+
+// With --follow: every message as it comes, acknowledged once printed.
+int FollowInbox(const Invocation& in, v1::Exchange::Stub* stub,
+                grpc::ClientContext* context, const InterruptWatch& interrupt,
+                const v1::ReceiveRequest& request) {
+  std::unique_ptr<grpc::ClientReader<v1::InboxMessage>> reader =
+      stub->Receive(context, request);
+  v1::InboxMessage message;
+  int acknowledged = 0;
+  while (reader->Read(&message)) {
+    std::cout << (acknowledged > 0 ? "\n" : "")
+              << liaison::client::DescribeInboxMessage(message) << std::flush;
+    v1::AckRequest ack;
+    ack.set_message_id(message.message_id());
+    absl::StatusOr<v1::AckResponse> done = Unary<v1::AckResponse>(
+        in, [&](grpc::ClientContext* c, v1::AckResponse* r) {
+          return stub->Ack(c, ack, r);
+        });
+    if (done.ok()) {
+      std::cout << "  acknowledged" << std::endl;
+      ++acknowledged;
+    } else {
+      // It comes again after its lease; the next attempt may succeed.
+      std::cerr << "liaison: could not acknowledge " << message.message_id()
+                << ": " << absl::StatusCodeToString(done.status().code())
+                << ": " << done.status().message() << std::endl;
+    }
+  }
+  const grpc::Status status = reader->Finish();
+  if (interrupt.interrupted()) {
+    std::cerr << "liaison: stopped; " << acknowledged
+              << (acknowledged == 1 ? " message" : " messages")
+              << " acknowledged" << std::endl;
+    return 0;
+  }
+  return Fail(FromGrpcStatus(
+      status.ok() ? grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                 "the broker ended the inbox stream")
+                  : status,
+      in.connection.address));
+}
+
+int RunInbox(const Invocation& in) {
+  if (!in.args.empty()) {
+    return Usage("inbox",
+                 absl::StrCat("unexpected argument \"", in.args[0], "\""));
+  }
+  const int lease = absl::GetFlag(FLAGS_lease_seconds);
+  if (lease < 0) return Usage("inbox", "--lease_seconds cannot be negative");
+  v1::ReceiveRequest request;
+  request.set_lease_seconds(static_cast<uint32_t>(lease));
+  if (!absl::GetFlag(FLAGS_follow)) {
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = Connect(in);
+    if (!channel.ok()) return Fail(channel.status());
+    auto stub = v1::Exchange::NewStub(*channel);
+    return ShowInbox(in, stub.get(), request);
+  }
+  grpc::ClientContext context;
+  Prepare(&context, in, /*deadline=*/false);
+  InterruptWatch interrupt([&context] { context.TryCancel(); });
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = Connect(in);
+  if (!channel.ok()) return Fail(channel.status());
+  auto stub = v1::Exchange::NewStub(*channel);
+  return FollowInbox(in, stub.get(), &context, interrupt, request);
+}
+
+int RunAck(const Invocation& in) {
+  if (in.args.size() != 1) return Usage("ack", "give exactly one MESSAGE_ID");
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = Connect(in);
+  if (!channel.ok()) return Fail(channel.status());
+  auto stub = v1::Exchange::NewStub(*channel);
+  v1::AckRequest request;
+  request.set_message_id(in.args[0]);
+  absl::StatusOr<v1::AckResponse> done = Unary<v1::AckResponse>(
+      in, [&](grpc::ClientContext* c, v1::AckResponse* r) {
+        return stub->Ack(c, request, r);
+      });
+  if (!done.ok()) return Fail(done.status());
+  std::cout << "acknowledged: " << request.message_id() << std::endl;
+  return 0;
+}
+
+// `referral` subcommands that change the status: the status they set and
+// the flag carrying the detail the broker requires, if any.
+struct ReferralMove {
+  v1::ReferralStatus status;
+  const char* detail_flag;  // nullptr when no detail is needed
+};
+
+const std::map<std::string, ReferralMove>& ReferralMoves() {
+  static const auto* moves = new std::map<std::string, ReferralMove>{
+      {"ack", {v1::REFERRAL_STATUS_ACKNOWLEDGED, nullptr}},
+      {"accept", {v1::REFERRAL_STATUS_ACCEPTED, nullptr}},
+      {"decline", {v1::REFERRAL_STATUS_DECLINED, "reason"}},
+      {"info", {v1::REFERRAL_STATUS_INFO_REQUESTED, "question"}},
+      {"close", {v1::REFERRAL_STATUS_CLOSED, "outcome"}},
+  };
+  return *moves;
+}
+
+std::string DetailFlagValue(const std::string& name) {
+  if (name == "reason") return absl::GetFlag(FLAGS_reason);
+  if (name == "question") return absl::GetFlag(FLAGS_question);
+  return absl::GetFlag(FLAGS_outcome);
+}
+
+int RunReferral(const Invocation& in) {
+  if (in.args.empty()) {
+    return Usage("referral",
+                 "name a subcommand: show, ack, accept, decline, info or "
+                 "close");
+  }
+  const std::string& sub = in.args[0];
+  auto move = ReferralMoves().find(sub);
+  if (sub != "show" && move == ReferralMoves().end()) {
+    return Usage("referral", absl::StrCat("unknown subcommand \"", sub, "\""));
+  }
+  if (in.args.size() != 2) {
+    return Usage("referral",
+                 absl::StrCat("`referral ", sub, "` takes exactly one ID"));
+  }
+  const std::string detail_flag =
+      move == ReferralMoves().end() || move->second.detail_flag == nullptr
+          ? ""
+          : move->second.detail_flag;
+  for (const std::string& flag : in.flags_given) {
+    if (flag != detail_flag) {
+      return Usage("referral",
+                   absl::StrCat("`referral ", sub, "` does not take --", flag));
+    }
+  }
+  std::string detail;
+  if (!detail_flag.empty()) {
+    detail = DetailFlagValue(detail_flag);
+    if (detail.empty()) {
+      return Usage("referral", absl::StrCat("`referral ", sub, "` needs --",
+                                            detail_flag, "=TEXT"));
+    }
+  }
+
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = Connect(in);
+  if (!channel.ok()) return Fail(channel.status());
+  auto stub = v1::Exchange::NewStub(*channel);
+  absl::StatusOr<v1::Referral> referral;
+  if (sub == "show") {
+    v1::GetReferralRequest request;
+    request.set_referral_id(in.args[1]);
+    referral =
+        Unary<v1::Referral>(in, [&](grpc::ClientContext* c, v1::Referral* r) {
+          return stub->GetReferral(c, request, r);
+        });
+  } else {
+    v1::UpdateReferralRequest request;
+    request.set_referral_id(in.args[1]);
+    request.set_status(move->second.status);
+    request.set_detail(detail);
+    referral =
+        Unary<v1::Referral>(in, [&](grpc::ClientContext* c, v1::Referral* r) {
+          return stub->UpdateReferral(c, request, r);
+        });
+  }
+  if (!referral.ok()) return Fail(referral.status());
+  std::cout << liaison::client::DescribeReferral(*referral) << std::flush;
   return 0;
 }
 
@@ -137,13 +602,131 @@ Example:
   liaison --cert=agency-st-olavs.crt --key=agency-st-olavs.key \
           --ca=ca.crt --broker=127.0.0.1:7443 whoami
 )",
+        {},
         RunWhoAmI}},
+      {"send-referral",
+       {R"(liaison send-referral: send a referral written in a file.
+
+Usage: liaison [connection flags] send-referral FILE [--idempotency_key=KEY]
+
+FILE is a liaison.v1.SendReferralRequest in protobuf text format (see
+proto/liaison/v1/exchange.proto): destination, subject, purpose, concerns,
+urgency, requested_action, your full record and the legal basis. The broker
+decides the disclosure, reduces the record to the level the recipient may
+see, logs the decision and puts the referral in the recipient's inbox.
+A file that does not parse is reported as FILE:LINE:COLUMN: message.
+
+The idempotency key is --idempotency_key if given, else the file's
+idempotency_key, else the SHA-256 of the file's bytes: sending the same file
+again is then a safe retry that returns the first answer, and a changed file
+is a new referral. (--key is the connection flag for your private key.)
+
+Prints the referral id, the case (opened or joined), the recipient agency,
+the level the recipient sees, the log entry's sequence number and the
+version of the policy that decided. A denial is PERMISSION_DENIED with the
+reason; it is logged too.
+
+Example file:
+  destination { agency_id: "malmo-social" }
+  subject { identifier: "20110304-1234" birth_date: "2011-03-04" }
+  purpose: "child_welfare"
+  concerns: CONCERN_CATEGORY_SCHOOL_ABSENCE
+  urgency: URGENCY_WITHIN_24H
+  requested_action: "assess the need for family support"
+  record { education { school: "Rosengard School" attendance_percent: 61.5 } }
+  basis { consent_id: "consent-1" }
+)",
+        {"idempotency_key"},
+        RunSendReferral}},
+      {"inbox",
+       {R"(liaison inbox: show your agency's inbox.
+
+Usage: liaison [connection flags] inbox [--follow] [--lease_seconds=N]
+
+Without --follow, prints the messages pending now, oldest first, and stops
+once none has come for a second. It does not acknowledge them: each is
+leased to you for --lease_seconds (default: the broker's, 60 unless
+configured) and then delivered again. Acknowledge one with
+`liaison ack MESSAGE_ID` once your system has taken it in.
+
+With --follow, keeps the stream open, prints each message as it arrives and
+acknowledges it once printed; Ctrl-C stops.
+
+Each message starts with a line "message: ID", then its kind and details,
+indented. A referral shows its sender, case, urgency, concerns, requested
+action, and the record's level with the fields kept, generalised and
+withheld; a referral update shows the new status, who set it and the detail
+(reason, question or outcome); a notice shows its kind and text.
+)",
+        {"follow", "lease_seconds"},
+        RunInbox}},
+      {"ack",
+       {R"(liaison ack: acknowledge one inbox message.
+
+Usage: liaison [connection flags] ack MESSAGE_ID
+
+MESSAGE_ID is the id on a "message:" line of `liaison inbox`. An
+acknowledged message is not delivered again; acknowledging a referral moves
+it to delivered and tells its sender. Acknowledging twice is harmless.
+)",
+        {},
+        RunAck}},
+      {"referral",
+       {R"(liaison referral: show a referral or move it through its lifecycle.
+
+Usage: liaison [connection flags] referral SUBCOMMAND ID [flag]
+
+  show ID                      the referral and its history (sender or
+                               recipient)
+  ack ID                       acknowledged: a professional has taken note;
+                               stops escalation
+  accept ID                    accepted: your agency will act on it
+  decline ID --reason=TEXT     declined, and why
+  info ID --question=TEXT      info requested: what you need to know
+  close ID --outcome=TEXT      closed, with the outcome
+
+All but show are for the recipient. Each change is logged, reaches the
+sender's inbox as a referral update, and prints the referral as it now is.
+A move the lifecycle does not allow (e.g. accepting a closed referral) is
+FAILED_PRECONDITION.
+
+Example:
+  liaison referral decline ref-1 --reason="no open case; refer to the
+    school health service"
+)",
+        {"reason", "question", "outcome"},
+        RunReferral}},
   };
   return *commands;
 }
 
 bool IsHelp(const std::string& arg) {
   return arg == "--help" || arg == "-h" || arg == "help";
+}
+
+// The flags named on the command line, without dashes, value or a "no"
+// prefix. `unknown` is set to the first argument naming no flag.
+std::set<std::string> FlagsGiven(int argc, char** argv, std::string* unknown) {
+  std::set<std::string> given;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--") break;
+    if (arg.size() < 2 || arg[0] != '-') continue;
+    std::string name = arg.substr(arg[1] == '-' ? 2 : 1);
+    name = name.substr(0, name.find('='));
+    if (absl::FindCommandLineFlag(name) != nullptr) {
+      given.insert(name);
+    } else if (const absl::CommandLineFlag* flag =
+                   name.rfind("no", 0) == 0
+                       ? absl::FindCommandLineFlag(name.substr(2))
+                       : nullptr;
+               flag != nullptr && flag->IsOfType<bool>()) {
+      given.insert(name.substr(2));
+    } else if (unknown->empty()) {
+      *unknown = arg;
+    }
+  }
+  return given;
 }
 
 }  // namespace
@@ -165,6 +748,13 @@ int main(int argc, char** argv) {
     std::cout << (it == Commands().end() ? kUsage : it->second.help);
     return 0;
   }
+  std::string unknown;
+  const std::set<std::string> given = FlagsGiven(argc, argv, &unknown);
+  if (!unknown.empty()) {
+    std::cerr << "liaison: unknown flag \"" << unknown
+              << "\"; run `liaison help`" << std::endl;
+    return 2;
+  }
   std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
   if (rest.size() < 2) {
     std::cerr << kUsage;
@@ -176,20 +766,38 @@ int main(int argc, char** argv) {
               << "\"; run `liaison help` for the list" << std::endl;
     return 2;
   }
-  if (rest.size() > 2) {
-    std::cerr << "liaison: unexpected argument \"" << rest[2]
-              << "\"; run `liaison help " << rest[1] << "`" << std::endl;
+  Invocation in;
+  in.command = rest[1];
+  in.args.assign(rest.begin() + 2, rest.end());
+  static const std::set<std::string> kCommandFlags = {
+      "idempotency_key", "follow",   "lease_seconds",
+      "reason",          "question", "outcome"};
+  for (const std::string& flag : given) {
+    if (kCommandFlags.count(flag) == 0) continue;
+    const std::vector<std::string>& accepted = it->second.flags;
+    if (std::find(accepted.begin(), accepted.end(), flag) == accepted.end()) {
+      return Usage(in.command,
+                   absl::StrCat("`", in.command, "` does not take --", flag));
+    }
+    in.flags_given.insert(flag);
+  }
+  in.connection.address = absl::GetFlag(FLAGS_broker);
+  in.connection.cert_path = absl::GetFlag(FLAGS_cert);
+  in.connection.key_path = absl::GetFlag(FLAGS_key);
+  in.connection.ca_path = absl::GetFlag(FLAGS_ca);
+  in.connection.server_name = absl::GetFlag(FLAGS_server_name);
+  in.professional.set_id(absl::GetFlag(FLAGS_professional_id));
+  in.professional.set_role(absl::GetFlag(FLAGS_professional_role));
+  const double timeout = absl::GetFlag(FLAGS_timeout_seconds);
+  if (!(timeout > 0)) {
+    std::cerr << "liaison: --timeout_seconds must be positive" << std::endl;
     return 2;
   }
-  liaison::client::ConnectionOptions options;
-  options.address = absl::GetFlag(FLAGS_broker);
-  options.cert_path = absl::GetFlag(FLAGS_cert);
-  options.key_path = absl::GetFlag(FLAGS_key);
-  options.ca_path = absl::GetFlag(FLAGS_ca);
-  options.server_name = absl::GetFlag(FLAGS_server_name);
-  for (const auto& [value, name] : {std::pair{&options.cert_path, "--cert"},
-                                    std::pair{&options.key_path, "--key"},
-                                    std::pair{&options.ca_path, "--ca"}}) {
+  in.timeout = absl::Seconds(timeout);
+  for (const auto& [value, name] :
+       {std::pair{&in.connection.cert_path, "--cert"},
+        std::pair{&in.connection.key_path, "--key"},
+        std::pair{&in.connection.ca_path, "--ca"}}) {
     if (value->empty()) {
       std::cerr << "liaison: " << name
                 << " is required (or set the environment variable); see "
@@ -198,5 +806,5 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  return it->second.run(options);
+  return it->second.run(in);
 }

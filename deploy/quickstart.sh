@@ -2,8 +2,11 @@
 # The Liaison quickstart: sets everything up, makes a deployment CA and
 # certificates for four demo agencies, an auditor and an admin, starts the
 # broker on the embedded SQLite store, asks it "who am I?" as each of them,
-# shows a revoked certificate being refused after a CRL reload, and stops
-# the broker. Everything it makes is in quickstart-out/.
+# walks a referral from the school to social services through its lifecycle
+# (send, inbox, acknowledge, accept, close, the school's status updates),
+# shows a referral no agreement covers being denied, shows a revoked
+# certificate being refused after a CRL reload, and stops the broker.
+# Everything it makes is in quickstart-out/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -59,6 +62,93 @@ for who in agency-malmo-hospital agency-malmo-social agency-rosengard-school \
   step "liaison whoami as $who"
   as "$who" whoami | sed 's/^/    /'
 done
+
+# The professionals acting at the school and at social services; the broker
+# records them with every call.
+teacher=(--professional_id=t-1042 "--professional_role=class teacher")
+social_worker=(--professional_id=sw-17 "--professional_role=duty social worker")
+
+step "A referral from the school to social services (quickstart-out/referral-school.textproto)"
+cat >referral-school.textproto <<'EOF'
+# A liaison.v1.SendReferralRequest in protobuf text format. It has no
+# idempotency_key: `liaison send-referral` uses the SHA-256 of this file, so
+# sending it again is a safe retry.
+destination { agency_id: "malmo-social" }
+subject { identifier: "20110304-1234" birth_date: "2011-03-04" }
+purpose: "child_welfare"
+concerns: CONCERN_CATEGORY_SCHOOL_ABSENCE
+concerns: CONCERN_CATEGORY_EMOTIONAL_HARM
+urgency: URGENCY_WITHIN_24H
+requested_action: "Assess whether the pupil and the family need support."
+record {
+  education {
+    subject { identifier: "20110304-1234" birth_date: "2011-03-04" }
+    address { street: "Amiralsgatan 1" postcode: "214 37" municipality: "Malmo" country: "SE" }
+    school: "Rosengard School"
+    year_group: "Year 9"
+    attendance_percent: 58.5
+    concerns: CONCERN_CATEGORY_SCHOOL_ABSENCE
+    concerns: CONCERN_CATEGORY_EMOTIONAL_HARM
+    support_plan: "Individual study plan since September; weekly talks with the school counsellor."
+    teacher_notes: "Absent most Mondays since October; withdrawn and tearful in class."
+    summary_for_sharing: "15-year-old pupil; attendance 58% this term and falling; appears low and withdrawn."
+    active_involvement: true
+    contact_point { name: "Student health team" role: "school counsellor" phone: "+46401000000" }
+  }
+}
+basis { consent_id: "consent-demo-1" }
+EOF
+
+step "liaison send-referral as the school (education to social_care for child_welfare: allowed)"
+as agency-rosengard-school "${teacher[@]}" send-referral referral-school.textproto >sent.txt
+sed 's/^/    /' sent.txt
+referral=$(sed -n 's/^referral: *//p' sent.txt)
+[ -n "$referral" ] || { echo "no referral id in the output" >&2; exit 1; }
+
+step "The same file again is a retry: the broker answers with the same referral"
+as agency-rosengard-school "${teacher[@]}" send-referral referral-school.textproto |
+  grep '^referral:' | sed 's/^/    /'
+
+step "liaison inbox as social services (shown, not acknowledged)"
+as agency-malmo-social "${social_worker[@]}" inbox >social-inbox.txt
+sed 's/^/    /' social-inbox.txt
+message=$(sed -n 's/^message: *//p' social-inbox.txt)
+[ "$(printf '%s\n' "$message" | grep -c .)" = 1 ] ||
+  { echo "expected one message in the social services inbox" >&2; exit 1; }
+
+step "Social services acknowledge the message, then acknowledge, accept and close the referral"
+as agency-malmo-social "${social_worker[@]}" ack "$message" | sed 's/^/    /'
+as agency-malmo-social "${social_worker[@]}" referral ack "$referral" |
+  sed -n 's/^status: */    referral ack:    /p'
+as agency-malmo-social "${social_worker[@]}" referral accept "$referral" |
+  sed -n 's/^status: */    referral accept: /p'
+as agency-malmo-social "${social_worker[@]}" referral close "$referral" \
+  --outcome="Family support plan agreed with the guardians; school informed." |
+  sed -n 's/^status: */    referral close:  /p'
+
+step "liaison inbox as the school: the status updates"
+as agency-rosengard-school "${teacher[@]}" inbox | sed 's/^/    /'
+
+step "liaison referral show as the school"
+as agency-rosengard-school "${teacher[@]}" referral show "$referral" | sed 's/^/    /'
+
+step "The police refer to the school: no agreement covers it, so it is denied"
+cat >referral-police.textproto <<'EOF'
+destination { sector_in_area { sector: "education" area: "malmo" } }
+subject { identifier: "20110304-1234" birth_date: "2011-03-04" }
+purpose: "child_welfare"
+concerns: CONCERN_CATEGORY_DOMESTIC_ABUSE
+urgency: URGENCY_ROUTINE
+requested_action: "Keep an eye on the pupil."
+record { police { incident_references: "MAL-2026-0001" active_involvement: true } }
+basis { consent_id: "consent-demo-1" }
+EOF
+if as agency-malmo-police send-referral referral-police.textproto 2>refused.txt; then
+  echo "a referral no agreement covers was sent" >&2; exit 1
+fi
+sed 's/^/    /' refused.txt
+grep -q '^liaison: PERMISSION_DENIED: ' refused.txt ||
+  { echo "expected PERMISSION_DENIED" >&2; exit 1; }
 
 step "The police certificate is revoked; the broker reloads its CRL (SIGHUP)"
 serial=$("$bin/liaison-certs" list | awk '/liaison:\/\/agency\/police\/malmo-police/ {print $1}')

@@ -6,6 +6,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <fstream>
 #include <functional>
 #include <string>
 #include <thread>
@@ -13,6 +14,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "liaison/v1/exchange.grpc.pb.h"
@@ -71,6 +73,16 @@ class ReferralTest : public ::testing::Test {
   std::unique_ptr<v1::Exchange::Stub> Stub(const Credentials& c) {
     return v1::Exchange::NewStub(
         ChannelFor(*broker_, deployment_.ca_cert(), c));
+  }
+
+  // What a health sender must add to a referral.
+  static void AddChecklist(v1::SendReferralRequest* r) {
+    v1::PreSharingChecklist* c = r->mutable_checklist();
+    c->set_concern_verified(true);
+    c->set_person_informed(true);
+    c->set_colleague_or_expert_consulted(true);
+    c->set_manager_approved(true);
+    c->set_risk_assessment_reference("RA-2026-17");
   }
 
   static v1::SendReferralRequest SchoolReferral(const std::string& key) {
@@ -242,6 +254,7 @@ TEST_F(ReferralTest, OfflineRecipientReceivesEverythingInOrder) {
       if (i % 3 == 1) {
         r.mutable_destination()->set_agency_id("malmo-sc");
         r.mutable_record()->mutable_health()->add_diagnosis_codes("F32.1");
+        AddChecklist(&r);
       } else if (i % 3 == 2) {
         r.mutable_record()->mutable_police()->add_incident_references(
             "2026-0042");
@@ -369,6 +382,11 @@ TEST_F(ReferralTest, BadSendsAreRefusedClearlyAndStoreNothing) {
          r->mutable_destination()->mutable_sector_in_area()->set_area("lund");
        },
        absl::StatusCode::kNotFound, "for area \"lund\""},
+      {"health without checklist", &health_,
+       [](v1::SendReferralRequest* r) {
+         r->mutable_record()->mutable_health()->add_diagnosis_codes("F32.1");
+       },
+       absl::StatusCode::kInvalidArgument, "pre-sharing checklist"},
       {"no agreement", &police_,
        [](v1::SendReferralRequest* r) {
          r->mutable_destination()->set_agency_id("rosengard-school");
@@ -413,6 +431,7 @@ TEST_F(ReferralTest, ReferralsOpenAndJoinCasesWithOneManager) {
   join.set_case_id(first->case_id());
   join.mutable_destination()->set_agency_id("malmo-sc");
   join.mutable_record()->mutable_health()->add_diagnosis_codes("F43.2");
+  AddChecklist(&join);
   auto outsider = Send(health_, join);
   EXPECT_EQ(outsider.status().code(), absl::StatusCode::kNotFound)
       << outsider.status();
@@ -463,6 +482,60 @@ TEST_F(ReferralTest, ReferralsOpenAndJoinCasesWithOneManager) {
   EXPECT_EQ(handed.handovers(0).by().id(), "sw-7");
 }
 
+TEST_F(ReferralTest, CommandLineSendsListsAndMovesAReferral) {
+  const std::string file = deployment_.root() + "/referral.textproto";
+  std::ofstream(file) << R"pb(
+    destination { agency_id: "malmo-sc" }
+    subject { identifier: "20110304-1234" birth_date: "2011-03-04" }
+    purpose: "child_welfare"
+    concerns: CONCERN_CATEGORY_SCHOOL_ABSENCE
+    urgency: URGENCY_ROUTINE
+    record { education { school: "Rosengard School" } }
+    basis { consent_id: "consent-1" }
+  )pb";
+  auto liaison = [&](const Credentials& c, std::vector<std::string> args) {
+    std::vector<std::string> argv = {
+        BinaryPath("liaison"), "--broker=" + broker_->address(),
+        "--ca=" + deployment_.ca_cert(), "--cert=" + c.cert, "--key=" + c.key};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv);
+  };
+  CommandResult sent = liaison(school_, {"send-referral", file});
+  ASSERT_EQ(sent.exit_code, 0) << sent.err;
+  const size_t at = sent.out.find("referral:");
+  ASSERT_NE(at, std::string::npos) << sent.out;
+  const std::string id = std::string(absl::StripAsciiWhitespace(
+      sent.out.substr(at + 9, sent.out.find('\n', at) - at - 9)));
+  // The same file again is a retry of the same referral.
+  CommandResult again = liaison(school_, {"send-referral", file});
+  EXPECT_NE(again.out.find(id), std::string::npos) << again.out;
+
+  CommandResult inbox = liaison(social_, {"inbox"});
+  ASSERT_EQ(inbox.exit_code, 0) << inbox.err;
+  EXPECT_NE(inbox.out.find(id), std::string::npos) << inbox.out;
+  const size_t m = inbox.out.find("message: ");
+  ASSERT_NE(m, std::string::npos);
+  const std::string message =
+      inbox.out.substr(m + 9, inbox.out.find('\n', m) - m - 9);
+  EXPECT_EQ(liaison(social_, {"ack", message}).exit_code, 0);
+  CommandResult accept = liaison(social_, {"referral", "accept", id});
+  EXPECT_EQ(accept.exit_code, 0) << accept.err;
+  CommandResult by_sender =
+      liaison(school_, {"referral", "close", id, "--outcome=done"});
+  EXPECT_EQ(by_sender.exit_code, 1);
+  EXPECT_NE(by_sender.err.find("PERMISSION_DENIED"), std::string::npos);
+  CommandResult show = liaison(school_, {"referral", "show", id});
+  EXPECT_EQ(show.exit_code, 0);
+  EXPECT_NE(show.out.find("accepted"), std::string::npos) << show.out;
+
+  std::ofstream(deployment_.root() + "/broken.textproto") << "purpose: 7\n";
+  CommandResult broken = liaison(
+      school_, {"send-referral", deployment_.root() + "/broken.textproto"});
+  EXPECT_EQ(broken.exit_code, 1);
+  EXPECT_NE(broken.err.find("broken.textproto:1:"), std::string::npos)
+      << broken.err;
+}
+
 TEST_F(ReferralTest, KillDuringSendsLosesNothingThatWasAnswered) {
   constexpr int kThreads = 4;
   constexpr int kPerThread = 250;
@@ -480,6 +553,7 @@ TEST_F(ReferralTest, KillDuringSendsLosesNothingThatWasAnswered) {
         v1::SendReferralRequest r = SchoolReferral(
             "crash-" + std::to_string(t) + "-" + std::to_string(i));
         r.mutable_destination()->set_agency_id("malmo-sc");
+        if (t % 2) AddChecklist(&r);
         grpc::ClientContext ctx;
         ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
         v1::SendReferralResponse resp;

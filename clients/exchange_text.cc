@@ -1,0 +1,320 @@
+#include "clients/exchange_text.h"
+
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/text_format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+
+namespace liaison::client {
+namespace {
+
+// Enum value names are TYPE_PREFIX_VALUE; the prefix is the part the
+// generated name of every value of that enum shares.
+std::string Readable(const std::string& name, const std::string& prefix) {
+  return ReadableName(name.rfind(prefix, 0) == 0 ? name.substr(prefix.size())
+                                                 : name);
+}
+
+std::string StatusName(v1::ReferralStatus status) {
+  return Readable(v1::ReferralStatus_Name(status), "REFERRAL_STATUS_");
+}
+
+std::string UrgencyName(v1::Urgency urgency) {
+  return Readable(v1::Urgency_Name(urgency), "URGENCY_");
+}
+
+std::string Concerns(const google::protobuf::RepeatedField<int>& concerns) {
+  std::vector<std::string> names;
+  for (int c : concerns) {
+    names.push_back(
+        Readable(v1::ConcernCategory_Name(static_cast<v1::ConcernCategory>(c)),
+                 "CONCERN_CATEGORY_"));
+  }
+  return names.empty() ? "-" : absl::StrJoin(names, ", ");
+}
+
+std::string TimeText(const google::protobuf::Timestamp& t) {
+  return Rfc3339(t.seconds());
+}
+
+// A block of "label: value" lines with the values aligned at `width`,
+// indented by `indent` spaces.
+class Lines {
+ public:
+  Lines(int indent, int width) : indent_(indent), width_(width) {}
+
+  Lines& Add(const std::string& label, const std::string& value) {
+    std::string head = absl::StrCat(std::string(indent_, ' '), label, ":");
+    if (static_cast<int>(head.size()) < indent_ + width_) {
+      head.resize(indent_ + width_, ' ');
+    } else {
+      head.push_back(' ');
+    }
+    absl::StrAppend(&text_, head, value, "\n");
+    return *this;
+  }
+
+  // Adds the line only when `value` is not empty.
+  Lines& AddIfSet(const std::string& label, const std::string& value) {
+    return value.empty() ? *this : Add(label, value);
+  }
+
+  Lines& AddRaw(const std::string& lines) {
+    absl::StrAppend(&text_, lines);
+    return *this;
+  }
+
+  const std::string& text() const { return text_; }
+
+ private:
+  const int indent_;
+  const int width_;
+  std::string text_;
+};
+
+// The record type ("education") and the field paths without it, by
+// treatment. Field paths from the broker are "<record type>.<field>".
+std::string RecordLines(const v1::AbstractedRecord& record, int indent,
+                        int width, bool with_content) {
+  std::string type;
+  std::vector<std::string> kept, generalised, hashed, withheld;
+  for (const v1::FieldOutcome& f : record.fields()) {
+    std::vector<std::string> parts =
+        absl::StrSplit(f.field(), absl::MaxSplits('.', 1));
+    std::string name = f.field();
+    if (parts.size() == 2) {
+      if (type.empty()) type = parts[0];
+      name = parts[1];
+    }
+    switch (f.treatment()) {
+      case v1::FieldOutcome::TREATMENT_KEPT:
+        kept.push_back(name);
+        break;
+      case v1::FieldOutcome::TREATMENT_GENERALISED:
+        generalised.push_back(
+            absl::StrCat(name, f.transform().empty()
+                                   ? ""
+                                   : absl::StrCat(" (", f.transform(), ")")));
+        break;
+      case v1::FieldOutcome::TREATMENT_HASHED:
+        hashed.push_back(name);
+        break;
+      default:
+        withheld.push_back(name);
+        break;
+    }
+  }
+  if (type.empty()) {
+    // Nothing listed: the record's type is the name of the oneof field set.
+    const google::protobuf::FieldDescriptor* set =
+        record.record().GetReflection()->GetOneofFieldDescriptor(
+            record.record(),
+            v1::Record::descriptor()->FindOneofByName("record"));
+    if (set != nullptr) type = set->name();
+  }
+  Lines lines(indent, width);
+  if (type.empty() && record.level() == v1::LEVEL_NONE) {
+    lines.Add("record", "none");
+    return lines.text();
+  }
+  std::string head = absl::StrCat(type.empty() ? "record" : type, " at level ",
+                                  LevelName(record.level()));
+  if (!record.policy_version().empty()) {
+    absl::StrAppend(&head, " (policy ", record.policy_version(), ")");
+  }
+  lines.Add("record", head);
+  const auto list = [](const std::vector<std::string>& names) {
+    return names.empty() ? std::string("-") : absl::StrJoin(names, ", ");
+  };
+  Lines fields(indent + 2, 13);
+  fields.Add("kept", list(kept)).Add("generalised", list(generalised));
+  if (!hashed.empty()) fields.Add("hashed", list(hashed));
+  fields.Add("withheld", list(withheld));
+  if (record.more_available_under_override()) {
+    fields.Add("note", "more is available under an override basis");
+  }
+  lines.AddRaw(fields.text());
+  if (with_content &&
+      record.record().record_case() != v1::Record::RECORD_NOT_SET) {
+    std::string content;
+    google::protobuf::TextFormat::Printer printer;
+    printer.SetUseUtf8StringEscaping(true);  // "Malmö", not octal escapes
+    printer.PrintToString(record.record(), &content);
+    const std::string pad(indent + 2, ' ');
+    lines.AddRaw(absl::StrCat(pad, "content:\n"));
+    for (absl::string_view line :
+         absl::StrSplit(content, '\n', absl::SkipEmpty())) {
+      lines.AddRaw(absl::StrCat(pad, "  ", line, "\n"));
+    }
+  }
+  return lines.text();
+}
+
+std::string BasisText(const v1::LegalBasis& basis) {
+  switch (basis.basis_case()) {
+    case v1::LegalBasis::kConsentId:
+      return absl::StrCat("consent ", basis.consent_id());
+    case v1::LegalBasis::kOverride:
+      return absl::StrCat(
+          "override: ",
+          Readable(v1::OverrideCategory_Name(basis.override().category()),
+                   "OVERRIDE_CATEGORY_"),
+          basis.override().legal_provision().empty()
+              ? ""
+              : absl::StrCat(" under ", basis.override().legal_provision()));
+    case v1::LegalBasis::kStatutoryDuty:
+      return absl::StrCat("statutory duty ", basis.statutory_duty());
+    case v1::LegalBasis::BASIS_NOT_SET:
+      break;
+  }
+  return "-";
+}
+
+std::string SubjectText(const v1::Subject& subject) {
+  return subject.birth_date().empty()
+             ? subject.identifier()
+             : absl::StrCat(subject.identifier(), " (born ",
+                            subject.birth_date(), ")");
+}
+
+}  // namespace
+
+std::string ReadableName(const std::string& enum_value_name) {
+  std::string name = enum_value_name;
+  for (char& c : name) {
+    c = c == '_'
+            ? ' '
+            : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return name;
+}
+
+std::string LevelName(v1::Level level) {
+  return Readable(v1::Level_Name(level), "LEVEL_");
+}
+
+std::string Rfc3339(int64_t unix_seconds) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ",
+                          absl::FromUnixSeconds(unix_seconds),
+                          absl::UTCTimeZone());
+}
+
+std::string ActedBy(const std::string& agency_id,
+                    const v1::Professional& professional) {
+  std::vector<std::string> who;
+  if (!professional.id().empty()) who.push_back(professional.id());
+  if (!professional.role().empty()) who.push_back(professional.role());
+  std::string text = agency_id.empty() ? "-" : agency_id;
+  if (!who.empty()) absl::StrAppend(&text, " (", absl::StrJoin(who, ", "), ")");
+  return text;
+}
+
+std::string DescribeInboxMessage(const v1::InboxMessage& m) {
+  Lines head(0, 0);
+  head.Add("message", m.message_id());
+  Lines lines(2, 11);
+  switch (m.body_case()) {
+    case v1::InboxMessage::kReferral: {
+      const v1::Referral& r = m.referral();
+      lines.Add("kind", "referral")
+          .Add("referral", r.referral_id())
+          .Add("from", ActedBy(r.sender_agency_id(), r.history_size() > 0
+                                                         ? r.history(0).by()
+                                                         : v1::Professional()))
+          .Add("case", r.case_id())
+          .Add("urgency", UrgencyName(r.urgency()))
+          .Add("concerns", Concerns(r.concerns()))
+          .Add("requested",
+               r.requested_action().empty() ? "-" : r.requested_action())
+          .AddRaw(RecordLines(r.record(), 2, 11, /*with_content=*/false));
+      break;
+    }
+    case v1::InboxMessage::kReferralUpdate: {
+      const v1::ReferralEvent& e = m.referral_update();
+      lines.Add("kind", "referral update")
+          .Add("referral", m.referral_id())
+          .Add("status", StatusName(e.status()))
+          .Add("by", ActedBy(e.by_agency_id(), e.by()))
+          .Add("at", TimeText(e.at()))
+          .AddIfSet("detail", e.detail());
+      break;
+    }
+    case v1::InboxMessage::kNotice: {
+      const v1::Notice& n = m.notice();
+      lines
+          .Add("kind",
+               absl::StrCat("notice: ",
+                            Readable(v1::Notice::Kind_Name(n.kind()), "KIND_")))
+          .AddIfSet("referral", n.referral_id())
+          .AddIfSet("consent", n.consent_id());
+      if (!n.message_ids().empty()) {
+        lines.Add("about", absl::StrJoin(n.message_ids(), ", "));
+      }
+      lines.AddIfSet("text", n.text());
+      break;
+    }
+    case v1::InboxMessage::kSummaryRequest: {
+      const v1::SummaryRequestReceived& s = m.summary_request();
+      lines.Add("kind", "summary request")
+          .Add("request", s.request_id())
+          .Add("from", s.requester_agency_id())
+          .Add("subject", SubjectText(s.subject()))
+          .Add("purpose", s.purpose())
+          .Add("basis", BasisText(s.basis()));
+      break;
+    }
+    case v1::InboxMessage::kSummary: {
+      const v1::SummaryReceived& s = m.summary();
+      lines.Add("kind", "summary")
+          .Add("summary", s.summary_id())
+          .Add("from", s.sender_agency_id())
+          .AddIfSet("case", s.case_id())
+          .AddIfSet("request", s.request_id())
+          .AddRaw(RecordLines(s.record(), 2, 11, /*with_content=*/false));
+      break;
+    }
+    case v1::InboxMessage::BODY_NOT_SET:
+      lines.Add("kind", "unknown (a newer broker? upgrade liaison)");
+      break;
+  }
+  lines.Add("delivery",
+            absl::StrCat("attempt ", m.delivery_attempt(), ", enqueued ",
+                         TimeText(m.enqueued_at()), ", leased until ",
+                         TimeText(m.lease_expires_at())));
+  return head.text() + lines.text();
+}
+
+std::string DescribeReferral(const v1::Referral& r) {
+  Lines lines(0, 11);
+  lines.Add("referral", r.referral_id())
+      .Add("case", r.case_id())
+      .Add("from", r.sender_agency_id())
+      .Add("to", r.recipient_agency_id())
+      .Add("status", StatusName(r.status()))
+      .Add("urgency", UrgencyName(r.urgency()))
+      .Add("concerns", Concerns(r.concerns()))
+      .Add("requested",
+           r.requested_action().empty() ? "-" : r.requested_action())
+      .AddRaw(RecordLines(r.record(), 0, 11, /*with_content=*/true))
+      .AddRaw("history:\n");
+  for (const v1::ReferralEvent& e : r.history()) {
+    std::string status = StatusName(e.status());
+    status.resize(std::max<size_t>(status.size(), 15), ' ');
+    lines.AddRaw(absl::StrCat("  ", TimeText(e.at()), "  ", status, "  by ",
+                              ActedBy(e.by_agency_id(), e.by()), "\n"));
+    if (!e.detail().empty()) {
+      lines.AddRaw(
+          absl::StrCat(std::string(24, ' '), "detail: ", e.detail(), "\n"));
+    }
+  }
+  return lines.text();
+}
+
+}  // namespace liaison::client

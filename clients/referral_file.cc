@@ -1,0 +1,71 @@
+#include "clients/referral_file.h"
+
+#include <google/protobuf/io/tokenizer.h>
+#include <google/protobuf/text_format.h>
+#include <openssl/sha.h>
+
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "broker/status_macros.h"
+#include "certs/x509.h"
+
+namespace liaison::client {
+namespace {
+
+// Collects the parser's problems as "PATH:LINE:COLUMN: message"; the parser
+// counts lines and columns from 0.
+class ProblemList final : public google::protobuf::io::ErrorCollector {
+ public:
+  explicit ProblemList(std::string path) : path_(std::move(path)) {}
+
+  void AddError(int line, google::protobuf::io::ColumnNumber column,
+                const std::string& message) override {
+    Add(line, column, message);
+  }
+  void AddWarning(int line, google::protobuf::io::ColumnNumber column,
+                  const std::string& message) override {
+    Add(line, column, absl::StrCat("warning: ", message));
+  }
+
+  const std::vector<std::string>& problems() const { return problems_; }
+
+ private:
+  void Add(int line, int column, const std::string& message) {
+    problems_.push_back(line < 0 ? absl::StrCat(path_, ": ", message)
+                                 : absl::StrCat(path_, ":", line + 1, ":",
+                                                column + 1, ": ", message));
+  }
+
+  const std::string path_;
+  std::vector<std::string> problems_;
+};
+
+}  // namespace
+
+absl::StatusOr<ReferralFile> ReadReferralFile(const std::string& path) {
+  ASSIGN_OR_RETURN(std::string bytes, x509::ReadFile(path));
+  ReferralFile file;
+  ProblemList problems(path);
+  google::protobuf::TextFormat::Parser parser;
+  parser.RecordErrorsTo(&problems);
+  if (!parser.ParseFromString(bytes, &file.request)) {
+    if (problems.problems().empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path,
+                       ": not a liaison.v1.SendReferralRequest in "
+                       "protobuf text format"));
+    }
+    return absl::InvalidArgumentError(absl::StrJoin(problems.problems(), "\n"));
+  }
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(),
+         digest);
+  file.sha256_hex = absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
+  return file;
+}
+
+}  // namespace liaison::client
