@@ -14,10 +14,6 @@ namespace {
 // Bound on the parsed-certificate cache; it is cleared when full.
 constexpr size_t kMaxCachedCertificates = 4096;
 
-std::string Rfc3339(absl::Time t) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
-}
-
 v1::PrincipalKind ToProtoKind(PrincipalKind kind) {
   switch (kind) {
     case PrincipalKind::kAgency:
@@ -124,13 +120,13 @@ absl::StatusOr<v1::Principal> Authenticator::Authenticate(
   if (auto it = crl->revoked.find(cert.serial); it != crl->revoked.end()) {
     return absl::UnauthenticatedError(absl::StrCat(
         "certificate serial ", cert.serial, " was revoked on ",
-        Rfc3339(it->second), "; ask your administrator for a new certificate"));
+        x509::Rfc3339(it->second), "; ask your administrator for a new certificate"));
   }
   const absl::Time now = clock_->Now();
   if (cert.not_after < now) {
     return absl::UnauthenticatedError(absl::StrCat(
         "certificate serial ", cert.serial, " expired on ",
-        Rfc3339(cert.not_after), "; ask your administrator to renew it"));
+        x509::Rfc3339(cert.not_after), "; ask your administrator to renew it"));
   }
   if (cert.uris.size() != 1) {
     return absl::UnauthenticatedError(absl::StrCat(

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "broker/pseudonym.h"
+#include "certs/x509.h"
 
 namespace liaison {
 namespace {
@@ -11,10 +12,6 @@ v1::InboxMessage NewNotice(absl::Time now) {
   m.set_message_id(NewId("msg-"));
   m.mutable_enqueued_at()->set_seconds(absl::ToUnixSeconds(now));
   return m;
-}
-
-std::string Rfc3339(absl::Time t) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
 }
 
 }  // namespace
@@ -32,7 +29,7 @@ v1::InboxMessage NonDeliveryNotice(const std::string& message_id,
   n->set_text(absl::StrCat(
       "message ", message_id, referral_id.empty() ? "" : " (referral ",
       referral_id, referral_id.empty() ? "" : ")", " to agency \"",
-      recipient_agency_id, "\" expired unacknowledged at ", Rfc3339(now),
+      recipient_agency_id, "\" expired unacknowledged at ", x509::Rfc3339(now),
       "; it was not delivered. Contact the agency by another channel or "
       "send again."));
   return m;
@@ -49,7 +46,7 @@ v1::InboxMessage EscalationNotice(const v1::Referral& referral,
       v1::Urgency_Name(referral.urgency()), " referral ",
       referral.referral_id(), " from \"", referral.sender_agency_id(),
       "\" to \"", referral.recipient_agency_id(),
-      "\" was not acknowledged by its deadline ", Rfc3339(deadline),
+      "\" was not acknowledged by its deadline ", x509::Rfc3339(deadline),
       "; follow it up directly with the recipient."));
   return m;
 }

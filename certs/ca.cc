@@ -492,7 +492,7 @@ absl::string_view StatusName(CertificateStatus status) {
 }
 
 std::string FormatTimestamp(absl::Time t) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
+  return x509::Rfc3339(t);
 }
 
 absl::StatusOr<std::string> NormalizeSerial(absl::string_view serial) {

@@ -194,6 +194,10 @@ absl::StatusOr<std::string> PrivateKeyToPem(const EVP_PKEY* key) {
   return BioContents(bio.get());
 }
 
+std::string Rfc3339(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
+}
+
 std::string SerialHex(const X509* cert) {
   const ASN1_INTEGER* serial = X509_get0_serialNumber(cert);
   BIGNUM* bn = ASN1_INTEGER_to_BN(serial, nullptr);

@@ -48,6 +48,10 @@ absl::StatusOr<KeyPtr> ReadPrivateKeyFile(const std::string& path);
 absl::StatusOr<std::string> CertificateToPem(const X509* cert);
 absl::StatusOr<std::string> PrivateKeyToPem(const EVP_PKEY* key);
 
+// RFC 3339 in UTC to the second, e.g. "2026-11-22T10:00:00Z": the one
+// format every Liaison tool prints times in.
+std::string Rfc3339(absl::Time t);
+
 // Upper-case hexadecimal serial number without separators.
 std::string SerialHex(const X509* cert);
 // Every URI entry of the subjectAltName extension, in order.

@@ -42,21 +42,18 @@ absl::Status CheckOwnCertificate(const ConnectionOptions& options,
         absl::StrCat(options.key_path, " is not the private key of ",
                      options.cert_path));
   }
-  const auto rfc3339 = [](absl::Time t) {
-    return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
-  };
   if (x509::NotAfter(cert.get()) < now) {
     return absl::FailedPreconditionError(absl::StrCat(
         "certificate ", options.cert_path, " (serial ",
         x509::SerialHex(cert.get()), ") expired on ",
-        rfc3339(x509::NotAfter(cert.get())),
+        x509::Rfc3339(x509::NotAfter(cert.get())),
         "; ask your administrator to renew it"));
   }
   if (x509::NotBefore(cert.get()) > now) {
     return absl::FailedPreconditionError(
         absl::StrCat("certificate ", options.cert_path,
                      " is not valid until ",
-                     rfc3339(x509::NotBefore(cert.get()))));
+                     x509::Rfc3339(x509::NotBefore(cert.get()))));
   }
   return absl::OkStatus();
 }

@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "certs/x509.h"
 
 namespace liaison::client {
 namespace {
@@ -201,9 +202,7 @@ std::string LevelName(v1::Level level) {
 }
 
 std::string Rfc3339(int64_t unix_seconds) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ",
-                          absl::FromUnixSeconds(unix_seconds),
-                          absl::UTCTimeZone());
+  return x509::Rfc3339(absl::FromUnixSeconds(unix_seconds));
 }
 
 std::string ActedBy(const std::string& agency_id,
