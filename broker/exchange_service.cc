@@ -470,6 +470,7 @@ grpc::ServerUnaryReactor* ExchangeService::SendReferral(
   referral.set_urgency(request->urgency());
   *referral.mutable_concerns() = request->concerns();
   referral.set_requested_action(request->requested_action());
+  *referral.mutable_subject() = request->subject();
   *referral.mutable_record() = abstracted;
   v1::ReferralEvent* sent = referral.add_history();
   sent->set_status(v1::REFERRAL_STATUS_SENT);

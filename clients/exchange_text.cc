@@ -215,6 +215,17 @@ std::string ActedBy(const std::string& agency_id,
   return text;
 }
 
+namespace {
+
+// The person a referral is about.
+std::string SubjectLine(const v1::Subject& s) {
+  if (s.identifier().empty()) return "-";
+  if (s.birth_date().empty()) return s.identifier();
+  return absl::StrCat(s.identifier(), " (born ", s.birth_date(), ")");
+}
+
+}  // namespace
+
 std::string DescribeInboxMessage(const v1::InboxMessage& m) {
   Lines head(0, 0);
   head.Add("message", m.message_id());
@@ -228,6 +239,7 @@ std::string DescribeInboxMessage(const v1::InboxMessage& m) {
                                                          ? r.history(0).by()
                                                          : v1::Professional()))
           .Add("case", r.case_id())
+          .Add("subject", SubjectLine(r.subject()))
           .Add("urgency", UrgencyName(r.urgency()))
           .Add("concerns", Concerns(r.concerns()))
           .Add("requested",
@@ -296,6 +308,7 @@ std::string DescribeReferral(const v1::Referral& r) {
       .Add("case", r.case_id())
       .Add("from", r.sender_agency_id())
       .Add("to", r.recipient_agency_id())
+      .Add("subject", SubjectLine(r.subject()))
       .Add("status", StatusName(r.status()))
       .Add("urgency", UrgencyName(r.urgency()))
       .Add("concerns", Concerns(r.concerns()))

@@ -199,6 +199,8 @@ TEST_F(ReferralTest, HappyPathThroughTheLifecycle) {
   ASSERT_TRUE(arrived.has_referral());
   EXPECT_EQ(arrived.referral().referral_id(), sent->referral_id());
   EXPECT_EQ(arrived.referral().sender_agency_id(), "rosengard-school");
+  // Whom to act for reaches the named recipient whatever the level.
+  EXPECT_EQ(arrived.referral().subject().identifier(), "20110304-1234");
   EXPECT_EQ(arrived.referral().record().level(), v1::LEVEL_SUMMARY);
   // Below FULL and without per-field transforms, nothing of the record
   // reaches the recipient, and it is told what was withheld.
