@@ -15,7 +15,7 @@ class AuditService final : public v1::Audit::CallbackService {
   explicit AuditService(const Authenticator* auth) : auth_(auth) {}
 
   LIAISON_PENDING_UNARY(QueryLog, QueryLogRequest, QueryLogResponse)
-  LIAISON_PENDING_STREAM(ExportLog, ExportLogRequest, LogEntry)
+  LIAISON_PENDING_STREAM(ExportLog, ExportLogRequest, ExportedEntry)
   LIAISON_PENDING_UNARY(SubjectAccessReport, SubjectAccessReportRequest,
                         SubjectAccessReportResponse)
   LIAISON_PENDING_UNARY(ListOverrideReviews, ListOverrideReviewsRequest,
