@@ -75,8 +75,16 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(
   RETURN_IF_ERROR(CheckServerIdentity(config, clock));
   RETURN_IF_ERROR(MakePrivateDir(config.data_dir()));
 
+  ASSIGN_OR_RETURN(LogSigner signer,
+                   LogSigner::LoadOrCreate(config.data_dir() + "/log-signing.key",
+                                           config.data_dir() + "/log-signing.pub"));
+  broker->signer_ = std::make_unique<LogSigner>(std::move(signer));
+  progress(absl::StrCat("disclosure log signing key ", broker->signer_->key_id(),
+                        " (public key ", config.data_dir(),
+                        "/log-signing.pub)"));
   SqliteStoreOptions store_options;
   store_options.path = config.data_dir() + "/liaison.db";
+  store_options.signer = broker->signer_.get();
   ASSIGN_OR_RETURN(std::unique_ptr<SqliteStore> store,
                    SqliteStore::Open(store_options));
   progress(absl::StrCat("store ", store_options.path, " at schema version ",
@@ -151,7 +159,9 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(
       broker->auth_.get(), broker->registry_.get(), broker->store_.get(),
       broker->policy_.get(), broker->pseudonyms_.get(), broker->waiters_.get(),
       clock, exchange);
-  broker->audit_service_ = std::make_unique<AuditService>(broker->auth_.get());
+  broker->audit_service_ = std::make_unique<AuditService>(
+      broker->auth_.get(), broker->registry_.get(), broker->store_.get(),
+      broker->pseudonyms_.get(), clock, broker->signer_->public_key());
   broker->admin_service_ = std::make_unique<AdminService>(broker->auth_.get());
 
   grpc::EnableDefaultHealthCheckService(true);

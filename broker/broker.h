@@ -21,6 +21,7 @@
 #include "broker/registry.h"
 #include "broker/store.h"
 #include "broker/sweeper.h"
+#include "broker/tree_head.h"
 #include "liaison/v1/config.pb.h"
 #include "policy/disclosure.h"
 
@@ -57,6 +58,8 @@ class Broker {
  private:
   Broker() = default;
 
+  // Before the store, which signs with it, so it is destroyed after.
+  std::unique_ptr<LogSigner> signer_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<Registry> registry_;
   std::unique_ptr<Authenticator> auth_;

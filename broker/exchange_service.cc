@@ -1,55 +1,15 @@
 #include "broker/exchange_service.h"
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
-#include <openssl/sha.h>
-
 #include <deque>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/civil_time.h"
+#include "broker/message_util.h"
 
 namespace liaison {
 namespace {
-
-std::string Sha256Hex(absl::string_view bytes) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(),
-         digest);
-  return absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
-}
-
-std::string DeterministicBytes(const google::protobuf::Message& message) {
-  std::string bytes;
-  {
-    google::protobuf::io::StringOutputStream out(&bytes);
-    google::protobuf::io::CodedOutputStream coded(&out);
-    coded.SetSerializationDeterministic(true);
-    message.SerializeToCodedStream(&coded);
-  }
-  return bytes;
-}
-
-void SetTime(google::protobuf::Timestamp* ts, absl::Time t) {
-  const int64_t micros = absl::ToUnixMicros(t);
-  ts->set_seconds(micros / 1000000);
-  ts->set_nanos(static_cast<int32_t>((micros % 1000000) * 1000));
-}
-
-v1::Professional ProfessionalOf(const grpc::CallbackServerContext* ctx) {
-  v1::Professional p;
-  const auto& md = ctx->client_metadata();
-  if (auto it = md.find("liaison-professional-id"); it != md.end()) {
-    p.set_id(std::string(it->second.data(), it->second.size()));
-  }
-  if (auto it = md.find("liaison-professional-role"); it != md.end()) {
-    p.set_role(std::string(it->second.data(), it->second.size()));
-  }
-  return p;
-}
 
 bool IsDate(const std::string& s) {
   absl::CivilDay day;
@@ -113,6 +73,7 @@ v1::LogEntry DecisionEntry(
   }
   e.set_allowed(decision.allowed);
   e.set_reason(absl::StrJoin(decision.reasons, "; "));
+  e.set_purpose(request.purpose());
   return e;
 }
 

@@ -150,4 +150,12 @@ std::optional<v1::Auditor> Registry::FindAuditor(const std::string& id) const {
   return it->second;
 }
 
+std::vector<v1::Agency> Registry::Agencies() const {
+  std::shared_ptr<const Snapshot> snapshot = Current();
+  std::vector<v1::Agency> out;
+  out.reserve(snapshot->agencies.size());
+  for (const auto& [id, agency] : snapshot->agencies) out.push_back(agency);
+  return out;
+}
+
 }  // namespace liaison

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -45,6 +46,8 @@ class Registry {
   std::optional<v1::Agency> ResolveRoute(const std::string& sector,
                                          const std::string& area) const;
   std::optional<v1::Auditor> FindAuditor(const std::string& id) const;
+  // Every registered agency, in no particular order.
+  std::vector<v1::Agency> Agencies() const;
 
   // Checks one agency entry as the registry requires it.
   static absl::Status ValidateAgency(const v1::Agency& agency);

@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "liaison/v1/common.pb.h"
 
 namespace liaison {
 
@@ -38,6 +39,20 @@ class RefusedStream final : public grpc::ServerWriteReactor<Message> {
   }
   void OnDone() override { delete this; }
 };
+
+// The professional the agency system named in the call's metadata
+// ("liaison-professional-id", "liaison-professional-role"); empty when none.
+inline v1::Professional ProfessionalOf(const grpc::CallbackServerContext* ctx) {
+  v1::Professional p;
+  const auto& md = ctx->client_metadata();
+  if (auto it = md.find("liaison-professional-id"); it != md.end()) {
+    p.set_id(std::string(it->second.data(), it->second.size()));
+  }
+  if (auto it = md.find("liaison-professional-role"); it != md.end()) {
+    p.set_role(std::string(it->second.data(), it->second.size()));
+  }
+  return p;
+}
 
 // The answer for a method whose capability has not been built yet, given
 // after the caller was authorised so refusals stay accurate.

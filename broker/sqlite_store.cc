@@ -6,6 +6,8 @@
 #include "absl/synchronization/notification.h"
 #include "broker/notices.h"
 #include "broker/referral_lifecycle.h"
+#include "broker/sqlite_log.h"
+#include "broker/sqlite_query.h"
 #include "broker/status_macros.h"
 
 namespace liaison {
@@ -13,7 +15,7 @@ namespace {
 
 // Schema migrations, applied in order. Entry i moves the file from version i
 // to version i + 1 and is never edited once released: add a new entry.
-constexpr const char* kMigrations[] = {
+const char* const kMigrations[] = {
     // 1: the registry.
     R"sql(
     CREATE TABLE agencies (
@@ -110,98 +112,19 @@ constexpr const char* kMigrations[] = {
       entry BLOB NOT NULL
     );
     )sql",
+    // 3: the log's search index, Merkle nodes, signed heads and override
+    // reviews; entries already written are indexed by the migration.
+    sqlite::kLogSchema,
 };
+constexpr int kLogIndexVersion = 3;
 
 constexpr int kInboxAcknowledged = 1;
 
-struct StmtFinalize {
-  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
-};
-using Stmt = std::unique_ptr<sqlite3_stmt, StmtFinalize>;
-
-absl::Status SqlError(sqlite3* db, absl::string_view what) {
-  const int code = sqlite3_extended_errcode(db) & 0xff;
-  std::string message = absl::StrCat(what, ": ", sqlite3_errmsg(db));
-  if (code == SQLITE_BUSY || code == SQLITE_LOCKED) {
-    return absl::UnavailableError(message);
-  }
-  if (code == SQLITE_FULL || code == SQLITE_IOERR) {
-    return absl::UnavailableError(message);
-  }
-  return absl::InternalError(message);
-}
-
-// A prepared statement with positional binding: Bind(1, x).Bind(2, y).
-class Query {
- public:
-  static absl::StatusOr<Query> Prepare(sqlite3* db, const char* sql) {
-    sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr) != SQLITE_OK) {
-      return SqlError(db, "prepare");
-    }
-    return Query(db, Stmt(stmt));
-  }
-  Query& Bind(int i, const std::string& v) {
-    sqlite3_bind_text(stmt_.get(), i, v.data(), static_cast<int>(v.size()),
-                      SQLITE_TRANSIENT);
-    return *this;
-  }
-  Query& Bind(int i, int64_t v) {
-    sqlite3_bind_int64(stmt_.get(), i, v);
-    return *this;
-  }
-  Query& Bind(int i, absl::Time t) { return Bind(i, absl::ToUnixMicros(t)); }
-  Query& BindBlob(int i, const std::string& v) {
-    sqlite3_bind_blob(stmt_.get(), i, v.data(), static_cast<int>(v.size()),
-                      SQLITE_TRANSIENT);
-    return *this;
-  }
-  // True for a row, false when done.
-  absl::StatusOr<bool> Step() {
-    const int rc = sqlite3_step(stmt_.get());
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    return SqlError(db_, "step");
-  }
-  absl::Status Run() {
-    ASSIGN_OR_RETURN(bool row, Step());
-    (void)row;
-    return absl::OkStatus();
-  }
-  std::string Text(int i) const {
-    const unsigned char* t = sqlite3_column_text(stmt_.get(), i);
-    return t == nullptr ? std::string()
-                        : std::string(reinterpret_cast<const char*>(t));
-  }
-  std::string Blob(int i) const {
-    const void* b = sqlite3_column_blob(stmt_.get(), i);
-    return b == nullptr ? std::string()
-                        : std::string(static_cast<const char*>(b),
-                                      sqlite3_column_bytes(stmt_.get(), i));
-  }
-  int64_t Int(int i) const { return sqlite3_column_int64(stmt_.get(), i); }
-  bool IsNull(int i) const {
-    return sqlite3_column_type(stmt_.get(), i) == SQLITE_NULL;
-  }
-
- private:
-  Query(sqlite3* db, Stmt stmt) : db_(db), stmt_(std::move(stmt)) {}
-  sqlite3* db_;
-  Stmt stmt_;
-};
-
-template <typename Message>
-absl::StatusOr<Message> ParseBlob(const std::string& blob,
-                                  absl::string_view what) {
-  Message m;
-  if (!m.ParseFromString(blob)) {
-    return absl::DataLossError(
-        absl::StrCat("stored ", what, " cannot be parsed"));
-  }
-  return m;
-}
-
 }  // namespace
+
+using sqlite::ParseBlob;
+using sqlite::Query;
+using sqlite::SqlError;
 
 int SqliteStore::LatestSchemaVersion() {
   return static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
@@ -225,22 +148,33 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
   }
   sqlite3_busy_timeout(db, options.busy_timeout_ms);
   std::unique_ptr<SqliteStore> store(
-      new SqliteStore(db, std::max(1, options.max_group)));
+      new SqliteStore(db, std::max(1, options.max_group), options.signer));
   // WAL with synchronous=FULL: a committed transaction survives power loss.
   absl::Status s = store->Exec("PRAGMA journal_mode=WAL");
   if (s.ok()) s = store->Exec("PRAGMA synchronous=FULL");
   if (s.ok()) s = store->Exec("PRAGMA foreign_keys=ON");
   if (s.ok()) s = store->Migrate();
+  if (s.ok()) {
+    absl::StatusOr<uint64_t> size = store->log_->Size();
+    s = size.status();
+    if (s.ok()) store->log_size_ = *size;
+  }
+  if (s.ok()) s = store->SignHeadIfBehind();
+  if (s.ok()) s = store->OpenReader(options.path, options.busy_timeout_ms);
   if (!s.ok()) {
     return absl::Status(
         s.code(), absl::StrCat("store ", options.path, ": ", s.message()));
   }
   store->committer_ = std::thread([s = store.get()] { s->CommitLoop(); });
+  store->reader_ = std::thread([s = store.get()] { s->ReadLoop(); });
   return store;
 }
 
-SqliteStore::SqliteStore(sqlite3* db, int max_group)
-    : db_(db), max_group_(max_group) {}
+SqliteStore::SqliteStore(sqlite3* db, int max_group, const LogSigner* signer)
+    : db_(db),
+      max_group_(max_group),
+      signer_(signer),
+      log_(std::make_unique<sqlite::LogTables>(db)) {}
 
 SqliteStore::~SqliteStore() {
   {
@@ -248,7 +182,48 @@ SqliteStore::~SqliteStore() {
     stopping_ = true;
   }
   if (committer_.joinable()) committer_.join();
+  if (reader_.joinable()) reader_.join();
+  // Statements first: a connection with one unfinalized does not close.
+  reader_log_.reset();
+  log_.reset();
+  sqlite3_close_v2(reader_db_);
   sqlite3_close_v2(db_);
+}
+
+absl::Status SqliteStore::OpenReader(const std::string& path,
+                                     int busy_timeout_ms) {
+  const int rc = sqlite3_open_v2(path.c_str(), &reader_db_,
+                                 SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+                                 nullptr);
+  if (rc != SQLITE_OK) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot open a reader on the store: ",
+        reader_db_ ? sqlite3_errmsg(reader_db_) : sqlite3_errstr(rc)));
+  }
+  sqlite3_busy_timeout(reader_db_, busy_timeout_ms);
+  reader_log_ = std::make_unique<sqlite::LogTables>(reader_db_);
+  return absl::OkStatus();
+}
+
+absl::Status SqliteStore::SignHeadIfBehind() {
+  if (signer_ == nullptr) return absl::OkStatus();
+  ASSIGN_OR_RETURN(std::optional<v1::TreeHead> head, log_->LatestHead());
+  if (head.has_value() && head->tree_size() == log_size_) {
+    return absl::OkStatus();
+  }
+  RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  absl::Status s = SignGroupHead(log_size_ + 1);
+  if (s.ok()) s = Exec("COMMIT");
+  if (!s.ok()) Exec("ROLLBACK").IgnoreError();
+  return s;
+}
+
+absl::Status SqliteStore::SignGroupHead(uint64_t size_before) {
+  if (signer_ == nullptr || log_size_ == size_before) return absl::OkStatus();
+  ASSIGN_OR_RETURN(std::string root, log_->Root(log_size_));
+  ASSIGN_OR_RETURN(v1::TreeHead head,
+                   signer_->Sign(log_size_, root, absl::Now()));
+  return log_->SaveHead(head);
 }
 
 absl::Status SqliteStore::Exec(const char* sql) {
@@ -278,6 +253,7 @@ absl::Status SqliteStore::Migrate() {
     if (s.ok()) {
       s = Exec(absl::StrCat("PRAGMA user_version=", v + 1).c_str());
     }
+    if (s.ok() && v + 1 == kLogIndexVersion) s = log_->IndexExisting();
     if (!s.ok()) {
       Exec("ROLLBACK").IgnoreError();
       return absl::InternalError(absl::StrCat("migration to schema version ",
@@ -301,18 +277,65 @@ void SqliteStore::Submit(std::function<absl::Status()> run,
   done(absl::UnavailableError("the store is shutting down"));
 }
 
+void SqliteStore::SubmitRead(std::function<absl::Status()> run,
+                             std::function<void(absl::Status)> done) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!stopping_) {
+      reads_.push_back({std::move(run), std::move(done)});
+      return;
+    }
+  }
+  done(absl::UnavailableError("the store is shutting down"));
+}
+
 template <typename T>
 void SqliteStore::SubmitFor(std::function<absl::Status(T*)> run,
-                            StoreDone<T> done) {
+                            StoreDone<T> done, bool read) {
   auto out = std::make_shared<T>();
-  Submit([run = std::move(run), out] { return run(out.get()); },
-         [out, done = std::move(done)](absl::Status s) {
-           if (!s.ok()) {
-             done(s);
-           } else {
-             done(std::move(*out));
-           }
-         });
+  auto op = [run = std::move(run), out] { return run(out.get()); };
+  auto finish = [out, done = std::move(done)](absl::Status s) {
+    if (!s.ok()) {
+      done(s);
+    } else {
+      done(std::move(*out));
+    }
+  };
+  if (read) {
+    SubmitRead(std::move(op), std::move(finish));
+  } else {
+    Submit(std::move(op), std::move(finish));
+  }
+}
+
+void SqliteStore::ReadLoop() {
+  for (;;) {
+    Operation read;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(
+          +[](SqliteStore* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {
+            return s->stopping_ || !s->reads_.empty();
+          },
+          this));
+      if (reads_.empty()) return;  // stopping, nothing left
+      read = std::move(reads_.front());
+      reads_.pop_front();
+    }
+    // One snapshot per read: a head and the nodes under it agree.
+    char* error = nullptr;
+    absl::Status s;
+    if (sqlite3_exec(reader_db_, "BEGIN", nullptr, nullptr, &error) !=
+        SQLITE_OK) {
+      s = absl::UnavailableError(
+          absl::StrCat("cannot read the store: ", error ? error : "?"));
+      sqlite3_free(error);
+    } else {
+      s = read.run();
+      sqlite3_exec(reader_db_, "COMMIT", nullptr, nullptr, nullptr);
+    }
+    read.done(s);
+  }
 }
 
 absl::Status SqliteStore::RunAndWait(std::function<absl::Status()> run) {
@@ -348,20 +371,29 @@ void SqliteStore::CommitLoop() {
       }
     }
     std::vector<absl::Status> results(group.size());
+    const uint64_t log_size_before = log_size_;
     absl::Status commit = Exec("BEGIN IMMEDIATE");
     if (commit.ok()) {
       for (size_t i = 0; i < group.size(); ++i) {
         commit = Exec("SAVEPOINT op");
         if (!commit.ok()) break;
+        const uint64_t log_size_at_op = log_size_;
         results[i] = group[i].run();
-        if (!results[i].ok()) commit = Exec("ROLLBACK TO op");
+        if (!results[i].ok()) {
+          commit = Exec("ROLLBACK TO op");
+          log_size_ = log_size_at_op;
+        }
         if (commit.ok()) commit = Exec("RELEASE op");
         if (!commit.ok()) break;
       }
+      // The head is signed inside the transaction: no entry is answered
+      // before a durable head commits to it.
+      if (commit.ok()) commit = SignGroupHead(log_size_before);
       // The one fsync for the whole group.
       if (commit.ok()) commit = Exec("COMMIT");
       if (!commit.ok()) Exec("ROLLBACK").IgnoreError();
     }
+    if (!commit.ok()) log_size_ = log_size_before;
     {
       absl::MutexLock lock(&mu_);
       ++stats_.commits;
@@ -565,20 +597,10 @@ absl::StatusOr<std::vector<v1::Route>> SqliteStore::ListRoutes() {
 // The message path. The helpers below run on the commit thread.
 
 absl::Status SqliteStore::AppendLogLocked(v1::LogEntry* entry) {
-  ASSIGN_OR_RETURN(Query next,
-                   Query::Prepare(db_,
-                                  "SELECT COALESCE(MAX(seq) + 1, 0) FROM "
-                                  "log_entries"));
-  ASSIGN_OR_RETURN(bool row, next.Step());
-  if (!row) return SqlError(db_, "next log sequence");
-  entry->set_sequence(static_cast<uint64_t>(next.Int(0)));
-  ASSIGN_OR_RETURN(Query insert,
-                   Query::Prepare(db_,
-                                  "INSERT INTO log_entries (seq, entry) "
-                                  "VALUES (?1, ?2)"));
-  return insert.Bind(1, static_cast<int64_t>(entry->sequence()))
-      .BindBlob(2, entry->SerializeAsString())
-      .Run();
+  entry->set_sequence(log_size_);
+  RETURN_IF_ERROR(log_->Append(*entry));
+  ++log_size_;
+  return absl::OkStatus();
 }
 
 absl::Status SqliteStore::EnqueueLocked(const std::string& agency_id,
@@ -1101,6 +1123,82 @@ void SqliteStore::HandOverCase(const std::string& agency_id,
             update.Bind(1, case_id).Bind(2, h->to_agency_id()).Run());
         ASSIGN_OR_RETURN(*out, LoadCase(agency_id, case_id));
         return absl::OkStatus();
+      },
+      std::move(done));
+}
+
+}  // namespace liaison
+
+namespace liaison {
+
+// The disclosure log, for auditors.
+
+void SqliteStore::LatestTreeHead(StoreDone<v1::TreeHead> done) {
+  SubmitFor<v1::TreeHead>(
+      [this](v1::TreeHead* out) -> absl::Status {
+        ASSIGN_OR_RETURN(std::optional<v1::TreeHead> head,
+                         reader_log_->LatestHead());
+        if (!head.has_value()) {
+          return absl::FailedPreconditionError(
+              "the broker has not signed a tree head yet");
+        }
+        *out = std::move(*head);
+        return absl::OkStatus();
+      },
+      std::move(done), /*read=*/true);
+}
+
+void SqliteStore::ReadLog(LogQuery query, StoreDone<LogPage> done) {
+  SubmitFor<LogPage>(
+      [this, query = std::move(query)](LogPage* out) -> absl::Status {
+        ASSIGN_OR_RETURN(*out, reader_log_->Read(query));
+        return absl::OkStatus();
+      },
+      std::move(done), /*read=*/true);
+}
+
+void SqliteStore::ProveInclusion(uint64_t sequence, uint64_t size,
+                                 StoreDone<v1::InclusionProof> done) {
+  SubmitFor<v1::InclusionProof>(
+      [this, sequence, size](v1::InclusionProof* out) -> absl::Status {
+        ASSIGN_OR_RETURN(*out, reader_log_->ProveInclusion(sequence, size));
+        return absl::OkStatus();
+      },
+      std::move(done), /*read=*/true);
+}
+
+void SqliteStore::ProveConsistency(uint64_t first_size, uint64_t second_size,
+                                   StoreDone<v1::ConsistencyProof> done) {
+  SubmitFor<v1::ConsistencyProof>(
+      [this, first_size, second_size](v1::ConsistencyProof* out)
+          -> absl::Status {
+        ASSIGN_OR_RETURN(*out,
+                         reader_log_->ProveConsistency(first_size, second_size));
+        return absl::OkStatus();
+      },
+      std::move(done), /*read=*/true);
+}
+
+void SqliteStore::ListOverrideReviews(
+    std::optional<std::vector<std::string>> scope, bool include_reviewed,
+    StoreDone<std::vector<v1::OverrideReview>> done) {
+  SubmitFor<std::vector<v1::OverrideReview>>(
+      [this, scope = std::move(scope),
+       include_reviewed](std::vector<v1::OverrideReview>* out) -> absl::Status {
+        ASSIGN_OR_RETURN(*out, reader_log_->Overrides(scope, include_reviewed));
+        return absl::OkStatus();
+      },
+      std::move(done), /*read=*/true);
+}
+
+void SqliteStore::ReviewOverride(OverrideReviewChange change,
+                                 StoreDone<uint64_t> done) {
+  SubmitFor<uint64_t>(
+      [this, change = std::move(change)](uint64_t* out) mutable {
+        RETURN_IF_ERROR(log_->CheckReviewable(change));
+        RETURN_IF_ERROR(AppendLogLocked(&change.entry));
+        *out = change.entry.sequence();
+        return log_->SaveReview(change, *out);
       },
       std::move(done));
 }

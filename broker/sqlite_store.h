@@ -14,12 +14,14 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "broker/store.h"
+#include "broker/tree_head.h"
 
 namespace liaison {
 
@@ -31,7 +33,15 @@ struct SqliteStoreOptions {
   int busy_timeout_ms = 5000;
   // Most operations committed together in one transaction. Default 256.
   int max_group = 256;
+  // Signs a tree head in every commit that appends to the disclosure log;
+  // must outlive the store. Without one no heads are signed (tests of other
+  // parts only).
+  const LogSigner* signer = nullptr;
 };
+
+namespace sqlite {
+class LogTables;
+}
 
 class SqliteStore final : public Store {
  public:
@@ -81,6 +91,17 @@ class SqliteStore final : public Store {
                    StoreDone<std::vector<std::string>> done) override;
   void EscalateOverdue(absl::Time now, absl::Duration notice_ttl, int max,
                        StoreDone<std::vector<std::string>> done) override;
+  void LatestTreeHead(StoreDone<v1::TreeHead> done) override;
+  void ReadLog(LogQuery query, StoreDone<LogPage> done) override;
+  void ProveInclusion(uint64_t sequence, uint64_t size,
+                      StoreDone<v1::InclusionProof> done) override;
+  void ProveConsistency(uint64_t first_size, uint64_t second_size,
+                        StoreDone<v1::ConsistencyProof> done) override;
+  void ListOverrideReviews(
+      std::optional<std::vector<std::string>> scope, bool include_reviewed,
+      StoreDone<std::vector<v1::OverrideReview>> done) override;
+  void ReviewOverride(OverrideReviewChange change,
+                      StoreDone<uint64_t> done) override;
 
   // Number of commits so far, and operations they carried; for tests and
   // benchmarks of group commit.
@@ -99,18 +120,30 @@ class SqliteStore final : public Store {
     std::function<void(absl::Status)> done;
   };
 
-  SqliteStore(sqlite3* db, int max_group);
+  SqliteStore(sqlite3* db, int max_group, const LogSigner* signer);
   absl::Status Migrate();
+  // Signs a head for the current log unless the latest head covers it.
+  absl::Status SignHeadIfBehind();
   absl::Status Exec(const char* sql);
+  absl::Status OpenReader(const std::string& path, int busy_timeout_ms);
   void Submit(std::function<absl::Status()> run,
               std::function<void(absl::Status)> done);
-  // Submits an operation that fills in a result of type T, which `done`
-  // receives after the commit.
+  // Queues a read for the reader thread, which runs it in its own read
+  // transaction on its own connection, so reads never wait for commits.
+  void SubmitRead(std::function<absl::Status()> run,
+                  std::function<void(absl::Status)> done);
+  // Submits an operation (a write, or with `read` a read) that fills in a
+  // result of type T, which `done` receives after the commit.
   template <typename T>
-  void SubmitFor(std::function<absl::Status(T*)> run, StoreDone<T> done);
+  void SubmitFor(std::function<absl::Status(T*)> run, StoreDone<T> done,
+                 bool read = false);
   // Submits and waits; for the registry's calls, made outside reactors.
   absl::Status RunAndWait(std::function<absl::Status()> run);
   void CommitLoop();
+  void ReadLoop();
+  // After a group's operations, before its commit: a signed head for the
+  // entries the group appended.
+  absl::Status SignGroupHead(uint64_t size_before);
 
   absl::Status AppendLogLocked(v1::LogEntry* entry);
   absl::Status EnqueueLocked(const std::string& agency_id,
@@ -129,13 +162,23 @@ class SqliteStore final : public Store {
   // Touched only by the commit thread once Open returns.
   sqlite3* const db_;
   const int max_group_;
+  const LogSigner* const signer_;
   int schema_version_ = 0;
+  std::unique_ptr<sqlite::LogTables> log_;
+  // Entries in the log, as of the transaction in progress.
+  uint64_t log_size_ = 0;
+
+  // The reader's own connection; touched only by the reader thread.
+  sqlite3* reader_db_ = nullptr;
+  std::unique_ptr<sqlite::LogTables> reader_log_;
 
   absl::Mutex mu_;
   std::deque<Operation> queue_ ABSL_GUARDED_BY(mu_);
+  std::deque<Operation> reads_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   CommitStats stats_ ABSL_GUARDED_BY(mu_);
   std::thread committer_;
+  std::thread reader_;
 };
 
 }  // namespace liaison

@@ -9,7 +9,10 @@
 #ifndef LIAISON_BROKER_STORE_H_
 #define LIAISON_BROKER_STORE_H_
 
+#include <cstdint>
 #include <functional>
+#include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "liaison/v1/admin.pb.h"
+#include "liaison/v1/audit.pb.h"
 #include "liaison/v1/exchange.pb.h"
 #include "liaison/v1/log.pb.h"
 
@@ -67,6 +71,59 @@ struct ReferralChange {
   // Message for the sender's inbox; its body is filled in by the store.
   v1::InboxMessage update;
   absl::Time update_expires_at;
+};
+
+// Selects disclosure-log entries for auditors. Every part that is set must
+// match.
+struct LogQuery {
+  // Entries from this sequence on.
+  uint64_t first_sequence = 0;
+  // Entries below this sequence only: a signed head's size, so a reader
+  // never sees entries no head commits to yet.
+  uint64_t below = std::numeric_limits<uint64_t>::max();
+  // Most entries to return.
+  int limit = 100;
+  // Entries about this subject only; empty for any.
+  std::string subject_pseudonym;
+  // Each list must contain the entry's acting agency or its counterpart:
+  // one list for the auditor's scope, one for a filter on agency or sector.
+  // An empty list matches nothing.
+  std::vector<std::vector<std::string>> agency_sets;
+  // Any of these; empty for any.
+  std::vector<v1::EntryKind> kinds;
+  std::vector<v1::BasisKind> bases;
+  // Only allowed (true) or denied (false) decisions.
+  std::optional<bool> allowed;
+  absl::Time from = absl::InfinitePast();
+  absl::Time until = absl::InfiniteFuture();
+  // Attach each entry's inclusion proof in the tree of `below` entries.
+  bool with_proofs = false;
+};
+
+// One stored entry: its exact leaf bytes and, parsed, the entry.
+struct LoggedEntry {
+  std::string leaf;
+  v1::LogEntry entry;
+  // The audit path, when the query asked for proofs.
+  std::vector<std::string> proof;
+};
+
+struct LogPage {
+  std::vector<LoggedEntry> entries;
+  // True when more entries may match after the last one returned.
+  bool more = false;
+};
+
+// An auditor's review of an OVERRIDE entry.
+struct OverrideReviewChange {
+  uint64_t override_sequence = 0;
+  v1::OverrideReview::Outcome outcome = v1::OverrideReview::OUTCOME_PENDING;
+  std::string comment;
+  // Agencies the reviewer may see, the entry must involve one of them;
+  // nullopt for the whole deployment.
+  std::optional<std::vector<std::string>> scope;
+  // The OVERRIDE_REVIEWED entry to append; its sequence is assigned.
+  v1::LogEntry entry;
 };
 
 class Store {
@@ -146,6 +203,32 @@ class Store {
   virtual void EscalateOverdue(absl::Time now, absl::Duration notice_ttl,
                                int max,
                                StoreDone<std::vector<std::string>> done) = 0;
+
+  // The disclosure log, for auditors. Reads never wait for commits.
+  //
+  // The latest signed tree head. Every commit that appends entries signs a
+  // new head before it is answered.
+  virtual void LatestTreeHead(StoreDone<v1::TreeHead> done) = 0;
+  // Entries matching `query`, oldest first.
+  virtual void ReadLog(LogQuery query, StoreDone<LogPage> done) = 0;
+  // OUT_OF_RANGE when `size` is beyond the log or `sequence` not below it.
+  virtual void ProveInclusion(uint64_t sequence, uint64_t size,
+                              StoreDone<v1::InclusionProof> done) = 0;
+  // OUT_OF_RANGE unless 0 < first_size <= second_size <= the log's size.
+  virtual void ProveConsistency(uint64_t first_size, uint64_t second_size,
+                                StoreDone<v1::ConsistencyProof> done) = 0;
+  // OVERRIDE entries involving one of `scope`'s agencies (nullopt: all)
+  // with their latest review, oldest first; reviewed ones (JUSTIFIED or
+  // NOT_JUSTIFIED) only with `include_reviewed`.
+  virtual void ListOverrideReviews(
+      std::optional<std::vector<std::string>> scope, bool include_reviewed,
+      StoreDone<std::vector<v1::OverrideReview>> done) = 0;
+  // Records a review and appends its entry in one commit; returns the
+  // entry's sequence. NOT_FOUND when the sequence is not an OVERRIDE entry
+  // in scope; FAILED_PRECONDITION when it was already reviewed JUSTIFIED or
+  // NOT_JUSTIFIED.
+  virtual void ReviewOverride(OverrideReviewChange change,
+                              StoreDone<uint64_t> done) = 0;
 };
 
 }  // namespace liaison

@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "broker/message_util.h"
 #include "broker/status_macros.h"
 
 namespace liaison {
@@ -177,9 +178,7 @@ absl::StatusOr<v1::TreeHead> LogSigner::Sign(uint64_t size,
   v1::TreeHead head;
   head.set_tree_size(size);
   head.set_root_hash(std::string(root));
-  const int64_t micros = absl::ToUnixMicros(time);
-  head.mutable_time()->set_seconds(micros / 1000000);
-  head.mutable_time()->set_nanos(static_cast<int32_t>(micros % 1000000) * 1000);
+  SetTime(head.mutable_time(), time);
   head.set_key_id(key_id_);
   const std::string input = TreeHeadSigningInput(head);
   MdCtxPtr ctx(EVP_MD_CTX_new());
