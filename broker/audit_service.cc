@@ -1,5 +1,6 @@
 #include "broker/audit_service.h"
 
+#include <algorithm>
 #include <deque>
 #include <memory>
 #include <utility>
@@ -120,11 +121,11 @@ v1::SubjectAccessReportResponse::Line ReportLine(const Registry& registry,
   std::string purpose = entry.purpose();
   absl::StrReplaceAll({{"_", " "}}, &purpose);
   line.set_explanation(absl::StrCat(
-      "On ", absl::FormatTime("%Y-%m-%d", TimeOf(entry.time()), absl::UTCTimeZone()),
-      ", ", line.from_agency(), " shared ", LevelWords(entry.level()),
-      " with ", line.to_agency(),
-      purpose.empty() ? "" : absl::StrCat(" for ", purpose), ", ",
-      BasisWords(entry.basis()),
+      "On ",
+      absl::FormatTime("%Y-%m-%d", TimeOf(entry.time()), absl::UTCTimeZone()),
+      ", ", line.from_agency(), " shared ", LevelWords(entry.level()), " with ",
+      line.to_agency(), purpose.empty() ? "" : absl::StrCat(" for ", purpose),
+      ", ", BasisWords(entry.basis()),
       entry.kind() == v1::ENTRY_KIND_MANUAL_DISCLOSURE
           ? " (recorded afterwards: it was shared outside this system)."
           : "."));
@@ -146,7 +147,9 @@ class ExportStream final : public grpc::ServerWriteReactor<v1::ExportedEntry> {
             "tree_size ", requested_, " is beyond the latest signed head's ",
             head->tree_size(), " entries")));
       }
-      query_.below = requested_ == 0 ? head->tree_size() : requested_;
+      size_ = requested_ == 0 ? head->tree_size() : requested_;
+      query_.below = std::min(query_.below, size_);
+      query_.proof_size = size_;
       Fetch();
     });
   }
@@ -177,7 +180,7 @@ class ExportStream final : public grpc::ServerWriteReactor<v1::ExportedEntry> {
           if (query_.with_proofs) {
             v1::InclusionProof* proof = out.mutable_proof();
             proof->set_leaf_index(logged.entry.sequence());
-            proof->set_tree_size(query_.below);
+            proof->set_tree_size(size_);
             for (std::string& h : logged.proof) proof->add_hashes(std::move(h));
           }
           batch_.push_back(std::move(out));
@@ -209,6 +212,8 @@ class ExportStream final : public grpc::ServerWriteReactor<v1::ExportedEntry> {
   absl::Mutex mu_;
   LogQuery query_;
   const uint64_t requested_;
+  // The tree size proofs are for.
+  uint64_t size_ = 0;
   std::deque<v1::ExportedEntry> batch_ ABSL_GUARDED_BY(mu_);
   bool more_ ABSL_GUARDED_BY(mu_) = false;
 };
@@ -228,9 +233,8 @@ AuditService::AuditService(const Authenticator* auth, const Registry* registry,
 absl::StatusOr<AuditService::Caller> AuditService::Authorize(
     grpc::CallbackServerContext* ctx) const {
   Caller caller;
-  ASSIGN_OR_RETURN(caller.principal,
-                   auth_->Authorize(*ctx->auth_context(), kAllowed,
-                                    kServiceName));
+  ASSIGN_OR_RETURN(caller.principal, auth_->Authorize(*ctx->auth_context(),
+                                                      kAllowed, kServiceName));
   std::optional<v1::Auditor> auditor =
       registry_->FindAuditor(caller.principal.id());
   if (!auditor.has_value()) {
@@ -304,6 +308,15 @@ absl::StatusOr<LogQuery> AuditService::ToQuery(const v1::LogFilter& filter,
     return absl::InvalidArgumentError(
         "the time range is empty: from must be before until");
   }
+  query.first_sequence = filter.from_sequence();
+  if (filter.until_sequence() != 0) {
+    if (filter.until_sequence() <= filter.from_sequence()) {
+      return absl::InvalidArgumentError(
+          "the sequence range is empty: from_sequence must be below "
+          "until_sequence");
+    }
+    query.below = filter.until_sequence();
+  }
   return query;
 }
 
@@ -322,8 +335,8 @@ grpc::ServerUnaryReactor* AuditService::QueryLog(
   query->limit = static_cast<int>(
       request->page_size() == 0 ? kDefaultPageSize : request->page_size());
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  auto read = [this, reactor, response, filter = request->filter()](
-                  LogQuery q) {
+  auto read = [this, reactor, response,
+               filter = request->filter()](LogQuery q) {
     store_->ReadLog(q, [reactor, response, filter,
                         below = q.below](absl::StatusOr<LogPage> page) {
       if (!page.ok()) return reactor->Finish(ToGrpcStatus(page.status()));
@@ -339,9 +352,8 @@ grpc::ServerUnaryReactor* AuditService::QueryLog(
     });
   };
   if (!request->page_token().empty()) {
-    absl::Status s =
-        ParsePageToken(request->page_token(), request->filter(),
-                       &query->first_sequence, &query->below);
+    absl::Status s = ParsePageToken(request->page_token(), request->filter(),
+                                    &query->first_sequence, &query->below);
     if (!s.ok()) {
       reactor->Finish(ToGrpcStatus(s));
       return reactor;
@@ -352,7 +364,7 @@ grpc::ServerUnaryReactor* AuditService::QueryLog(
   store_->LatestTreeHead([reactor, read, q = *std::move(query)](
                              absl::StatusOr<v1::TreeHead> head) mutable {
     if (!head.ok()) return reactor->Finish(ToGrpcStatus(head.status()));
-    q.below = head->tree_size();
+    q.below = std::min(q.below, head->tree_size());
     read(std::move(q));
   });
   return reactor;
@@ -361,7 +373,8 @@ grpc::ServerUnaryReactor* AuditService::QueryLog(
 grpc::ServerWriteReactor<v1::ExportedEntry>* AuditService::ExportLog(
     grpc::CallbackServerContext* ctx, const v1::ExportLogRequest* request) {
   absl::StatusOr<Caller> caller = Authorize(ctx);
-  if (!caller.ok()) return new RefusedStream<v1::ExportedEntry>(caller.status());
+  if (!caller.ok())
+    return new RefusedStream<v1::ExportedEntry>(caller.status());
   absl::StatusOr<LogQuery> query = ToQuery(request->filter(), *caller);
   if (!query.ok()) return new RefusedStream<v1::ExportedEntry>(query.status());
   query->limit = kExportBatch;
@@ -394,8 +407,7 @@ grpc::ServerUnaryReactor* AuditService::SubjectAccessReport(
     if (!head.ok()) return reactor->Finish(ToGrpcStatus(head.status()));
     q.below = head->tree_size();
     *response->mutable_tree_head() = *std::move(head);
-    store_->ReadLog(q, [this, reactor,
-                        response](absl::StatusOr<LogPage> page) {
+    store_->ReadLog(q, [this, reactor, response](absl::StatusOr<LogPage> page) {
       if (!page.ok()) return reactor->Finish(ToGrpcStatus(page.status()));
       if (page->more) {
         return reactor->Finish(ToGrpcStatus(absl::ResourceExhaustedError(
@@ -421,8 +433,8 @@ grpc::ServerUnaryReactor* AuditService::ListOverrideReviews(
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   store_->ListOverrideReviews(
       caller->scope, request->include_reviewed(),
-      [reactor, response](
-          absl::StatusOr<std::vector<v1::OverrideReview>> reviews) {
+      [reactor,
+       response](absl::StatusOr<std::vector<v1::OverrideReview>> reviews) {
         if (reviews.ok()) {
           for (v1::OverrideReview& r : *reviews) {
             *response->add_reviews() = std::move(r);
@@ -454,8 +466,8 @@ grpc::ServerUnaryReactor* AuditService::ReviewOverride(
                  ": say what was wrong or what must be followed up")));
   }
   if (request->comment().size() > 4000) {
-    return FinishUnary(ctx, absl::InvalidArgumentError(
-                                "comment is over 4000 characters"));
+    return FinishUnary(
+        ctx, absl::InvalidArgumentError("comment is over 4000 characters"));
   }
   OverrideReviewChange change;
   change.override_sequence = request->log_sequence();
@@ -470,15 +482,15 @@ grpc::ServerUnaryReactor* AuditService::ReviewOverride(
   e.set_allowed(true);
   // The comment stays with the review, out of the log: it may describe
   // the person.
-  e.set_reason(absl::StrCat("override ", request->log_sequence(),
-                            " reviewed ",
+  e.set_reason(absl::StrCat("override ", request->log_sequence(), " reviewed ",
                             v1::OverrideReview::Outcome_Name(outcome)));
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  store_->ReviewOverride(std::move(change), [reactor, response](
-                                                absl::StatusOr<uint64_t> seq) {
-    if (seq.ok()) response->set_review_log_sequence(*seq);
-    reactor->Finish(ToGrpcStatus(seq.status()));
-  });
+  store_->ReviewOverride(std::move(change),
+                         [reactor, response](absl::StatusOr<uint64_t> seq) {
+                           if (seq.ok())
+                             response->set_review_log_sequence(*seq);
+                           reactor->Finish(ToGrpcStatus(seq.status()));
+                         });
   return reactor;
 }
 
@@ -511,9 +523,9 @@ grpc::ServerUnaryReactor* AuditService::GetInclusionProof(
           head->tree_size(), " entries"))));
     }
     if (sequence >= tree_size) {
-      return reactor->Finish(ToGrpcStatus(absl::InvalidArgumentError(
-          absl::StrCat("sequence ", sequence, " is not below tree_size ",
-                       tree_size))));
+      return reactor->Finish(
+          ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
+              "sequence ", sequence, " is not below tree_size ", tree_size))));
     }
     store_->ProveInclusion(sequence, tree_size, FinishWith(reactor, response));
   });
@@ -543,8 +555,7 @@ grpc::ServerUnaryReactor* AuditService::GetConsistencyProof(
           absl::StrCat("first_size must be between 1 and ", second_size,
                        "; got ", first))));
     }
-    store_->ProveConsistency(first, second_size,
-                             FinishWith(reactor, response));
+    store_->ProveConsistency(first, second_size, FinishWith(reactor, response));
   });
   return reactor;
 }

@@ -75,13 +75,14 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(
   RETURN_IF_ERROR(CheckServerIdentity(config, clock));
   RETURN_IF_ERROR(MakePrivateDir(config.data_dir()));
 
-  ASSIGN_OR_RETURN(LogSigner signer,
-                   LogSigner::LoadOrCreate(config.data_dir() + "/log-signing.key",
-                                           config.data_dir() + "/log-signing.pub"));
+  ASSIGN_OR_RETURN(
+      LogSigner signer,
+      LogSigner::LoadOrCreate(config.data_dir() + "/log-signing.key",
+                              config.data_dir() + "/log-signing.pub"));
   broker->signer_ = std::make_unique<LogSigner>(std::move(signer));
-  progress(absl::StrCat("disclosure log signing key ", broker->signer_->key_id(),
-                        " (public key ", config.data_dir(),
-                        "/log-signing.pub)"));
+  progress(absl::StrCat("disclosure log signing key ",
+                        broker->signer_->key_id(), " (public key ",
+                        config.data_dir(), "/log-signing.pub)"));
   SqliteStoreOptions store_options;
   store_options.path = config.data_dir() + "/liaison.db";
   store_options.signer = broker->signer_.get();

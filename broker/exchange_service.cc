@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/civil_time.h"
 #include "broker/message_util.h"
+#include "certs/x509.h"
 
 namespace liaison {
 namespace {
@@ -603,6 +604,92 @@ grpc::ServerUnaryReactor* ExchangeService::HandOverCase(
                          if (c.ok()) *response = *std::move(c);
                          reactor->Finish(ToGrpcStatus(c.status()));
                        });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ExchangeService::RecordManualDisclosure(
+    grpc::CallbackServerContext* ctx,
+    const v1::RecordManualDisclosureRequest* request,
+    v1::RecordManualDisclosureResponse* response) {
+  absl::StatusOr<v1::Principal> caller =
+      auth_->Authorize(*ctx->auth_context(), kAllowed, kServiceName);
+  if (!caller.ok()) return FinishUnary(ctx, caller.status());
+  const v1::RecordManualDisclosureRequest& r = *request;
+  const absl::Time now = clock_->Now();
+  std::vector<std::string> problems;
+  if (r.idempotency_key().empty() || r.idempotency_key().size() > 128) {
+    problems.push_back("idempotency_key must be 1 to 128 characters");
+  }
+  if (r.recipient_agency_id().empty()) {
+    problems.push_back("recipient_agency_id is missing");
+  }
+  if (r.subject().identifier().empty()) {
+    problems.push_back("subject.identifier is missing");
+  }
+  if (r.purpose().empty()) problems.push_back("purpose is missing");
+  if (r.level() == v1::LEVEL_NONE || !v1::Level_IsValid(r.level())) {
+    problems.push_back("level must be SIGNAL, CATEGORY, SUMMARY or FULL");
+  }
+  if (r.basis().basis_case() == v1::LegalBasis::BASIS_NOT_SET) {
+    problems.push_back(
+        "basis is missing: a consent_id, an override or a statutory_duty");
+  }
+  if (r.channel().size() > 200) {
+    problems.push_back("channel is over 200 characters");
+  }
+  if (!r.has_disclosed_at()) {
+    problems.push_back("disclosed_at is missing");
+  } else if (TimeOf(r.disclosed_at()) > now + absl::Minutes(5)) {
+    problems.push_back("disclosed_at is in the future");
+  }
+  if (!problems.empty()) {
+    return FinishUnary(ctx, absl::InvalidArgumentError(absl::StrCat(
+                                "the manual disclosure is malformed: ",
+                                absl::StrJoin(problems, "; "))));
+  }
+  if (r.recipient_agency_id() == caller->id()) {
+    return FinishUnary(
+        ctx, absl::InvalidArgumentError("an agency cannot disclose to itself"));
+  }
+  if (!registry_->FindAgency(r.recipient_agency_id()).has_value()) {
+    return FinishUnary(
+        ctx, absl::NotFoundError(absl::StrCat(
+                 "no agency \"", r.recipient_agency_id(),
+                 "\" is registered; check the id with the recipient")));
+  }
+  ManualDisclosure disclosure;
+  disclosure.agency_id = caller->id();
+  disclosure.idempotency_key = r.idempotency_key();
+  disclosure.request_digest = Sha256Hex(DeterministicBytes(r));
+  disclosure.case_id = r.case_id();
+  v1::LogEntry& e = disclosure.entry;
+  SetTime(e.mutable_time(), now);
+  e.set_kind(v1::ENTRY_KIND_MANUAL_DISCLOSURE);
+  e.set_actor(caller->uri());
+  *e.mutable_professional() = ProfessionalOf(ctx);
+  e.set_counterpart(r.recipient_agency_id());
+  e.set_subject_pseudonym(pseudonyms_->Pseudonym(r.subject().identifier()));
+  e.set_case_id(r.case_id());
+  e.set_level(r.level());
+  e.set_basis(BasisKindOf(r.basis()));
+  if (r.basis().has_consent_id()) e.set_consent_id(r.basis().consent_id());
+  if (r.basis().has_override()) {
+    *e.mutable_justification() = r.basis().override();
+    e.mutable_justification()->clear_statement();
+  }
+  e.set_purpose(r.purpose());
+  e.set_allowed(true);
+  e.set_reason(absl::StrCat(
+      "disclosed outside the system at ",
+      x509::Rfc3339(TimeOf(r.disclosed_at())),
+      r.channel().empty() ? "" : absl::StrCat(" (", r.channel(), ")")));
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  store_->RecordManualDisclosure(
+      std::move(disclosure),
+      [reactor, response](absl::StatusOr<uint64_t> sequence) {
+        if (sequence.ok()) response->set_log_sequence(*sequence);
+        reactor->Finish(ToGrpcStatus(sequence.status()));
+      });
   return reactor;
 }
 

@@ -72,8 +72,10 @@ class ExchangeService final : public v1::Exchange::CallbackService {
   LIAISON_PENDING_UNARY(RecordConsent, RecordConsentRequest, Consent)
   LIAISON_PENDING_UNARY(WithdrawConsent, WithdrawConsentRequest, Consent)
   LIAISON_PENDING_UNARY(GetConsent, GetConsentRequest, Consent)
-  LIAISON_PENDING_UNARY(RecordManualDisclosure, RecordManualDisclosureRequest,
-                        RecordManualDisclosureResponse)
+  grpc::ServerUnaryReactor* RecordManualDisclosure(
+      grpc::CallbackServerContext* ctx,
+      const v1::RecordManualDisclosureRequest* request,
+      v1::RecordManualDisclosureResponse* response) override;
 
  private:
   static constexpr v1::PrincipalKind kAllowed[] = {v1::PRINCIPAL_KIND_AGENCY};

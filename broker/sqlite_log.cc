@@ -63,7 +63,9 @@ std::string ActingParty(const std::string& actor) {
 // Builds a WHERE clause with positional parameters.
 class Where {
  public:
-  void Add(std::string condition) { conditions_.push_back(std::move(condition)); }
+  void Add(std::string condition) {
+    conditions_.push_back(std::move(condition));
+  }
   std::string Param(std::string value) {
     binders_.push_back(
         [value = std::move(value)](Query& q, int n) { q.Bind(n, value); });
@@ -84,8 +86,8 @@ class Where {
     for (const std::string& id : agencies) a.push_back(Param(id));
     for (const std::string& id : agencies) c.push_back(Param(id));
     Add(absl::StrCat("(", table, ".actor_agency IN (", absl::StrJoin(a, ","),
-                     ") OR ", table, ".counterpart IN (",
-                     absl::StrJoin(c, ","), "))"));
+                     ") OR ", table, ".counterpart IN (", absl::StrJoin(c, ","),
+                     "))"));
   }
   std::string Sql() const {
     return conditions_.empty() ? "1" : absl::StrJoin(conditions_, " AND ");
@@ -149,16 +151,16 @@ absl::Status IndexAndHash(sqlite3* db, LogTables& tables,
                      "INSERT INTO log_index (seq, time_us, kind, "
                      "actor_agency, counterpart, subject, basis, allowed) "
                      "VALUES (?1,?2,?3,?4,?5,?6,?7,?8)"));
-  RETURN_IF_ERROR(
-      index.Bind(1, ClampSequence(entry.sequence()))
-          .Bind(2, entry.time().seconds() * 1000000 + entry.time().nanos() / 1000)
-          .Bind(3, int64_t{entry.kind()})
-          .Bind(4, ActingParty(entry.actor()))
-          .Bind(5, entry.counterpart())
-          .Bind(6, entry.subject_pseudonym())
-          .Bind(7, int64_t{entry.basis()})
-          .Bind(8, int64_t{entry.allowed() ? 1 : 0})
-          .Run());
+  RETURN_IF_ERROR(index.Bind(1, ClampSequence(entry.sequence()))
+                      .Bind(2, entry.time().seconds() * 1000000 +
+                                   entry.time().nanos() / 1000)
+                      .Bind(3, int64_t{entry.kind()})
+                      .Bind(4, ActingParty(entry.actor()))
+                      .Bind(5, entry.counterpart())
+                      .Bind(6, entry.subject_pseudonym())
+                      .Bind(7, int64_t{entry.basis()})
+                      .Bind(8, int64_t{entry.allowed() ? 1 : 0})
+                      .Run());
   ASSIGN_OR_RETURN(std::vector<merkle::StoredNode> nodes,
                    merkle::NodesCompletedBy(tables, entry.sequence(),
                                             merkle::LeafHash(leaf)));
@@ -284,7 +286,7 @@ absl::StatusOr<LogPage> LogTables::Read(const LogQuery& query) {
     if (query.with_proofs) {
       ASSIGN_OR_RETURN(logged.proof,
                        merkle::InclusionProof(*this, logged.entry.sequence(),
-                                              query.below));
+                                              query.proof_size));
     }
     page.entries.push_back(std::move(logged));
   }
@@ -312,8 +314,8 @@ absl::StatusOr<v1::ConsistencyProof> LogTables::ProveConsistency(
   ASSIGN_OR_RETURN(uint64_t log_size, Size());
   if (second_size > log_size) {
     return absl::OutOfRangeError(absl::StrCat("tree size ", second_size,
-                                              " is beyond the log's ",
-                                              log_size, " entries"));
+                                              " is beyond the log's ", log_size,
+                                              " entries"));
   }
   ASSIGN_OR_RETURN(std::vector<std::string> hashes,
                    merkle::ConsistencyProof(*this, first_size, second_size));
@@ -395,9 +397,9 @@ absl::Status LogTables::CheckReviewable(const OverrideReviewChange& change) {
   ASSIGN_OR_RETURN(std::optional<v1::OverrideReview> review,
                    ReviewOf(change.override_sequence, change.scope));
   if (!review.has_value()) {
-    return absl::NotFoundError(
-        absl::StrCat("no OVERRIDE entry with sequence ",
-                     change.override_sequence, " in your scope"));
+    return absl::NotFoundError(absl::StrCat("no OVERRIDE entry with sequence ",
+                                            change.override_sequence,
+                                            " in your scope"));
   }
   if (review->outcome() == v1::OverrideReview::OUTCOME_JUSTIFIED ||
       review->outcome() == v1::OverrideReview::OUTCOME_NOT_JUSTIFIED) {

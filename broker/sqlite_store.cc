@@ -192,9 +192,9 @@ SqliteStore::~SqliteStore() {
 
 absl::Status SqliteStore::OpenReader(const std::string& path,
                                      int busy_timeout_ms) {
-  const int rc = sqlite3_open_v2(path.c_str(), &reader_db_,
-                                 SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
-                                 nullptr);
+  const int rc =
+      sqlite3_open_v2(path.c_str(), &reader_db_,
+                      SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     return absl::UnavailableError(absl::StrCat(
         "cannot open a reader on the store: ",
@@ -667,23 +667,12 @@ void SqliteStore::CommitReferral(NewReferral referral,
   SubmitFor<v1::SendReferralResponse>(
       [this, in](v1::SendReferralResponse* out) -> absl::Status {
         // A retry of a send that already committed returns its answer.
-        ASSIGN_OR_RETURN(Query seen,
-                         Query::Prepare(db_,
-                                        "SELECT digest, response FROM "
-                                        "idempotency WHERE agency_id=?1 AND "
-                                        "key=?2"));
-        ASSIGN_OR_RETURN(bool row, seen.Bind(1, in->sender_agency_id)
-                                       .Bind(2, in->idempotency_key)
-                                       .Step());
-        if (row) {
-          if (seen.Text(0) != in->request_digest) {
-            return absl::AlreadyExistsError(absl::StrCat(
-                "idempotency key \"", in->idempotency_key,
-                "\" was already used for a different referral; use a new "
-                "key for a new referral"));
-          }
-          ASSIGN_OR_RETURN(*out, ParseBlob<v1::SendReferralResponse>(
-                                     seen.Blob(1), "response"));
+        ASSIGN_OR_RETURN(std::optional<std::string> seen,
+                         SeenRequest(in->sender_agency_id, in->idempotency_key,
+                                     in->request_digest, "referral"));
+        if (seen.has_value()) {
+          ASSIGN_OR_RETURN(
+              *out, ParseBlob<v1::SendReferralResponse>(*seen, "response"));
           return absl::OkStatus();
         }
         const v1::Referral& r = in->referral;
@@ -744,16 +733,68 @@ void SqliteStore::CommitReferral(NewReferral referral,
                                       in->delivery, in->expires_at));
         *out = in->response;
         out->set_log_sequence(entry.sequence());
-        ASSIGN_OR_RETURN(Query remember,
-                         Query::Prepare(db_,
-                                        "INSERT INTO idempotency (agency_id, "
-                                        "key, digest, response) VALUES "
-                                        "(?1,?2,?3,?4)"));
-        return remember.Bind(1, in->sender_agency_id)
-            .Bind(2, in->idempotency_key)
-            .Bind(3, in->request_digest)
-            .BindBlob(4, out->SerializeAsString())
-            .Run();
+        return RememberRequest(in->sender_agency_id, in->idempotency_key,
+                               in->request_digest, out->SerializeAsString());
+      },
+      std::move(done));
+}
+
+absl::StatusOr<std::optional<std::string>> SqliteStore::SeenRequest(
+    const std::string& agency_id, const std::string& key,
+    const std::string& digest, absl::string_view what) {
+  ASSIGN_OR_RETURN(Query seen,
+                   Query::Prepare(db_,
+                                  "SELECT digest, response FROM idempotency "
+                                  "WHERE agency_id=?1 AND key=?2"));
+  ASSIGN_OR_RETURN(bool row, seen.Bind(1, agency_id).Bind(2, key).Step());
+  if (!row) return std::optional<std::string>();
+  if (seen.Text(0) != digest) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        "idempotency key \"", key, "\" was already used for a different ", what,
+        "; use a new key for a new ", what));
+  }
+  return std::optional<std::string>(seen.Blob(1));
+}
+
+absl::Status SqliteStore::RememberRequest(const std::string& agency_id,
+                                          const std::string& key,
+                                          const std::string& digest,
+                                          const std::string& response) {
+  ASSIGN_OR_RETURN(Query remember,
+                   Query::Prepare(db_,
+                                  "INSERT INTO idempotency (agency_id, key, "
+                                  "digest, response) VALUES (?1,?2,?3,?4)"));
+  return remember.Bind(1, agency_id)
+      .Bind(2, key)
+      .Bind(3, digest)
+      .BindBlob(4, response)
+      .Run();
+}
+
+void SqliteStore::RecordManualDisclosure(ManualDisclosure disclosure,
+                                         StoreDone<uint64_t> done) {
+  SubmitFor<uint64_t>(
+      [this,
+       in = std::move(disclosure)](uint64_t* out) mutable -> absl::Status {
+        ASSIGN_OR_RETURN(std::optional<std::string> seen,
+                         SeenRequest(in.agency_id, in.idempotency_key,
+                                     in.request_digest, "manual disclosure"));
+        if (seen.has_value()) {
+          ASSIGN_OR_RETURN(
+              v1::RecordManualDisclosureResponse response,
+              ParseBlob<v1::RecordManualDisclosureResponse>(*seen, "response"));
+          *out = response.log_sequence();
+          return absl::OkStatus();
+        }
+        if (!in.case_id.empty()) {
+          RETURN_IF_ERROR(LoadCase(in.agency_id, in.case_id).status());
+        }
+        RETURN_IF_ERROR(AppendLogLocked(&in.entry));
+        *out = in.entry.sequence();
+        v1::RecordManualDisclosureResponse response;
+        response.set_log_sequence(*out);
+        return RememberRequest(in.agency_id, in.idempotency_key,
+                               in.request_digest, response.SerializeAsString());
       },
       std::move(done));
 }
@@ -1170,10 +1211,10 @@ void SqliteStore::ProveInclusion(uint64_t sequence, uint64_t size,
 void SqliteStore::ProveConsistency(uint64_t first_size, uint64_t second_size,
                                    StoreDone<v1::ConsistencyProof> done) {
   SubmitFor<v1::ConsistencyProof>(
-      [this, first_size, second_size](v1::ConsistencyProof* out)
-          -> absl::Status {
-        ASSIGN_OR_RETURN(*out,
-                         reader_log_->ProveConsistency(first_size, second_size));
+      [this, first_size,
+       second_size](v1::ConsistencyProof* out) -> absl::Status {
+        ASSIGN_OR_RETURN(
+            *out, reader_log_->ProveConsistency(first_size, second_size));
         return absl::OkStatus();
       },
       std::move(done), /*read=*/true);

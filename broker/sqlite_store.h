@@ -70,6 +70,8 @@ class SqliteStore final : public Store {
 
   void CommitReferral(NewReferral referral,
                       StoreDone<v1::SendReferralResponse> done) override;
+  void RecordManualDisclosure(ManualDisclosure disclosure,
+                              StoreDone<uint64_t> done) override;
   void AppendLog(v1::LogEntry entry, StoreDone<uint64_t> done) override;
   void LeaseInbox(const std::string& agency_id, absl::Time now,
                   absl::Duration lease, int max,
@@ -146,6 +148,16 @@ class SqliteStore final : public Store {
   absl::Status SignGroupHead(uint64_t size_before);
 
   absl::Status AppendLogLocked(v1::LogEntry* entry);
+  // The response remembered for a request already committed under
+  // (agency, key), nullopt for a new key; ALREADY_EXISTS when the key was
+  // used for a request with another digest. `what` names the request.
+  absl::StatusOr<std::optional<std::string>> SeenRequest(
+      const std::string& agency_id, const std::string& key,
+      const std::string& digest, absl::string_view what);
+  absl::Status RememberRequest(const std::string& agency_id,
+                               const std::string& key,
+                               const std::string& digest,
+                               const std::string& response);
   absl::Status EnqueueLocked(const std::string& agency_id,
                              const std::string& sender_agency_id,
                              const std::string& referral_id,

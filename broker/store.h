@@ -55,6 +55,20 @@ struct NewReferral {
   v1::SendReferralResponse response;
 };
 
+// A disclosure an agency made outside the system, recorded so the log
+// stays complete.
+struct ManualDisclosure {
+  std::string agency_id;
+  // Idempotency as for NewReferral.
+  std::string idempotency_key;
+  std::string request_digest;
+  // Must be a case the agency is attached to (else NOT_FOUND); empty for
+  // none.
+  std::string case_id;
+  // The MANUAL_DISCLOSURE entry; its sequence is assigned by the store.
+  v1::LogEntry entry;
+};
+
 // Messages leased from an inbox by one Receive pass.
 struct InboxLease {
   std::vector<v1::InboxMessage> messages;
@@ -96,8 +110,10 @@ struct LogQuery {
   std::optional<bool> allowed;
   absl::Time from = absl::InfinitePast();
   absl::Time until = absl::InfiniteFuture();
-  // Attach each entry's inclusion proof in the tree of `below` entries.
+  // Attach each entry's inclusion proof in the tree of `proof_size`
+  // entries, which must be at least `below`.
   bool with_proofs = false;
+  uint64_t proof_size = 0;
 };
 
 // One stored entry: its exact leaf bytes and, parsed, the entry.
@@ -154,6 +170,9 @@ class Store {
   // The message path.
   virtual void CommitReferral(NewReferral referral,
                               StoreDone<v1::SendReferralResponse> done) = 0;
+  // Appends `disclosure.entry`; returns its sequence.
+  virtual void RecordManualDisclosure(ManualDisclosure disclosure,
+                                      StoreDone<uint64_t> done) = 0;
   // Appends one entry (a denial, say) on its own; returns its sequence.
   virtual void AppendLog(v1::LogEntry entry, StoreDone<uint64_t> done) = 0;
   // Leases up to `max` messages of `agency_id` that are pending, not

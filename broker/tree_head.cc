@@ -68,13 +68,14 @@ absl::Status VerifyTreeHead(const v1::TreeHead& head,
         "the public key has ", public_key.size(), " bytes, not 32"));
   }
   if (head.root_hash().size() != 32) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the tree head's root has ", head.root_hash().size(), " bytes, not 32"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("the tree head's root has ", head.root_hash().size(),
+                     " bytes, not 32"));
   }
   if (head.signature().size() != kSignatureSize) {
     return absl::FailedPreconditionError(
-        absl::StrCat("the tree head's signature has ",
-                     head.signature().size(), " bytes, not 64"));
+        absl::StrCat("the tree head's signature has ", head.signature().size(),
+                     " bytes, not 64"));
   }
   const std::string id = LogKeyId(public_key);
   if (head.key_id() != id) {
@@ -90,8 +91,8 @@ absl::Status VerifyTreeHead(const v1::TreeHead& head,
   if (key == nullptr || ctx == nullptr ||
       EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, key.get()) !=
           1) {
-    return absl::InternalError(absl::StrCat("cannot set up verification: ",
-                                            x509::OpenSslErrors()));
+    return absl::InternalError(
+        absl::StrCat("cannot set up verification: ", x509::OpenSslErrors()));
   }
   const std::string input = TreeHeadSigningInput(head);
   if (EVP_DigestVerify(
@@ -101,9 +102,9 @@ absl::Status VerifyTreeHead(const v1::TreeHead& head,
           reinterpret_cast<const unsigned char*>(input.data()),
           input.size()) != 1) {
     x509::OpenSslErrors();  // drain
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the signature on the tree head for ", head.tree_size(),
-        " entries does not verify with key ", id));
+    return absl::FailedPreconditionError(
+        absl::StrCat("the signature on the tree head for ", head.tree_size(),
+                     " entries does not verify with key ", id));
   }
   return absl::OkStatus();
 }
@@ -112,8 +113,7 @@ absl::StatusOr<std::string> ReadLogPublicKeyFile(const std::string& path) {
   ASSIGN_OR_RETURN(std::string text, x509::ReadFile(path));
   if (absl::StrContains(text, "-----BEGIN PUBLIC KEY-----")) {
     std::unique_ptr<BIO, decltype(&BIO_free)> bio(
-        BIO_new_mem_buf(text.data(), static_cast<int>(text.size())),
-        &BIO_free);
+        BIO_new_mem_buf(text.data(), static_cast<int>(text.size())), &BIO_free);
     x509::KeyPtr key(PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr));
     if (key == nullptr || EVP_PKEY_id(key.get()) != EVP_PKEY_ED25519) {
       return absl::InvalidArgumentError(
@@ -154,8 +154,8 @@ absl::StatusOr<LogSigner> LogSigner::LoadOrCreate(
   std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()),
                                                 &BIO_free);
   if (bio == nullptr || PEM_write_bio_PUBKEY(bio.get(), key.get()) != 1) {
-    return absl::InternalError(absl::StrCat("cannot write the public key: ",
-                                            x509::OpenSslErrors()));
+    return absl::InternalError(
+        absl::StrCat("cannot write the public key: ", x509::OpenSslErrors()));
   }
   char* data = nullptr;
   const long len = BIO_get_mem_data(bio.get(), &data);

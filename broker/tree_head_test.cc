@@ -18,9 +18,7 @@ class TreeHeadTest : public ::testing::Test {
     ASSERT_NE(mkdtemp(dir), nullptr);
     dir_ = dir;
   }
-  void TearDown() override {
-    std::system(("rm -rf " + dir_).c_str());
-  }
+  void TearDown() override { std::system(("rm -rf " + dir_).c_str()); }
   std::string dir_;
 };
 
@@ -58,8 +56,7 @@ TEST_F(TreeHeadTest, KeyPersistsAndPublicFileReadsBack) {
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ(first->public_key(), again->public_key());
 
-  absl::StatusOr<std::string> pinned =
-      ReadLogPublicKeyFile(dir_ + "/log.pub");
+  absl::StatusOr<std::string> pinned = ReadLogPublicKeyFile(dir_ + "/log.pub");
   ASSERT_TRUE(pinned.ok()) << pinned.status();
   EXPECT_EQ(*pinned, first->public_key());
 
@@ -83,8 +80,8 @@ TEST_F(TreeHeadTest, PublicKeyFileErrorsNameTheFile) {
   absl::StatusOr<std::string> key = ReadLogPublicKeyFile(path);
   ASSERT_FALSE(key.ok());
   EXPECT_NE(key.status().message().find(path), std::string::npos);
-  EXPECT_TRUE(absl::IsNotFound(
-      ReadLogPublicKeyFile(dir_ + "/missing.pub").status()));
+  EXPECT_TRUE(
+      absl::IsNotFound(ReadLogPublicKeyFile(dir_ + "/missing.pub").status()));
 }
 
 }  // namespace

@@ -20,6 +20,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "broker/status_macros.h"
+#include "clients/audit_commands.h"
+#include "clients/cli.h"
 #include "clients/client.h"
 #include "clients/exchange_text.h"
 #include "clients/referral_file.h"
@@ -84,6 +86,10 @@ Commands:
   ack             Acknowledge one inbox message.
   referral        Show a referral, or move one you received through its
                   lifecycle: show, ack, accept, decline, info, close.
+  manual-disclosure
+                  Record a disclosure your agency made outside Liaison.
+  audit           For auditors: query, export and prove the disclosure log,
+                  subject access reports, override reviews.
   help            Show help for a command: liaison help inbox
 
 Connection flags (each also read from the environment):
@@ -102,64 +108,13 @@ Exit status: 0 on success, 1 when the broker or a file refused, 2 on a usage
 error.
 )";
 
-// What a command runs with: the connection, the professional, the
-// arguments after the command's name, and the command flags given.
-struct Invocation {
-  std::string command;
-  liaison::client::ConnectionOptions connection;
-  v1::Professional professional;
-  absl::Duration timeout;
-  std::vector<std::string> args;
-  std::set<std::string> flags_given;
-};
-
-struct Command {
-  const char* help;
-  // Command flags (without "--") this command accepts.
-  std::vector<std::string> flags;
-  int (*run)(const Invocation&);
-};
-
-int Fail(const absl::Status& status) {
-  std::cerr << "liaison: " << absl::StatusCodeToString(status.code()) << ": "
-            << status.message() << std::endl;
-  return 1;
-}
-
-int Usage(const std::string& command, const std::string& problem) {
-  std::cerr << "liaison: " << problem << "; run `liaison help " << command
-            << "`" << std::endl;
-  return 2;
-}
-
-// Sets the call's deadline (unless `deadline` is false, for streams) and
-// names the professional acting.
-void Prepare(grpc::ClientContext* context, const Invocation& in,
-             bool deadline = true) {
-  if (deadline) {
-    context->set_deadline(absl::ToChronoTime(absl::Now() + in.timeout));
-  }
-  liaison::client::SetProfessional(context, in.professional);
-}
-
-absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(const Invocation& in) {
-  RETURN_IF_ERROR(
-      liaison::client::CheckOwnCertificate(in.connection, absl::Now()));
-  return liaison::client::OpenChannel(in.connection);
-}
-
-// Makes one unary call through `call` with a prepared context.
-template <typename Response>
-absl::StatusOr<Response> Unary(
-    const Invocation& in,
-    const std::function<grpc::Status(grpc::ClientContext*, Response*)>& call) {
-  grpc::ClientContext context;
-  Prepare(&context, in);
-  Response response;
-  grpc::Status status = call(&context, &response);
-  if (!status.ok()) return FromGrpcStatus(status, in.connection.address);
-  return response;
-}
+using liaison::cli::Command;
+using liaison::cli::Connect;
+using liaison::cli::Fail;
+using liaison::cli::Invocation;
+using liaison::cli::Prepare;
+using liaison::cli::Unary;
+using liaison::cli::Usage;
 
 std::string KindName(v1::PrincipalKind kind) {
   std::string name = v1::PrincipalKind_Name(kind);
@@ -696,6 +651,13 @@ Example:
 )",
         {"reason", "question", "outcome"},
         RunReferral}},
+      {"manual-disclosure",
+       {liaison::cli::kManualDisclosureHelp,
+        {"idempotency_key"},
+        liaison::cli::RunManualDisclosure}},
+      {"audit",
+       {liaison::cli::kAuditHelp, liaison::cli::AuditFlags(),
+        liaison::cli::RunAudit}},
   };
   return *commands;
 }
@@ -769,11 +731,12 @@ int main(int argc, char** argv) {
   Invocation in;
   in.command = rest[1];
   in.args.assign(rest.begin() + 2, rest.end());
-  static const std::set<std::string> kCommandFlags = {
-      "idempotency_key", "follow",   "lease_seconds",
-      "reason",          "question", "outcome"};
+  std::set<std::string> command_flags;
+  for (const auto& [name, c] : Commands()) {
+    command_flags.insert(c.flags.begin(), c.flags.end());
+  }
   for (const std::string& flag : given) {
-    if (kCommandFlags.count(flag) == 0) continue;
+    if (command_flags.count(flag) == 0) continue;
     const std::vector<std::string>& accepted = it->second.flags;
     if (std::find(accepted.begin(), accepted.end(), flag) == accepted.end()) {
       return Usage(in.command,

@@ -45,26 +45,30 @@ class ProblemList final : public google::protobuf::io::ErrorCollector {
 
 }  // namespace
 
-absl::StatusOr<ReferralFile> ReadReferralFile(const std::string& path) {
+absl::StatusOr<std::string> ReadRequestFile(
+    const std::string& path, google::protobuf::Message* request) {
   ASSIGN_OR_RETURN(std::string bytes, x509::ReadFile(path));
-  ReferralFile file;
   ProblemList problems(path);
   google::protobuf::TextFormat::Parser parser;
   parser.RecordErrorsTo(&problems);
-  if (!parser.ParseFromString(bytes, &file.request)) {
+  if (!parser.ParseFromString(bytes, request)) {
     if (problems.problems().empty()) {
       return absl::InvalidArgumentError(
-          absl::StrCat(path,
-                       ": not a liaison.v1.SendReferralRequest in "
-                       "protobuf text format"));
+          absl::StrCat(path, ": not a ", request->GetTypeName(),
+                       " in protobuf text format"));
     }
     return absl::InvalidArgumentError(absl::StrJoin(problems.problems(), "\n"));
   }
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(),
          digest);
-  file.sha256_hex = absl::BytesToHexString(
+  return absl::BytesToHexString(
       absl::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
+}
+
+absl::StatusOr<ReferralFile> ReadReferralFile(const std::string& path) {
+  ReferralFile file;
+  ASSIGN_OR_RETURN(file.sha256_hex, ReadRequestFile(path, &file.request));
   return file;
 }
 

@@ -3,6 +3,8 @@
 #ifndef LIAISON_CLIENTS_REFERRAL_FILE_H_
 #define LIAISON_CLIENTS_REFERRAL_FILE_H_
 
+#include <google/protobuf/message.h>
+
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -18,6 +20,12 @@ struct ReferralFile {
   // the file again a safe retry.
   std::string sha256_hex;
 };
+
+// Reads `path` into `request`, a message in protobuf text format, and
+// returns the lower-case hex SHA-256 of the file's bytes. Errors as for
+// ReadReferralFile.
+absl::StatusOr<std::string> ReadRequestFile(const std::string& path,
+                                            google::protobuf::Message* request);
 
 // Reads and parses `path`. NOT_FOUND or PERMISSION_DENIED when the file
 // cannot be read; INVALID_ARGUMENT when it does not parse, with one line
