@@ -10,6 +10,9 @@
 
 #include "absl/synchronization/blocking_counter.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "broker/merkle.h"
+#include "broker/tree_head.h"
 
 namespace liaison {
 namespace {
@@ -141,6 +144,216 @@ TEST(SqliteStore, UnopenablePathIsAClearError) {
   ASSERT_FALSE(store.ok());
   EXPECT_NE(store.status().message().find("/nonexistent-dir/sub/liaison.db"),
             std::string::npos);
+}
+
+// Runs one asynchronous store call and waits for its result.
+template <typename T, typename Call>
+absl::StatusOr<T> Wait(Call call) {
+  absl::Notification done;
+  absl::StatusOr<T> result = absl::UnknownError("no answer");
+  call([&](absl::StatusOr<T> r) {
+    result = std::move(r);
+    done.Notify();
+  });
+  done.WaitForNotification();
+  return result;
+}
+
+v1::LogEntry Entry(v1::EntryKind kind, const std::string& actor,
+                   const std::string& counterpart) {
+  v1::LogEntry e;
+  e.set_kind(kind);
+  e.set_actor(actor);
+  e.set_counterpart(counterpart);
+  e.set_allowed(true);
+  return e;
+}
+
+class SignedLog : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = TempDbPath();
+    const std::string dir = path_.substr(0, path_.rfind('/'));
+    absl::StatusOr<LogSigner> signer =
+        LogSigner::LoadOrCreate(dir + "/log.key", dir + "/log.pub");
+    ASSERT_TRUE(signer.ok()) << signer.status();
+    signer_ = std::make_unique<LogSigner>(*std::move(signer));
+    Reopen();
+  }
+  void Reopen() {
+    store_.reset();
+    SqliteStoreOptions options;
+    options.path = path_;
+    options.signer = signer_.get();
+    auto store = SqliteStore::Open(options);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+  }
+  uint64_t Append(v1::LogEntry e) {
+    absl::StatusOr<uint64_t> seq = Wait<uint64_t>(
+        [&](auto done) { store_->AppendLog(std::move(e), done); });
+    EXPECT_TRUE(seq.ok()) << seq.status();
+    return seq.ok() ? *seq : ~uint64_t{0};
+  }
+  v1::TreeHead Head() {
+    absl::StatusOr<v1::TreeHead> head =
+        Wait<v1::TreeHead>([&](auto done) { store_->LatestTreeHead(done); });
+    EXPECT_TRUE(head.ok()) << head.status();
+    return head.ok() ? *head : v1::TreeHead();
+  }
+
+  std::string path_;
+  std::unique_ptr<LogSigner> signer_;
+  std::unique_ptr<SqliteStore> store_;
+};
+
+TEST_F(SignedLog, EveryCommitSignsAHeadOverWhatItAppended) {
+  EXPECT_EQ(Head().tree_size(), 0u);
+  std::vector<std::string> leaves;
+  for (int i = 0; i < 9; ++i) {
+    v1::LogEntry e = Entry(v1::ENTRY_KIND_DISCLOSURE,
+                           "liaison://agency/health/st-olavs", "malmo-sc");
+    e.set_reason(std::to_string(i));
+    EXPECT_EQ(Append(e), uint64_t(i));
+    e.set_sequence(i);
+    leaves.push_back(e.SerializeAsString());
+    const v1::TreeHead head = Head();
+    EXPECT_EQ(head.tree_size(), uint64_t(i + 1));
+    EXPECT_TRUE(VerifyTreeHead(head, signer_->public_key()).ok());
+  }
+  // The signed root is the RFC 9162 root of exactly those leaves.
+  const v1::TreeHead head = Head();
+  for (uint64_t i = 0; i < leaves.size(); ++i) {
+    absl::StatusOr<v1::InclusionProof> proof = Wait<v1::InclusionProof>(
+        [&](auto done) { store_->ProveInclusion(i, 9, done); });
+    ASSERT_TRUE(proof.ok()) << proof.status();
+    std::vector<std::string> hashes(proof->hashes().begin(),
+                                    proof->hashes().end());
+    EXPECT_TRUE(merkle::VerifyInclusion(i, 9, merkle::LeafHash(leaves[i]),
+                                        hashes, head.root_hash())
+                    .ok());
+  }
+  // Reopening keeps the log and its head; a proof beyond it is refused.
+  Reopen();
+  EXPECT_EQ(Head().root_hash(), head.root_hash());
+  absl::StatusOr<v1::ConsistencyProof> beyond = Wait<v1::ConsistencyProof>(
+      [&](auto done) { store_->ProveConsistency(3, 10, done); });
+  EXPECT_EQ(beyond.status().code(), absl::StatusCode::kOutOfRange);
+}
+
+TEST_F(SignedLog, OverrideReviewsFollowTheQueueAndAreLogged) {
+  Append(Entry(v1::ENTRY_KIND_DISCLOSURE, "liaison://agency/health/st-olavs",
+               "malmo-sc"));
+  const uint64_t override_seq = Append(
+      Entry(v1::ENTRY_KIND_OVERRIDE, "liaison://agency/police/p", "st-olavs"));
+  auto list = [&](std::optional<std::vector<std::string>> scope,
+                  bool reviewed) {
+    return Wait<std::vector<v1::OverrideReview>>(
+        [&](auto done) { store_->ListOverrideReviews(scope, reviewed, done); });
+  };
+  auto review = [&](uint64_t seq, v1::OverrideReview::Outcome outcome,
+                    std::optional<std::vector<std::string>> scope) {
+    OverrideReviewChange change;
+    change.override_sequence = seq;
+    change.outcome = outcome;
+    change.comment = "checked";
+    change.scope = scope;
+    change.entry =
+        Entry(v1::ENTRY_KIND_OVERRIDE_REVIEWED, "liaison://auditor/dpo", "");
+    return Wait<uint64_t>(
+        [&](auto done) { store_->ReviewOverride(std::move(change), done); });
+  };
+  ASSERT_EQ(list(std::nullopt, false)->size(), 1u);
+  // Outside the scope it is invisible and cannot be reviewed.
+  EXPECT_TRUE(list(std::vector<std::string>{"school"}, false)->empty());
+  EXPECT_EQ(review(override_seq, v1::OverrideReview::OUTCOME_JUSTIFIED,
+                   std::vector<std::string>{"school"})
+                .status()
+                .code(),
+            absl::StatusCode::kNotFound);
+  // Not an override.
+  EXPECT_EQ(review(0, v1::OverrideReview::OUTCOME_JUSTIFIED, std::nullopt)
+                .status()
+                .code(),
+            absl::StatusCode::kNotFound);
+  // Follow-up keeps it in the queue; a final outcome takes it out.
+  absl::StatusOr<uint64_t> first =
+      review(override_seq, v1::OverrideReview::OUTCOME_NEEDS_FOLLOW_UP,
+             std::vector<std::string>{"st-olavs"});
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(*first, 2u);
+  ASSERT_EQ(list(std::nullopt, false)->size(), 1u);
+  ASSERT_TRUE(review(override_seq, v1::OverrideReview::OUTCOME_NOT_JUSTIFIED,
+                     std::nullopt)
+                  .ok());
+  EXPECT_TRUE(list(std::nullopt, false)->empty());
+  absl::StatusOr<std::vector<v1::OverrideReview>> all =
+      list(std::nullopt, true);
+  ASSERT_EQ(all->size(), 1u);
+  EXPECT_EQ((*all)[0].outcome(), v1::OverrideReview::OUTCOME_NOT_JUSTIFIED);
+  EXPECT_EQ((*all)[0].reviewer(), "liaison://auditor/dpo");
+  absl::StatusOr<uint64_t> again =
+      review(override_seq, v1::OverrideReview::OUTCOME_JUSTIFIED, std::nullopt);
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Head().tree_size(), 4u);  // the refused review logged nothing
+}
+
+TEST_F(SignedLog, MigrationIndexesAndHashesAnOlderLog) {
+  // A log written before the index existed: schema version 2.
+  store_.reset();
+  const std::string old_path = TempDbPath();
+  {
+    auto store = SqliteStore::Open({old_path});
+    ASSERT_TRUE(store.ok());
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(old_path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "DROP TABLE log_index; DROP TABLE log_nodes; "
+                         "DROP TABLE tree_heads; DROP TABLE override_reviews; "
+                         "PRAGMA user_version=2;",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  std::vector<std::string> leaves;
+  for (int i = 0; i < 5; ++i) {
+    v1::LogEntry e = Entry(v1::ENTRY_KIND_DENIAL,
+                           "liaison://agency/education/school", "malmo-sc");
+    e.set_sequence(i);
+    leaves.push_back(e.SerializeAsString());
+    sqlite3_stmt* insert = nullptr;
+    sqlite3_prepare_v2(db, "INSERT INTO log_entries VALUES (?1, ?2)", -1,
+                       &insert, nullptr);
+    sqlite3_bind_int64(insert, 1, i);
+    sqlite3_bind_blob(insert, 2, leaves.back().data(),
+                      static_cast<int>(leaves.back().size()), SQLITE_STATIC);
+    ASSERT_EQ(sqlite3_step(insert), SQLITE_DONE);
+    sqlite3_finalize(insert);
+  }
+  sqlite3_close(db);
+
+  path_ = old_path;
+  Reopen();
+  EXPECT_EQ(store_->SchemaVersion(), SqliteStore::LatestSchemaVersion());
+  const v1::TreeHead head = Head();
+  ASSERT_EQ(head.tree_size(), 5u);
+  EXPECT_TRUE(VerifyTreeHead(head, signer_->public_key()).ok());
+  absl::StatusOr<v1::InclusionProof> proof = Wait<v1::InclusionProof>(
+      [&](auto done) { store_->ProveInclusion(3, 5, done); });
+  ASSERT_TRUE(proof.ok()) << proof.status();
+  std::vector<std::string> hashes(proof->hashes().begin(),
+                                  proof->hashes().end());
+  EXPECT_TRUE(merkle::VerifyInclusion(3, 5, merkle::LeafHash(leaves[3]), hashes,
+                                      head.root_hash())
+                  .ok());
+  LogQuery query;
+  query.agency_sets.push_back({"school"});
+  absl::StatusOr<LogPage> page =
+      Wait<LogPage>([&](auto done) { store_->ReadLog(query, done); });
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(page->entries.size(), 5u);
+  // New entries continue the sequence.
+  EXPECT_EQ(Append(Entry(v1::ENTRY_KIND_ADMIN, "liaison://admin/root", "")),
+            5u);
 }
 
 }  // namespace
