@@ -73,7 +73,7 @@ absl::string_view LevelWords(v1::Level level) {
     case v1::LEVEL_SIGNAL:
       return "only that they know you and whom to contact";
     case v1::LEVEL_CATEGORY:
-      return "the kind of concern, in broad categories";
+      return "the kind of concern in broad categories";
     case v1::LEVEL_SUMMARY:
       return "a short summary written for sharing";
     case v1::LEVEL_FULL:

@@ -329,7 +329,7 @@ int RunQuery(const Invocation& in, v1::Audit::Stub& stub) {
     }
     request.set_page_token(page->next_page_token());
   }
-  if (!json) std::cerr << shown << " entries" << std::endl;
+  if (!json) std::cout << shown << " entries" << std::endl;
   return 0;
 }
 

@@ -105,6 +105,9 @@ sed 's/^/    /' sent.txt
 referral=$(sed -n 's/^referral: *//p' sent.txt)
 [ -n "$referral" ] || { echo "no referral id in the output" >&2; exit 1; }
 
+step "The auditor saves the current signed tree head (liaison audit tree-head)"
+as auditor-regional-dpo audit tree-head --out=head-early.json | sed 's/^/    /'
+
 step "The same file again is a retry: the broker answers with the same referral"
 as agency-rosengard-school "${teacher[@]}" send-referral referral-school.textproto |
   grep '^referral:' | sed 's/^/    /'
@@ -149,6 +152,39 @@ fi
 sed 's/^/    /' refused.txt
 grep -q '^liaison: PERMISSION_DENIED: ' refused.txt ||
   { echo "expected PERMISSION_DENIED" >&2; exit 1; }
+
+step "Social services record a case conference held outside Liaison (liaison manual-disclosure)"
+cat >conference.textproto <<EOF
+recipient_agency_id: "rosengard-school"
+subject { identifier: "20110304-1234" }
+purpose: "child_welfare"
+level: LEVEL_CATEGORY
+basis { consent_id: "consent-demo-1" }
+channel: "case conference with the school"
+disclosed_at { seconds: $(( $(date +%s) - 3600 )) }
+EOF
+as agency-malmo-social "${social_worker[@]}" manual-disclosure conference.textproto |
+  sed 's/^/    /'
+
+step "The auditor reads the disclosure log (liaison audit query)"
+as auditor-regional-dpo audit query | sed 's/^/    /'
+
+step "The auditor runs a subject access report for the pupil (liaison audit report)"
+as auditor-regional-dpo audit report 20110304-1234 | sed 's/^/    /'
+
+step "The auditor exports the log and verifies it offline against the broker's key"
+as auditor-regional-dpo audit export --out=log.jsonl | sed 's/^/    /'
+"$bin/liaison-audit" verify --export=log.jsonl --public_key=data/log-signing.pub \
+  --known_head=head-early.json | sed 's/^/    /'
+as auditor-regional-dpo audit consistency --old=head-early.json | sed 's/^/    /'
+
+step "Someone deletes one entry from a copy of the export: verify catches it"
+sed '3d' log.jsonl >log-tampered.jsonl
+if "$bin/liaison-audit" verify --export=log-tampered.jsonl \
+     --public_key=data/log-signing.pub 2>tampered.txt; then
+  echo "a tampered export verified" >&2; exit 1
+fi
+sed 's/^/    /' tampered.txt
 
 step "The police certificate is revoked; the broker reloads its CRL (SIGHUP)"
 serial=$("$bin/liaison-certs" list | awk '/liaison:\/\/agency\/police\/malmo-police/ {print $1}')
