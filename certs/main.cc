@@ -25,6 +25,7 @@
 #include "absl/time/time.h"
 #include "broker/principal.h"
 #include "certs/ca.h"
+#include "certs/command_line.h"
 #include "certs/x509.h"
 
 ABSL_FLAG(std::string, dir, "",
@@ -77,7 +78,8 @@ struct Command {
 
 const std::vector<Command>& Commands() {
   static const auto* commands = new std::vector<Command>{
-      {"init", {"cn", "days"},
+      {"init",
+       {"cn", "days"},
        R"(Usage: liaison-certs [--dir=DIR] init [--cn=NAME] [--days=N]
 
 Creates the deployment CA in DIR: an EC P-256 key (ca.key, mode 0600), a
@@ -125,7 +127,8 @@ Flags:
 
 Prints serial, principal, certificate, key and not_after, one per line.
 )"},
-      {"revoke", {"reason"},
+      {"revoke",
+       {"reason"},
        R"(Usage: liaison-certs [--dir=DIR] revoke SERIAL|CERT_FILE [--reason=REASON]
 
 Marks a certificate this CA issued as revoked. Name it by its serial, as
@@ -137,7 +140,8 @@ Flags:
   --reason=REASON   unspecified (default), key_compromise, superseded,
                     affiliation_changed or cessation_of_operation
 )"},
-      {"crl", {"out", "days"},
+      {"crl",
+       {"out", "days"},
        R"(Usage: liaison-certs [--dir=DIR] crl [--out=FILE] [--days=N]
 
 Writes a certificate revocation list signed by the CA, listing every revoked
@@ -150,7 +154,8 @@ Flags:
 
 Prints the file written, the CRL number and how many certificates it lists.
 )"},
-      {"list", {"expiring"},
+      {"list",
+       {"expiring"},
        R"(Usage: liaison-certs [--dir=DIR] list [--expiring=DAYS]
 
 Shows every certificate the CA has issued as a table:
@@ -161,7 +166,8 @@ Flags:
   --expiring=DAYS   only valid certificates that expire within DAYS days,
                     soonest first (none found is not an error)
 )"},
-      {"inspect", {},
+      {"inspect",
+       {},
        R"(Usage: liaison-certs inspect CERT_FILE
 
 Shows a certificate's subject, issuer, serial, validity, URI/DNS/IP SANs and
@@ -171,7 +177,8 @@ DIR holds a CA, also says whether that CA signed it.
 Exits 1 when the certificate does not name exactly one valid Liaison
 principal, after showing what it contains.
 )"},
-      {"help", {},
+      {"help",
+       {},
        R"(Usage: liaison-certs help [COMMAND]
 
 Shows the list of commands, or the help of COMMAND.
@@ -187,102 +194,22 @@ const Command* FindCommand(absl::string_view name) {
   return nullptr;
 }
 
-enum class FlagType { kString, kInt, kBool };
+using cli::CommandLine;
+using cli::FlagSpec;
+using cli::FlagType;
 
 // The flags this tool defines.
-struct FlagSpec {
-  absl::string_view name;
-  FlagType type;
-};
 constexpr FlagSpec kFlagSpecs[] = {
-    {"dir", FlagType::kString},        {"cn", FlagType::kString},
-    {"days", FlagType::kInt},          {"sector", FlagType::kString},
-    {"id", FlagType::kString},         {"not_before", FlagType::kString},
-    {"out", FlagType::kString},        {"force", FlagType::kBool},
-    {"dns", FlagType::kString},        {"ip", FlagType::kString},
-    {"reason", FlagType::kString},     {"expiring", FlagType::kInt},
-};
-
-const FlagSpec* FindFlag(absl::string_view name) {
-  for (const FlagSpec& f : kFlagSpecs) {
-    if (f.name == name) return &f;
-  }
-  return nullptr;
-}
-
-// The command line as seen before Abseil parses it, so that help requests,
-// unknown flags, malformed values and flags that do not apply to the command
-// are reported here, in this tool's words, and Abseil's parsing cannot fail.
-struct CommandLine {
-  std::vector<std::string> positional;
-  std::set<std::string> flags;  // names of the flags given
-  bool help = false;
-  std::string error;  // set when the command line is malformed
+    {"dir", FlagType::kString},    {"cn", FlagType::kString},
+    {"days", FlagType::kInt},      {"sector", FlagType::kString},
+    {"id", FlagType::kString},     {"not_before", FlagType::kString},
+    {"out", FlagType::kString},    {"force", FlagType::kBool},
+    {"dns", FlagType::kString},    {"ip", FlagType::kString},
+    {"reason", FlagType::kString}, {"expiring", FlagType::kInt},
 };
 
 CommandLine Scan(int argc, char** argv) {
-  CommandLine out;
-  bool only_positional = false;
-  for (int i = 1; i < argc; ++i) {
-    absl::string_view arg = argv[i];
-    if (only_positional || arg.size() < 2 || arg[0] != '-') {
-      out.positional.emplace_back(arg);
-      continue;
-    }
-    if (arg == "--") {
-      only_positional = true;
-      continue;
-    }
-    if (arg == "-h" || arg == "--help" || arg == "-help") {
-      out.help = true;
-      continue;
-    }
-    absl::string_view body = arg;
-    if (!absl::ConsumePrefix(&body, "--")) absl::ConsumePrefix(&body, "-");
-    const size_t eq = body.find('=');
-    absl::string_view name = body.substr(0, eq);
-    const FlagSpec* flag = FindFlag(name);
-    if (flag == nullptr && absl::ConsumePrefix(&name, "no") &&
-        eq == absl::string_view::npos) {
-      flag = FindFlag(name);
-      if (flag != nullptr && flag->type != FlagType::kBool) flag = nullptr;
-    }
-    if (flag == nullptr) {
-      if (out.error.empty()) {
-        out.error = absl::StrCat("unknown flag ", arg);
-      }
-      continue;
-    }
-    std::optional<absl::string_view> value;
-    if (eq != absl::string_view::npos) {
-      value = body.substr(eq + 1);
-    } else if (flag->type != FlagType::kBool) {
-      if (i + 1 >= argc) {
-        if (out.error.empty()) {
-          out.error = absl::StrCat("--", flag->name, " needs a value");
-        }
-        continue;
-      }
-      value = argv[++i];
-    }
-    std::string parse_error;
-    int int_value;
-    bool bool_value;
-    const bool well_formed =
-        !value.has_value() ||
-        (flag->type == FlagType::kInt &&
-         absl::ParseFlag(*value, &int_value, &parse_error)) ||
-        (flag->type == FlagType::kBool &&
-         absl::ParseFlag(*value, &bool_value, &parse_error)) ||
-        flag->type == FlagType::kString;
-    if (!well_formed && out.error.empty()) {
-      out.error = absl::StrCat(
-          "--", flag->name, "=", *value, " is not ",
-          flag->type == FlagType::kInt ? "a whole number" : "true or false");
-    }
-    out.flags.emplace(flag->name);
-  }
-  return out;
+  return cli::ScanCommandLine(argc, argv, kFlagSpecs);
 }
 
 int UsageError(absl::string_view message, absl::string_view command = "") {
@@ -347,8 +274,8 @@ absl::Status CheckDnsName(absl::string_view name) {
 
 int RunIssue(const CommandLine& cl) {
   if (cl.positional.size() < 2) {
-    return UsageError(
-        "issue needs a kind: agency, auditor, admin or server", "issue");
+    return UsageError("issue needs a kind: agency, auditor, admin or server",
+                      "issue");
   }
   if (cl.positional.size() > 2) {
     return UsageError(
@@ -366,18 +293,17 @@ int RunIssue(const CommandLine& cl) {
   } else if (kind == "server") {
     name.kind = PrincipalKind::kBroker;
   } else {
-    return UsageError(
-        absl::StrCat("unknown certificate kind \"", kind,
-                     "\"; use agency, auditor, admin or server"),
-        "issue");
+    return UsageError(absl::StrCat("unknown certificate kind \"", kind,
+                                   "\"; use agency, auditor, admin or server"),
+                      "issue");
   }
   const bool agency = name.kind == PrincipalKind::kAgency;
   const bool server = name.kind == PrincipalKind::kBroker;
   if (cl.flags.count("id") == 0 || absl::GetFlag(FLAGS_id).empty()) {
     return UsageError(absl::StrCat("issue ", kind, " needs --id=ID"), "issue");
   }
-  if (agency && (cl.flags.count("sector") == 0 ||
-                 absl::GetFlag(FLAGS_sector).empty())) {
+  if (agency &&
+      (cl.flags.count("sector") == 0 || absl::GetFlag(FLAGS_sector).empty())) {
     return UsageError("issue agency needs --sector=SECTOR", "issue");
   }
   if (!agency && cl.flags.count("sector") != 0) {
@@ -478,8 +404,8 @@ int RunRevoke(const CommandLine& cl) {
     absl::StatusOr<x509::CertPtr> cert = x509::ReadCertificateFile(target);
     if (!cert.ok()) return Failure(cert.status());
     if (!ca->IsIssuerOf(cert->get())) {
-      return Failure(absl::InvalidArgumentError(absl::StrCat(
-          target, " was not issued by the CA in ", dir)));
+      return Failure(absl::InvalidArgumentError(
+          absl::StrCat(target, " was not issued by the CA in ", dir)));
     }
     serial = x509::SerialHex(cert->get());
   } else {
@@ -533,8 +459,7 @@ std::string Pad(absl::string_view s, size_t width) {
 int RunList(const CommandLine& cl) {
   if (cl.positional.size() > 1) {
     return UsageError(
-        absl::StrCat("unexpected argument \"", cl.positional[1], "\""),
-        "list");
+        absl::StrCat("unexpected argument \"", cl.positional[1], "\""), "list");
   }
   const bool expiring = cl.flags.count("expiring") != 0;
   const int expiring_days = absl::GetFlag(FLAGS_expiring);
@@ -609,7 +534,8 @@ int RunInspect(const CommandLine& cl) {
   if (now > not_after) {
     validity = absl::StrCat("EXPIRED on ", FormatTimestamp(not_after));
   } else if (now < not_before) {
-    validity = absl::StrCat("NOT YET VALID until ", FormatTimestamp(not_before));
+    validity =
+        absl::StrCat("NOT YET VALID until ", FormatTimestamp(not_before));
   }
   std::cout << "file: " << path << "\n"
             << "subject: " << x509::SubjectLine(c) << "\n"
@@ -627,8 +553,7 @@ int RunInspect(const CommandLine& cl) {
     std::cout << "principal: " << principal->Uri() << " (valid "
               << KindName(principal->kind) << ")\n";
   } else {
-    std::cout << "principal: INVALID: " << principal.status().message()
-              << "\n";
+    std::cout << "principal: INVALID: " << principal.status().message() << "\n";
   }
   const std::string dir = CaDir();
   if (absl::StatusOr<CertificateAuthority> ca = CertificateAuthority::Open(dir);
@@ -689,8 +614,8 @@ int Run(int argc, char** argv) {
     if (flag == "dir") continue;
     if (std::find(command->flags.begin(), command->flags.end(), flag) ==
         command->flags.end()) {
-      return UsageError(
-          absl::StrCat("--", flag, " does not apply to ", name), name);
+      return UsageError(absl::StrCat("--", flag, " does not apply to ", name),
+                        name);
     }
   }
   absl::ParseCommandLine(argc, argv);

@@ -21,6 +21,7 @@
 #include "absl/strings/strip.h"
 #include "broker/message_util.h"
 #include "broker/tree_head.h"
+#include "certs/command_line.h"
 #include "certs/x509.h"
 #include "clients/log_verify.h"
 
@@ -122,70 +123,15 @@ const Command* FindCommand(absl::string_view name) {
   return nullptr;
 }
 
-constexpr absl::string_view kFlags[] = {"export", "public_key", "known_head"};
+using cli::CommandLine;
+using cli::FlagType;
 
-bool IsFlag(absl::string_view name) {
-  return std::find(std::begin(kFlags), std::end(kFlags), name) !=
-         std::end(kFlags);
-}
-
-// The command line as seen before Abseil parses it, so that help requests,
-// unknown flags and flags that do not apply to the command are reported in
-// this tool's words, and Abseil's parsing cannot fail. Every flag takes a
-// value.
-struct CommandLine {
-  std::vector<std::string> positional;
-  std::set<std::string> flags;  // names of the flags given
-  // Every --known_head value, in order: Abseil keeps only the last.
-  std::vector<std::string> known_heads;
-  bool help = false;
-  std::string error;  // set when the command line is malformed
-};
+constexpr cli::FlagSpec kFlags[] = {{"export", FlagType::kString},
+                                    {"public_key", FlagType::kString},
+                                    {"known_head", FlagType::kString}};
 
 CommandLine Scan(int argc, char** argv) {
-  CommandLine out;
-  bool only_positional = false;
-  for (int i = 1; i < argc; ++i) {
-    absl::string_view arg = argv[i];
-    if (only_positional || arg.size() < 2 || arg[0] != '-') {
-      out.positional.emplace_back(arg);
-      continue;
-    }
-    if (arg == "--") {
-      only_positional = true;
-      continue;
-    }
-    if (arg == "-h" || arg == "--help" || arg == "-help") {
-      out.help = true;
-      continue;
-    }
-    absl::string_view body = arg;
-    if (!absl::ConsumePrefix(&body, "--")) absl::ConsumePrefix(&body, "-");
-    const size_t eq = body.find('=');
-    const absl::string_view name = body.substr(0, eq);
-    if (!IsFlag(name)) {
-      if (out.error.empty()) out.error = absl::StrCat("unknown flag ", arg);
-      continue;
-    }
-    absl::string_view value;
-    if (eq != absl::string_view::npos) {
-      value = body.substr(eq + 1);
-    } else if (i + 1 < argc) {
-      value = argv[++i];
-    } else {
-      if (out.error.empty()) {
-        out.error = absl::StrCat("--", name, " needs a value");
-      }
-      continue;
-    }
-    if (name == "known_head") {
-      for (absl::string_view file : absl::StrSplit(value, ',')) {
-        out.known_heads.emplace_back(file);
-      }
-    }
-    out.flags.emplace(name);
-  }
-  return out;
+  return cli::ScanCommandLine(argc, argv, kFlags);
 }
 
 int UsageError(absl::string_view message, absl::string_view command = "") {
@@ -232,7 +178,16 @@ int RunVerify(const CommandLine& cl) {
     if (!key.ok()) return Failure(key.status());
     options.public_key = *std::move(key);
   }
-  for (const std::string& path : cl.known_heads) {
+  // Every --known_head, each possibly a comma-separated list.
+  std::vector<std::string> known_head_paths;
+  if (auto it = cl.values.find("known_head"); it != cl.values.end()) {
+    for (const std::string& value : it->second) {
+      for (absl::string_view path : absl::StrSplit(value, ',')) {
+        known_head_paths.emplace_back(path);
+      }
+    }
+  }
+  for (const std::string& path : known_head_paths) {
     if (path.empty()) return UsageError("--known_head needs a file", "verify");
     absl::StatusOr<v1::TreeHead> head = ReadTreeHeadFile(path);
     if (!head.ok()) return Failure(head.status());
