@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "broker/config.h"
 #include "broker/sqlite_store.h"
 #include "broker/status_macros.h"
@@ -66,6 +67,14 @@ absl::Status CheckServerIdentity(const v1::BrokerConfig& config,
   return absl::OkStatus();
 }
 
+std::string PolicySummary(const policy::PolicySet& set) {
+  return absl::StrCat("policy set ", set.version(), ": ",
+                      set.agreements().size(), " agreements, ",
+                      set.merged().jurisdictions_size(), " jurisdictions, ",
+                      set.merged().sectors_size(),
+                      " sectors; everything else is denied");
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(
@@ -115,14 +124,18 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(
                                          broker->registry_.get(), clock));
   if (!config.crl().empty()) progress(absl::StrCat("CRL ", config.crl()));
 
-  ASSIGN_OR_RETURN(policy::DisclosurePolicy policy,
-                   policy::DisclosurePolicy::FromAllowList(
-                       {config.allow().begin(), config.allow().end()}));
-  progress(absl::StrCat("disclosure allow-list ", policy.version(), ": ",
-                        config.allow_size(),
-                        " routes allowed, all else denied"));
   broker->policy_ =
-      std::make_unique<policy::DisclosurePolicy>(std::move(policy));
+      std::make_unique<policy::PolicyInForce>(config.policy_dir());
+  absl::StatusOr<std::shared_ptr<const policy::PolicySet>> policy =
+      broker->policy_->Reload();
+  if (!policy.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the policy set in ", config.policy_dir(),
+                     " does not check; fix it (liaison-policy check shows "
+                     "every error) and start again:\n",
+                     policy.status().message()));
+  }
+  progress(PolicySummary(**policy));
   ASSIGN_OR_RETURN(
       Pseudonymizer pseudonyms,
       Pseudonymizer::LoadOrCreate(config.data_dir() + "/pseudonym.key"));
@@ -163,7 +176,9 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(
   broker->audit_service_ = std::make_unique<AuditService>(
       broker->auth_.get(), broker->registry_.get(), broker->store_.get(),
       broker->pseudonyms_.get(), clock, broker->signer_->public_key());
-  broker->admin_service_ = std::make_unique<AdminService>(broker->auth_.get());
+  broker->admin_service_ = std::make_unique<AdminService>(
+      broker->auth_.get(), broker->policy_.get(), broker->store_.get(), clock);
+  broker->clock_ = clock;
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
@@ -191,6 +206,20 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(
 }
 
 Broker::~Broker() { Shutdown(absl::ZeroDuration()); }
+
+absl::StatusOr<std::string> Broker::ReloadPolicy() {
+  absl::Notification done;
+  absl::StatusOr<std::string> result;
+  ReloadPolicyLogged(policy_.get(), store_.get(), clock_,
+                     "liaison://broker/signal/SIGHUP", v1::Professional(),
+                     [&](absl::StatusOr<std::string> version) {
+                       result = std::move(version);
+                       done.Notify();
+                     });
+  done.WaitForNotification();
+  if (!result.ok()) return result.status();
+  return PolicySummary(*policy_->Get());
+}
 
 void Broker::Shutdown(absl::Duration grace) {
   if (!server_) return;

@@ -23,7 +23,7 @@
 #include "broker/sweeper.h"
 #include "broker/tree_head.h"
 #include "liaison/v1/config.pb.h"
-#include "policy/disclosure.h"
+#include "policy/policy_set.h"
 
 namespace liaison {
 
@@ -31,7 +31,8 @@ class Broker {
  public:
   // Opens the store under config.data_dir (creating the folder, mode 0700),
   // applies the registry seed, loads the CA and CRL and the disclosure
-  // allow-list, and starts listening.
+  // policy set (refusing to start on any error in it), and starts
+  // listening.
   // `config` must have been completed with CompleteBrokerConfig. `clock`
   // must outlive the broker. Returns after the port is bound; `progress`
   // receives one line per startup step worth telling an operator.
@@ -48,6 +49,11 @@ class Broker {
   // checked against the new list. On error the old CRL stays in force.
   absl::StatusOr<size_t> ReloadCrl() { return auth_->ReloadCrl(); }
 
+  // Reloads the policy folder; decisions already under way finish with the
+  // set they started with. On error the set in force stays, and the error
+  // lists every problem as file:line. Returns a one-line summary.
+  absl::StatusOr<std::string> ReloadPolicy();
+
   // Stops accepting calls, lets calls in flight finish for up to `grace`,
   // then cancels the rest. Safe to call more than once.
   void Shutdown(absl::Duration grace);
@@ -63,7 +69,7 @@ class Broker {
   std::unique_ptr<Store> store_;
   std::unique_ptr<Registry> registry_;
   std::unique_ptr<Authenticator> auth_;
-  std::unique_ptr<policy::DisclosurePolicy> policy_;
+  std::unique_ptr<policy::PolicyInForce> policy_;
   std::unique_ptr<Pseudonymizer> pseudonyms_;
   std::unique_ptr<InboxWaiters> waiters_;
   std::unique_ptr<IdentityService> identity_service_;
@@ -73,6 +79,7 @@ class Broker {
   std::unique_ptr<grpc::Server> server_;
   // Last: stopped first, before the server and the store it uses.
   std::unique_ptr<Sweeper> sweeper_;
+  const Clock* clock_ = nullptr;
   int port_ = 0;
 };
 

@@ -83,7 +83,8 @@ absl::Status CompleteBrokerConfig(v1::BrokerConfig* config) {
   const Required required[] = {{config->tls_cert(), "tls_cert"},
                                {config->tls_key(), "tls_key"},
                                {config->ca(), "ca"},
-                               {config->data_dir(), "data_dir"}};
+                               {config->data_dir(), "data_dir"},
+                               {config->policy_dir(), "policy_dir"}};
   for (const Required& r : required) {
     if (r.value.empty()) {
       return absl::InvalidArgumentError(

@@ -312,7 +312,7 @@ absl::Status ValidateSendReferral(const v1::SendReferralRequest& r) {
 
 ExchangeService::ExchangeService(const Authenticator* auth,
                                  const Registry* registry, Store* store,
-                                 const policy::DisclosurePolicy* policy,
+                                 const policy::PolicyInForce* policy,
                                  const Pseudonymizer* pseudonyms,
                                  InboxWaiters* waiters, const Clock* clock,
                                  ExchangeOptions options)
@@ -378,6 +378,7 @@ grpc::ServerUnaryReactor* ExchangeService::SendReferral(
   policy::DisclosureQuery query;
   query.sender_agency_id = sender->id();
   query.sender_sector = sender->sector();
+  query.sender_jurisdiction = sender->jurisdiction();
   query.recipient_agency_id = recipient->id();
   query.recipient_sector = recipient->sector();
   query.purpose = request->purpose();
@@ -386,9 +387,13 @@ grpc::ServerUnaryReactor* ExchangeService::SendReferral(
   // The named recipient of a referral has a legitimate relationship.
   query.legitimate_relationship = true;
   query.at = now;
-  const policy::Decision decision = policy_->Decide(query);
+  // One set for the decision and the abstraction, even if a reload swaps
+  // the set in force meanwhile.
+  const std::shared_ptr<const policy::PolicySet> policy = policy_->Get();
+  const policy::Decision decision = policy::Decide(*policy, query);
   const v1::AbstractedRecord abstracted = policy::Abstract(
-      request->record(), decision.level, decision.policy_version);
+      *policy, request->record(), decision,
+      absl::ToCivilDay(now, absl::UTCTimeZone()), pseudonyms_->FieldHashKey());
 
   const std::string referral_id = NewId("ref-");
   const bool opens_case = request->case_id().empty();

@@ -36,7 +36,7 @@ class ExchangeService final : public v1::Exchange::CallbackService {
  public:
   // Every pointer must outlive the service.
   ExchangeService(const Authenticator* auth, const Registry* registry,
-                  Store* store, const policy::DisclosurePolicy* policy,
+                  Store* store, const policy::PolicyInForce* policy,
                   const Pseudonymizer* pseudonyms, InboxWaiters* waiters,
                   const Clock* clock, ExchangeOptions options);
 
@@ -84,7 +84,7 @@ class ExchangeService final : public v1::Exchange::CallbackService {
   const Authenticator* const auth_;
   const Registry* const registry_;
   Store* const store_;
-  const policy::DisclosurePolicy* const policy_;
+  const policy::PolicyInForce* const policy_;
   const Pseudonymizer* const pseudonyms_;
   InboxWaiters* const waiters_;
   const Clock* const clock_;

@@ -1,5 +1,6 @@
 // liaison-broker: flags and config file in, a running broker out. SIGHUP
-// reloads the CRL; SIGTERM or SIGINT shuts down gracefully.
+// reloads the CRL and the policy set; SIGTERM or SIGINT shuts down
+// gracefully.
 #include <signal.h>
 
 #include <cstdio>
@@ -29,7 +30,8 @@ ABSL_FLAG(std::string, crl, "",
           "CRL written by `liaison-certs crl`; reloaded on SIGHUP.");
 ABSL_FLAG(std::string, data_dir, "",
           "Folder for the store and the broker's keys (created, mode 0700).");
-ABSL_FLAG(std::string, policy_dir, "", "Folder of policy files.");
+ABSL_FLAG(std::string, policy_dir, "",
+          "Folder of policy files (*.textproto); reloaded on SIGHUP.");
 ABSL_FLAG(std::string, registry, "",
           "Registry seed file (liaison.v1.RegistrySeed, text format).");
 ABSL_FLAG(uint32_t, max_message_bytes, 0,
@@ -49,8 +51,9 @@ callers whose certificates were issued by --ca and are not revoked by --crl,
 and whose principals the registry knows. Prints "listening on HOST:PORT" once
 it accepts calls and writes the port to DATA_DIR/broker.port.
 
-Signals: SIGHUP reloads the CRL without dropping connections; SIGTERM or
-SIGINT stops accepting calls, lets calls in flight finish, and exits 0.
+Signals: SIGHUP reloads the CRL and the policy set without dropping
+connections (a broken policy set is refused and the one in force stays);
+SIGTERM or SIGINT stops accepting calls, lets calls in flight finish, and exits 0.
 
 Example:
   liaison-broker --config=deploy/broker.textproto --listen=127.0.0.1:0
@@ -155,6 +158,13 @@ int main(int argc, char** argv) {
       } else {
         Say(absl::StrCat("CRL reload failed, previous CRL stays in force: ",
                          reloaded.status().message()));
+      }
+      absl::StatusOr<std::string> policy = (*broker)->ReloadPolicy();
+      if (policy.ok()) {
+        Say(absl::StrCat("policy reloaded: ", *policy));
+      } else {
+        Say(absl::StrCat("policy reload refused, the set in force stays:\n",
+                         policy.status().message()));
       }
       continue;
     }

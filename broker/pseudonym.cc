@@ -51,6 +51,16 @@ std::string Pseudonymizer::Pseudonym(absl::string_view identifier) const {
       absl::string_view(reinterpret_cast<const char*>(mac), len));
 }
 
+std::string Pseudonymizer::FieldHashKey() const {
+  static constexpr char kLabel[] = "liaison-field-hash-v1";
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()),
+       reinterpret_cast<const unsigned char*>(kLabel), sizeof kLabel - 1, mac,
+       &len);
+  return std::string(reinterpret_cast<const char*>(mac), len);
+}
+
 std::string NewId(absl::string_view prefix) {
   unsigned char bytes[16];
   RAND_bytes(bytes, sizeof bytes);

@@ -21,6 +21,12 @@ class Pseudonymizer {
   // letters upper-cased, so "19 850101-1234" and "198501011234" agree.
   std::string Pseudonym(absl::string_view identifier) const;
 
+  // The key policy's KEYED_HASH transform uses: derived from the deployment
+  // key, so equal field values match across messages within a deployment,
+  // and distinct from the pseudonym key, so a field hash cannot be compared
+  // with a subject pseudonym.
+  std::string FieldHashKey() const;
+
  private:
   explicit Pseudonymizer(std::string key) : key_(std::move(key)) {}
   std::string key_;

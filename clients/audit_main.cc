@@ -55,15 +55,8 @@ liaison-audit reads files only; it never contacts a broker. Exit status: 0
 verified, 1 verification failed, 2 usage error or unreadable input.
 )";
 
-struct Command {
-  absl::string_view name;
-  // Flags the command accepts.
-  std::vector<absl::string_view> flags;
-  absl::string_view help;
-};
-
-const std::vector<Command>& Commands() {
-  static const auto* commands = new std::vector<Command>{
+const std::vector<cli::CommandSpec>& Commands() {
+  static const auto* commands = new std::vector<cli::CommandSpec>{
       {"verify",
        {"export", "public_key", "known_head"},
        R"(Usage: liaison-audit verify --export=FILE [--public_key=FILE]
@@ -116,13 +109,6 @@ Shows the list of commands, or the help of COMMAND.
   return *commands;
 }
 
-const Command* FindCommand(absl::string_view name) {
-  for (const Command& c : Commands()) {
-    if (c.name == name) return &c;
-  }
-  return nullptr;
-}
-
 using cli::CommandLine;
 using cli::FlagType;
 
@@ -130,15 +116,14 @@ constexpr cli::FlagSpec kFlags[] = {{"export", FlagType::kString},
                                     {"public_key", FlagType::kString},
                                     {"known_head", FlagType::kString}};
 
-CommandLine Scan(int argc, char** argv) {
-  return cli::ScanCommandLine(argc, argv, kFlags);
+const cli::ToolSpec& Tool() {
+  static const cli::ToolSpec tool{"liaison-audit", kGeneralHelp, Commands(),
+                                  kFlags};
+  return tool;
 }
 
 int UsageError(absl::string_view message, absl::string_view command = "") {
-  std::cerr << "liaison-audit: " << message << "\n"
-            << "Run `liaison-audit help" << (command.empty() ? "" : " ")
-            << command << "` for usage.\n";
-  return kExitUsage;
+  return cli::UsageError(Tool(), message, command);
 }
 
 // Inputs that cannot be read or understood are the caller's to fix (2);
@@ -226,49 +211,10 @@ int RunVerify(const CommandLine& cl) {
 }
 
 int Run(int argc, char** argv) {
-  const CommandLine cl = Scan(argc, argv);
-  if (cl.positional.empty()) {
-    if (cl.help) {
-      std::cout << kGeneralHelp;
-      return 0;
-    }
-    return UsageError(cl.error.empty() ? "missing COMMAND" : cl.error);
-  }
-  const std::string& name = cl.positional[0];
-  if (name == "help") {
-    if (cl.positional.size() > 2) {
-      return UsageError("help takes at most one COMMAND", "help");
-    }
-    if (cl.positional.size() == 1) {
-      std::cout << (cl.help ? FindCommand("help")->help : kGeneralHelp);
-      return 0;
-    }
-    const Command* command = FindCommand(cl.positional[1]);
-    if (command == nullptr) {
-      return UsageError(
-          absl::StrCat("unknown command \"", cl.positional[1], "\""));
-    }
-    std::cout << command->help;
-    return 0;
-  }
-  const Command* command = FindCommand(name);
-  if (command == nullptr) {
-    return UsageError(absl::StrCat("unknown command \"", name, "\""));
-  }
-  if (cl.help) {
-    std::cout << command->help;
-    return 0;
-  }
-  if (!cl.error.empty()) return UsageError(cl.error, name);
-  for (const std::string& flag : cl.flags) {
-    if (std::find(command->flags.begin(), command->flags.end(), flag) ==
-        command->flags.end()) {
-      return UsageError(absl::StrCat("--", flag, " does not apply to ", name),
-                        name);
-    }
-  }
+  const cli::Dispatch dispatch = cli::DispatchCommand(argc, argv, Tool());
+  if (dispatch.command == nullptr) return dispatch.exit_code;
   absl::ParseCommandLine(argc, argv);
-  return RunVerify(cl);
+  return RunVerify(dispatch.line);
 }
 
 }  // namespace

@@ -37,6 +37,18 @@ done
 "$bin/liaison-certs" crl >/dev/null
 "$bin/liaison-certs" list
 
+step "The policy set the broker will decide by (liaison-policy check)"
+"$bin/liaison-policy" check "$root/policy/default" | sed 's/^/    /'
+
+step "What a health record would become for the police and for social services (liaison-policy explain)"
+for to in police social_care; do
+  "$bin/liaison-policy" explain --policy="$root/policy/default" \
+    --from=health/malmo-hospital --to="$to" --purpose=child_welfare \
+    --basis=consent --record="$root/policy/examples/health-record.textproto" |
+    grep -E '^decision|diagnosis_codes|birth_date:|municipality|clinician_notes:|^more' |
+    sed 's/^/    /'
+done
+
 step "Starting liaison-broker on the embedded store (log: quickstart-out/broker.log)"
 "$bin/liaison-broker" --config=broker.textproto --listen=127.0.0.1:0 \
   >broker.log 2>&1 &

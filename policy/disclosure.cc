@@ -2,99 +2,250 @@
 
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/reflection.h>
-#include <openssl/sha.h>
 
 #include <algorithm>
+#include <functional>
+#include <optional>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "policy/transforms.h"
 
 namespace liaison::policy {
 namespace {
 
-std::string Key(const v1::DisclosureAllowance& a) {
-  return absl::StrCat(a.from_sector(), "->", a.to_sector(), " for ",
-                      a.purpose());
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+using google::protobuf::Reflection;
+using google::protobuf::RepeatedPtrField;
+
+bool Names(const RepeatedPtrField<std::string>& list, const std::string& x) {
+  return std::find(list.begin(), list.end(), x) != list.end();
+}
+
+bool CoversSender(const v1::Agreement& a, const DisclosureQuery& q) {
+  return Names(a.from_sectors(), q.sender_sector) ||
+         Names(a.from_agencies(), q.sender_agency_id);
+}
+
+bool CoversRecipient(const v1::Agreement& a, const DisclosureQuery& q) {
+  return Names(a.to_sectors(), q.recipient_sector) ||
+         Names(a.to_agencies(), q.recipient_agency_id);
+}
+
+// An agreement naming an agency is preferred over one naming its sector.
+int Specificity(const v1::Agreement& a, const DisclosureQuery& q) {
+  return (Names(a.from_agencies(), q.sender_agency_id) ? 1 : 0) +
+         (Names(a.to_agencies(), q.recipient_agency_id) ? 1 : 0);
+}
+
+std::string LevelName(v1::Level level) { return v1::Level_Name(level); }
+
+std::string Validity(const LoadedAgreement& a) {
+  return a.valid_until == absl::CivilDay::max()
+             ? absl::StrCat("in force from ", a.agreement.valid_from())
+             : absl::StrCat("in force from ", a.agreement.valid_from(), " to ",
+                            a.agreement.valid_until());
+}
+
+// Checks an override justification against the jurisdiction and the
+// agreement; returns the reason it fails, or nullopt.
+std::optional<std::string> OverrideProblem(const PolicySet& set,
+                                           const LoadedAgreement& loaded,
+                                           const DisclosureQuery& q) {
+  const v1::Justification& j = q.basis.override();
+  const v1::Jurisdiction* jurisdiction =
+      set.FindJurisdiction(q.sender_jurisdiction);
+  if (jurisdiction == nullptr) {
+    return absl::StrCat("the sender's jurisdiction \"", q.sender_jurisdiction,
+                        "\" is not in the policy set, so no override "
+                        "category is valid for it");
+  }
+  const v1::OverrideProvision* listed = nullptr;
+  for (const v1::OverrideProvision& o : jurisdiction->overrides()) {
+    if (o.category() == j.category()) listed = &o;
+  }
+  if (listed == nullptr) {
+    return absl::StrCat("override category ",
+                        v1::OverrideCategory_IsValid(j.category())
+                            ? v1::OverrideCategory_Name(j.category())
+                            : absl::StrCat(static_cast<int>(j.category())),
+                        " is not one jurisdiction \"", jurisdiction->id(),
+                        "\" lists");
+  }
+  if (!Names(listed->legal_provisions(), j.legal_provision())) {
+    return absl::StrCat("legal provision \"", j.legal_provision(),
+                        "\" is not one jurisdiction \"", jurisdiction->id(),
+                        "\" lists for ",
+                        v1::OverrideCategory_Name(j.category()), " (",
+                        absl::StrJoin(listed->legal_provisions(), ", "), ")");
+  }
+  const uint32_t min_chars = jurisdiction->min_override_statement_chars() > 0
+                                 ? jurisdiction->min_override_statement_chars()
+                                 : 40;
+  if (j.statement().size() < min_chars) {
+    return absl::StrCat("the override statement has ", j.statement().size(),
+                        " characters; jurisdiction \"", jurisdiction->id(),
+                        "\" asks for at least ", min_chars);
+  }
+  if (j.assessor().id().empty()) {
+    return std::string("the override names no assessing professional");
+  }
+  if (loaded.agreement.override_needs_two_persons()) {
+    if (j.approver().id().empty()) {
+      return absl::StrCat("agreement \"", loaded.agreement.id(),
+                          "\" needs an approving manager for overrides");
+    }
+    if (j.approver().id() == j.assessor().id()) {
+      return absl::StrCat("agreement \"", loaded.agreement.id(),
+                          "\" needs an approving manager distinct from the "
+                          "assessor \"",
+                          j.assessor().id(), "\"");
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace
 
-absl::StatusOr<DisclosurePolicy> DisclosurePolicy::FromAllowList(
-    const std::vector<v1::DisclosureAllowance>& allow) {
-  std::vector<std::string> keys;
-  std::string canonical;
-  for (size_t i = 0; i < allow.size(); ++i) {
-    const v1::DisclosureAllowance& a = allow[i];
-    if (a.from_sector().empty() || a.to_sector().empty() ||
-        a.purpose().empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("allow entry ", i + 1,
-                       " must name from_sector, to_sector and purpose"));
-    }
-    if (a.level() <= v1::LEVEL_NONE || a.level() > v1::LEVEL_FULL) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("allow entry ", i + 1, " (", Key(a),
-                       ") needs a level from LEVEL_SIGNAL to LEVEL_FULL"));
-    }
-    if (std::find(keys.begin(), keys.end(), Key(a)) != keys.end()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "allow entry ", i + 1, " (", Key(a), ") repeats an earlier entry"));
-    }
-    keys.push_back(Key(a));
-    absl::StrAppend(&canonical, Key(a), "=", a.level(), "\n");
-  }
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(canonical.data()),
-         canonical.size(), digest);
-  std::string version = absl::StrCat(
-      "allow-list-", absl::BytesToHexString(absl::string_view(
-                         reinterpret_cast<const char*>(digest), 8)));
-  return DisclosurePolicy(allow, std::move(version));
-}
+Decision Decide(const PolicySet& set, const DisclosureQuery& q) {
+  Decision d;
+  d.policy_version = set.version();
+  auto deny = [&d](std::string why) {
+    d.reasons.push_back(std::move(why));
+    d.allowed = false;
+    d.level = v1::LEVEL_NONE;
+    return d;
+  };
+  d.reasons.push_back(
+      absl::StrCat("route: ", q.sender_agency_id, " (", q.sender_sector,
+                   ") to ", q.recipient_agency_id, " (", q.recipient_sector,
+                   ") for purpose \"", q.purpose, "\""));
 
-DisclosurePolicy::DisclosurePolicy(std::vector<v1::DisclosureAllowance> allow,
-                                   std::string version)
-    : allow_(std::move(allow)), version_(std::move(version)) {}
+  const absl::CivilDay today = absl::ToCivilDay(q.at, absl::UTCTimeZone());
+  const LoadedAgreement* chosen = nullptr;
+  const LoadedAgreement* out_of_force = nullptr;
+  for (const LoadedAgreement& loaded : set.agreements()) {
+    const v1::Agreement& a = loaded.agreement;
+    if (!CoversSender(a, q) || !CoversRecipient(a, q) ||
+        !Names(a.purposes(), q.purpose)) {
+      continue;
+    }
+    if (!a.jurisdictions().empty() &&
+        !Names(a.jurisdictions(), q.sender_jurisdiction)) {
+      continue;
+    }
+    if (today < loaded.valid_from || today > loaded.valid_until) {
+      out_of_force = &loaded;
+      continue;
+    }
+    if (chosen == nullptr ||
+        Specificity(a, q) > Specificity(chosen->agreement, q)) {
+      chosen = &loaded;
+    }
+  }
+  if (chosen == nullptr) {
+    if (out_of_force != nullptr) {
+      const v1::Agreement& a = out_of_force->agreement;
+      return deny(
+          absl::StrCat("agreement \"", a.id(), "\" (", out_of_force->where,
+                       ") covers the route but is not in force on ",
+                       absl::FormatCivilTime(today), ": ",
+                       today < out_of_force->valid_from
+                           ? absl::StrCat("it starts on ", a.valid_from())
+                           : absl::StrCat("it expired on ", a.valid_until())));
+    }
+    return deny(absl::StrCat("no agreement covers ", q.sender_sector, " to ",
+                             q.recipient_sector, " for purpose \"", q.purpose,
+                             "\": nothing may be disclosed on this route"));
+  }
+  const v1::Agreement& a = chosen->agreement;
+  d.agreement_id = a.id();
+  d.override_max_level = a.override_max_level();
+  d.reasons.push_back(absl::StrCat("agreement \"", a.id(), "\" (",
+                                   chosen->where, ") covers it, ",
+                                   Validity(*chosen)));
 
-Decision DisclosurePolicy::Decide(const DisclosureQuery& query) const {
-  Decision decision;
-  decision.policy_version = version_;
-  if (query.basis.basis_case() == v1::LegalBasis::BASIS_NOT_SET) {
-    decision.reasons.push_back(
-        "no legal basis was given: name a consent, an overriding-risk "
-        "justification or a statutory duty");
-  }
-  if (!query.legitimate_relationship) {
-    decision.reasons.push_back(
-        absl::StrCat("agency \"", query.recipient_agency_id,
-                     "\" has no legitimate relationship to this case"));
-  }
-  const v1::DisclosureAllowance* match = nullptr;
-  for (size_t i = 0; i < allow_.size(); ++i) {
-    const v1::DisclosureAllowance& a = allow_[i];
-    if (a.from_sector() == query.sender_sector &&
-        a.to_sector() == query.recipient_sector &&
-        a.purpose() == query.purpose) {
-      match = &a;
-      decision.agreement_id = absl::StrCat("allow-", i + 1);
+  v1::Level level = v1::LEVEL_NONE;
+  switch (q.basis.basis_case()) {
+    case v1::LegalBasis::BASIS_NOT_SET:
+      return deny(
+          "no legal basis was given: name a consent, an overriding-risk "
+          "justification or a statutory duty");
+    case v1::LegalBasis::kConsentId:
+      if (a.consent_max_level() == v1::LEVEL_NONE) {
+        return deny(absl::StrCat("agreement \"", a.id(),
+                                 "\" does not allow consent as a basis"));
+      }
+      level = a.consent_max_level();
+      d.reasons.push_back(absl::StrCat("basis: consent \"",
+                                       q.basis.consent_id(),
+                                       "\"; the agreement gives up to ",
+                                       LevelName(level), " under consent"));
+      break;
+    case v1::LegalBasis::kOverride: {
+      if (a.override_max_level() == v1::LEVEL_NONE) {
+        return deny(absl::StrCat("agreement \"", a.id(),
+                                 "\" does not allow overrides"));
+      }
+      if (std::optional<std::string> problem =
+              OverrideProblem(set, *chosen, q)) {
+        return deny(*std::move(problem));
+      }
+      level = a.override_max_level();
+      d.reasons.push_back(absl::StrCat(
+          "basis: override, ",
+          v1::OverrideCategory_Name(q.basis.override().category()), " under ",
+          q.basis.override().legal_provision(), ", assessed by ",
+          q.basis.override().assessor().id(),
+          a.override_needs_two_persons()
+              ? absl::StrCat(" and approved by ",
+                             q.basis.override().approver().id())
+              : "",
+          "; the agreement gives up to ", LevelName(level), " under override"));
+      break;
+    }
+    case v1::LegalBasis::kStatutoryDuty: {
+      const v1::StatutoryDuty* duty = nullptr;
+      for (const v1::StatutoryDuty& s : a.statutory_duties()) {
+        if (s.id() == q.basis.statutory_duty()) duty = &s;
+      }
+      if (duty == nullptr) {
+        return deny(absl::StrCat("statutory duty \"", q.basis.statutory_duty(),
+                                 "\" is not named in agreement \"", a.id(),
+                                 "\""));
+      }
+      level = duty->max_level();
+      d.reasons.push_back(absl::StrCat("basis: statutory duty \"", duty->id(),
+                                       "\" (", duty->legal_provision(),
+                                       "); the agreement gives up to ",
+                                       LevelName(level), " under it"));
       break;
     }
   }
-  if (match == nullptr) {
-    decision.reasons.push_back(absl::StrCat(
-        "no agreement covers ", query.sender_sector, " to ",
-        query.recipient_sector, " for purpose \"", query.purpose, "\""));
+
+  if (!a.relationship_not_required()) {
+    if (!q.legitimate_relationship) {
+      return deny(absl::StrCat(
+          "agency \"", q.recipient_agency_id,
+          "\" has no legitimate relationship to the subject: it is not the "
+          "named recipient of a referral, attached to the case, or named by "
+          "the consent"));
+    }
+    d.reasons.push_back(
+        "the recipient has a legitimate relationship to the subject");
   }
-  if (!decision.reasons.empty()) {
-    decision.agreement_id.clear();
-    return decision;
+  if (!q.record_type.empty() && set.FindRecordRules(q.record_type) == nullptr) {
+    return deny(
+        absl::StrCat("the policy set has no field rules for record "
+                     "type \"",
+                     q.record_type, "\""));
   }
-  decision.allowed = true;
-  decision.level = match->level();
-  decision.reasons.push_back(absl::StrCat("allowed by ", decision.agreement_id,
-                                          " (", Key(*match), ") at ",
-                                          v1::Level_Name(match->level())));
-  return decision;
+  d.allowed = true;
+  d.level = level;
+  d.reasons.push_back(absl::StrCat("allowed at ", LevelName(level),
+                                   " by policy ", set.version()));
+  return d;
 }
 
 std::string RecordType(const v1::Record& record) {
@@ -113,28 +264,147 @@ std::string RecordType(const v1::Record& record) {
   return "";
 }
 
-v1::AbstractedRecord Abstract(const v1::Record& record, v1::Level level,
-                              const std::string& policy_version) {
-  v1::AbstractedRecord out;
-  out.set_level(level);
-  out.set_policy_version(policy_version);
-  if (record.record_case() == v1::Record::RECORD_NOT_SET) return out;
-  const google::protobuf::Reflection* outer = record.GetReflection();
-  const google::protobuf::FieldDescriptor* which =
-      outer->GetOneofFieldDescriptor(
-          record, record.GetDescriptor()->FindOneofByName("record"));
-  const google::protobuf::Message& inner = outer->GetMessage(record, which);
-  std::vector<const google::protobuf::FieldDescriptor*> fields;
-  inner.GetReflection()->ListFields(inner, &fields);
-  const bool keep = level == v1::LEVEL_FULL;
-  for (const google::protobuf::FieldDescriptor* f : fields) {
-    v1::FieldOutcome* outcome = out.add_fields();
-    outcome->set_field(absl::StrCat(which->name(), ".", f->name()));
-    outcome->set_treatment(keep ? v1::FieldOutcome::TREATMENT_KEPT
-                                : v1::FieldOutcome::TREATMENT_WITHHELD);
-    outcome->set_transform(keep ? "keep" : "drop");
+namespace {
+
+v1::FieldOutcome::Treatment TreatmentOf(v1::Transform t) {
+  switch (t) {
+    case v1::KEEP:
+      return v1::FieldOutcome::TREATMENT_KEPT;
+    case v1::DROP:
+      return v1::FieldOutcome::TREATMENT_WITHHELD;
+    case v1::KEYED_HASH:
+      return v1::FieldOutcome::TREATMENT_HASHED;
+    default:
+      return v1::FieldOutcome::TREATMENT_GENERALISED;
   }
-  if (keep) *out.mutable_record() = record;
+}
+
+v1::Transform TransformAt(const v1::FieldRule& rule, v1::Level level) {
+  switch (level) {
+    case v1::LEVEL_SIGNAL:
+      return rule.signal();
+    case v1::LEVEL_CATEGORY:
+      return rule.category();
+    case v1::LEVEL_SUMMARY:
+      return rule.summary();
+    case v1::LEVEL_FULL:
+      return v1::KEEP;
+    default:
+      return v1::DROP;
+  }
+}
+
+// Rewrites the string value(s) of `field` in `msg` with `fn`; a value `fn`
+// maps to nullopt is removed.
+void MapStrings(
+    Message* msg, const FieldDescriptor* field,
+    const std::function<std::optional<std::string>(const std::string&)>& fn) {
+  const Reflection* r = msg->GetReflection();
+  if (!field->is_repeated()) {
+    if (r->GetString(*msg, field).empty()) return;
+    std::optional<std::string> v = fn(r->GetString(*msg, field));
+    if (v) {
+      r->SetString(msg, field, *std::move(v));
+    } else {
+      r->ClearField(msg, field);
+    }
+    return;
+  }
+  std::vector<std::string> kept;
+  for (int i = 0; i < r->FieldSize(*msg, field); ++i) {
+    std::optional<std::string> v = fn(r->GetRepeatedString(*msg, field, i));
+    if (v) kept.push_back(*std::move(v));
+  }
+  r->ClearField(msg, field);
+  for (std::string& v : kept) r->AddString(msg, field, std::move(v));
+}
+
+void Apply(const PolicySet& set, const v1::FieldRule& rule, v1::Transform t,
+           Message* msg, const FieldDescriptor* field, absl::CivilDay on,
+           absl::string_view hash_key) {
+  const Reflection* r = msg->GetReflection();
+  const uint32_t prefix = rule.prefix_length() > 0 ? rule.prefix_length() : 3;
+  switch (t) {
+    case v1::KEEP:
+      return;
+    case v1::DATE_TO_MONTH:
+      return MapStrings(msg, field,
+                        [](const std::string& s) { return DateToMonth(s); });
+    case v1::DATE_TO_YEAR:
+      return MapStrings(msg, field,
+                        [](const std::string& s) { return DateToYear(s); });
+    case v1::BIRTH_DATE_TO_AGE_BAND:
+      return MapStrings(msg, field, [&](const std::string& s) {
+        return AgeBand(s, on, set.age_band_starts());
+      });
+    case v1::CODE_TO_PREFIX:
+      return MapStrings(msg, field, [prefix](const std::string& s) {
+        return std::optional<std::string>(CodePrefix(s, prefix));
+      });
+    case v1::CODE_TO_CHAPTER: {
+      const v1::CodeMapping* mapping = set.FindMapping(rule.mapping());
+      return MapStrings(msg, field, [mapping](const std::string& s) {
+        return mapping == nullptr ? std::nullopt : CodeChapter(s, *mapping);
+      });
+    }
+    case v1::KEYED_HASH:
+      return MapStrings(msg, field, [hash_key](const std::string& s) {
+        return std::optional<std::string>(KeyedHash(hash_key, s));
+      });
+    case v1::ADDRESS_TO_MUNICIPALITY:
+    case v1::ADDRESS_TO_POSTCODE_PREFIX: {
+      if (!r->HasField(*msg, field)) return;
+      auto* address =
+          static_cast<v1::PostalAddress*>(r->MutableMessage(msg, field));
+      *address = t == v1::ADDRESS_TO_MUNICIPALITY
+                     ? AddressToMunicipality(*address)
+                     : AddressToPostcodePrefix(*address, prefix);
+      return;
+    }
+    default:
+      r->ClearField(msg, field);
+      return;
+  }
+}
+
+}  // namespace
+
+v1::AbstractedRecord Abstract(const PolicySet& set, const v1::Record& record,
+                              const Decision& decision, absl::CivilDay on,
+                              absl::string_view hash_key) {
+  v1::AbstractedRecord out;
+  const v1::Level level = decision.allowed ? decision.level : v1::LEVEL_NONE;
+  out.set_level(level);
+  out.set_policy_version(decision.policy_version);
+  out.set_more_available_under_override(decision.allowed &&
+                                        decision.override_max_level > level);
+  const std::string type = RecordType(record);
+  const v1::RecordRules* rules = set.FindRecordRules(type);
+  if (type.empty() || rules == nullptr) return out;
+
+  v1::Record copy = record;
+  copy.DiscardUnknownFields();
+  const FieldDescriptor* which =
+      v1::Record::descriptor()->FindFieldByName(type);
+  Message* inner = copy.GetReflection()->MutableMessage(&copy, which);
+  for (const v1::FieldRule& rule : rules->fields()) {
+    const v1::Transform t = TransformAt(rule, level);
+    v1::FieldOutcome* outcome = out.add_fields();
+    outcome->set_field(absl::StrCat(type, ".", rule.field()));
+    outcome->set_treatment(TreatmentOf(t));
+    outcome->set_transform(TransformName(t));
+    const auto path = ResolveFieldPath(inner->GetDescriptor(), rule.field());
+    if (path.empty()) continue;  // the checker forbids it
+    Message* msg = inner;
+    for (size_t i = 0; i + 1 < path.size() && msg != nullptr; ++i) {
+      const Reflection* r = msg->GetReflection();
+      msg = r->HasField(*msg, path[i]) ? r->MutableMessage(msg, path[i])
+                                       : nullptr;
+    }
+    if (msg == nullptr) continue;
+    Apply(set, rule, t, msg, path.back(), on, hash_key);
+  }
+  if (level > v1::LEVEL_NONE) *out.mutable_record() = std::move(copy);
   return out;
 }
 

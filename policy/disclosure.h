@@ -1,23 +1,18 @@
 // The one place a disclosure is decided, and the one place a record is
 // reduced to the level decided (DESIGN.md rules 1 and 2). Every path that
-// lets a record leave an agency calls Decide and then Abstract.
-//
-// Until the policy engine lands, decisions come from an explicit allow-list
-// in the broker's configuration: deny by default, allow only a listed
-// (sender sector, recipient sector, purpose) at its listed level, and only
-// with a legal basis named.
+// lets a record leave an agency (referral, summary push, summary request
+// and its answer) calls Decide and then Abstract.
 #ifndef LIAISON_POLICY_DISCLOSURE_H_
 #define LIAISON_POLICY_DISCLOSURE_H_
 
 #include <string>
 #include <vector>
 
-#include "absl/status/status.h"
-#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "liaison/v1/common.pb.h"
-#include "liaison/v1/config.pb.h"
 #include "liaison/v1/records.pb.h"
+#include "policy/policy_set.h"
 
 namespace liaison::policy {
 
@@ -25,6 +20,9 @@ namespace liaison::policy {
 struct DisclosureQuery {
   std::string sender_agency_id;
   std::string sender_sector;
+  // Jurisdiction the sender is registered in; selects the override
+  // categories and provisions that are valid.
+  std::string sender_jurisdiction;
   std::string recipient_agency_id;
   std::string recipient_sector;
   std::string purpose;
@@ -40,43 +38,33 @@ struct DisclosureQuery {
 struct Decision {
   bool allowed = false;
   v1::Level level = v1::LEVEL_NONE;
-  // Which agreement (or allow-list entry) allowed it; empty when denied.
+  // The agreement that decided; empty when none covers the route.
   std::string agreement_id;
-  // Why, in words an auditor and the sender can act on.
+  // Highest level the agreement gives under an override; above `level`
+  // means the recipient could see more under another basis.
+  v1::Level override_max_level = v1::LEVEL_NONE;
+  // The chain of reasons, in words an auditor and the sender can act on.
+  // When denied, the last one says why.
   std::vector<std::string> reasons;
   std::string policy_version;
 };
 
-class DisclosurePolicy {
- public:
-  // Checks the allow-list: sectors and purposes set, levels above NONE, no
-  // entry listed twice. INVALID_ARGUMENT names the offending entry.
-  static absl::StatusOr<DisclosurePolicy> FromAllowList(
-      const std::vector<v1::DisclosureAllowance>& allow);
-
-  Decision Decide(const DisclosureQuery& query) const;
-
-  // A digest of the allow-list's canonical form, recorded with every
-  // decision.
-  const std::string& version() const { return version_; }
-
- private:
-  DisclosurePolicy(std::vector<v1::DisclosureAllowance> allow,
-                   std::string version);
-
-  std::vector<v1::DisclosureAllowance> allow_;
-  std::string version_;
-};
+// Decides `query` against `set`. Deny by default: allowed only when one
+// agreement in force covers the route and purpose, the basis is one it
+// allows and is complete, and the relationship it requires is there.
+Decision Decide(const PolicySet& set, const DisclosureQuery& query);
 
 // The record type name of a record ("health", "social_care", "education",
 // "police"), or "" when none is set.
 std::string RecordType(const v1::Record& record);
 
-// Reduces `record` to `level`. Without per-field transforms from policy, a
-// level below FULL withholds every field of the record, and says so field
-// by field; FULL keeps the record as sent.
-v1::AbstractedRecord Abstract(const v1::Record& record, v1::Level level,
-                              const std::string& policy_version);
+// Reduces `record` to `decision.level` with the set's field rules: at FULL
+// the record as sent, at NONE nothing, between them each field as its rule
+// says for the level. Fields unknown to the schema are always discarded.
+// `on` is the day ages are computed for; `hash_key` keys KEYED_HASH.
+v1::AbstractedRecord Abstract(const PolicySet& set, const v1::Record& record,
+                              const Decision& decision, absl::CivilDay on,
+                              absl::string_view hash_key);
 
 }  // namespace liaison::policy
 

@@ -61,22 +61,12 @@ constexpr char kRegistry[] = R"pb(
   auditors { id: "school-auditor" scope: "agency:rosengard-school" }
 )pb";
 
-constexpr char kAllow[] = R"pb(
-  allow {
-    from_sector: "education"
-    to_sector: "social_care"
-    purpose: "child_welfare"
-    level: LEVEL_SUMMARY
-  }
-)pb";
-
 constexpr char kPerson[] = "20110304-1234";
 
 class AuditTest : public ::testing::Test {
  protected:
   void SetUp() override {
     deployment_.WriteRegistry(kRegistry);
-    deployment_.AppendConfig(kAllow);
     school_ = deployment_.Issue(
         {"agency", "--sector=education", "--id=rosengard-school"});
     social_ =

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 
 #include "absl/strings/match.h"
@@ -84,8 +85,16 @@ Deployment::Deployment() {
          << "ca: \"ca/ca.crt\"\n"
          << "crl: \"ca/crl.pem\"\n"
          << "data_dir: \"data\"\n"
-         << "registry: \"registry.textproto\"\n";
+         << "registry: \"registry.textproto\"\n"
+         << "policy_dir: \"policy\"\n";
   WriteRegistry("");
+  std::filesystem::copy(std::string(LIAISON_SOURCE_DIR) + "/policy/default",
+                        policy_dir());
+}
+
+void Deployment::WritePolicyFile(const std::string& name,
+                                 const std::string& text) {
+  std::ofstream(policy_dir() + "/" + name) << text;
 }
 
 Credentials Deployment::Issue(const std::vector<std::string>& kind_and_flags) {

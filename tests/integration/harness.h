@@ -51,6 +51,9 @@ class Deployment {
   std::string crl() const { return ca_dir_ + "/crl.pem"; }
   std::string config() const { return root_ + "/broker.textproto"; }
   std::string data_dir() const { return root_ + "/data"; }
+  // The broker's policy folder: a copy of policy/default, made at
+  // construction, which tests may change.
+  std::string policy_dir() const { return root_ + "/policy"; }
 
   // `liaison-certs issue <kind> ...extra`; fails the test on error.
   Credentials Issue(const std::vector<std::string>& kind_and_flags);
@@ -59,6 +62,9 @@ class Deployment {
 
   // Writes the registry seed (text format) the broker reads at start.
   void WriteRegistry(const std::string& text);
+  // Writes (replaces) one file of the broker's policy folder, e.g.
+  // "agreements.textproto".
+  void WritePolicyFile(const std::string& name, const std::string& text);
   // Appends fields (text format) to the broker config.
   void AppendConfig(const std::string& text);
 

@@ -31,25 +31,32 @@ constexpr char kRegistry[] = R"pb(
   routes { sector: "social_care" area: "malmo" agency_id: "malmo-sc" }
 )pb";
 
-constexpr char kAllow[] = R"pb(
-  max_message_bytes: 65536
-  allow {
-    from_sector: "education"
-    to_sector: "social_care"
-    purpose: "child_welfare"
-    level: LEVEL_SUMMARY
+// The routes these tests send on, replacing the default agreements:
+// health's route gives FULL so a record can be seen arriving as sent.
+constexpr char kAgreements[] = R"pb(
+  agreements {
+    id: "school-to-social-care"
+    from_sectors: "education"
+    to_sectors: "social_care"
+    purposes: "child_welfare"
+    consent_max_level: LEVEL_SUMMARY
+    valid_from: "2026-01-01"
   }
-  allow {
-    from_sector: "health"
-    to_sector: "social_care"
-    purpose: "child_welfare"
-    level: LEVEL_FULL
+  agreements {
+    id: "health-to-social-care"
+    from_sectors: "health"
+    to_sectors: "social_care"
+    purposes: "child_welfare"
+    consent_max_level: LEVEL_FULL
+    valid_from: "2026-01-01"
   }
-  allow {
-    from_sector: "police"
-    to_sector: "social_care"
-    purpose: "child_welfare"
-    level: LEVEL_CATEGORY
+  agreements {
+    id: "police-to-social-care"
+    from_sectors: "police"
+    to_sectors: "social_care"
+    purposes: "child_welfare"
+    consent_max_level: LEVEL_CATEGORY
+    valid_from: "2026-01-01"
   }
 )pb";
 
@@ -57,7 +64,8 @@ class ReferralTest : public ::testing::Test {
  protected:
   void SetUp() override {
     deployment_.WriteRegistry(kRegistry);
-    deployment_.AppendConfig(kAllow);
+    deployment_.AppendConfig("max_message_bytes: 65536");
+    deployment_.WritePolicyFile("agreements.textproto", kAgreements);
     school_ = deployment_.Issue(
         {"agency", "--sector=education", "--id=rosengard-school"});
     social_ =
@@ -202,13 +210,22 @@ TEST_F(ReferralTest, HappyPathThroughTheLifecycle) {
   // Whom to act for reaches the named recipient whatever the level.
   EXPECT_EQ(arrived.referral().subject().identifier(), "20110304-1234");
   EXPECT_EQ(arrived.referral().record().level(), v1::LEVEL_SUMMARY);
-  // Below FULL and without per-field transforms, nothing of the record
-  // reaches the recipient, and it is told what was withheld.
-  EXPECT_FALSE(arrived.referral().record().has_record());
-  ASSERT_EQ(arrived.referral().record().fields_size(), 3);
-  for (const auto& f : arrived.referral().record().fields()) {
-    EXPECT_EQ(f.treatment(), v1::FieldOutcome::TREATMENT_WITHHELD) << f.field();
+  // The record is reduced to SUMMARY by the policy's field rules: the
+  // teacher's notes never leave the school below FULL, and the recipient
+  // is told so.
+  const v1::AbstractedRecord& view = arrived.referral().record();
+  EXPECT_EQ(view.record().education().school(), "Rosengard School");
+  EXPECT_EQ(view.record().education().attendance_percent(), 61.5);
+  EXPECT_EQ(view.record().education().teacher_notes(), "");
+  EXPECT_EQ(view.policy_version(), sent->policy_version());
+  ASSERT_EQ(view.fields_size(), 12);
+  bool notes_withheld = false;
+  for (const auto& f : view.fields()) {
+    if (f.field() == "education.teacher_notes") {
+      notes_withheld = f.treatment() == v1::FieldOutcome::TREATMENT_WITHHELD;
+    }
   }
+  EXPECT_TRUE(notes_withheld);
   EXPECT_EQ(arrived.delivery_attempt(), 1u);
 
   ASSERT_TRUE(Ack(social_, arrived.message_id()).ok());

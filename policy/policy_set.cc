@@ -1,0 +1,807 @@
+#include "policy/policy_set.h"
+
+#include <dirent.h>
+#include <google/protobuf/io/tokenizer.h>
+#include <google/protobuf/text_format.h>
+#include <openssl/sha.h>
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "policy/transforms.h"
+
+namespace liaison::policy {
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::TextFormat;
+
+// Where an element of a policy file was written, to name it in errors.
+class Site {
+ public:
+  Site(std::string file, const TextFormat::ParseInfoTree* tree, int line)
+      : file_(std::move(file)), tree_(tree), line_(line) {}
+
+  // "file:line" of the element itself.
+  std::string Here() const { return absl::StrCat(file_, ":", line_); }
+
+  // "file:line" of `field` inside the element (its `index`-th value when
+  // repeated), or of the element when the field is not written.
+  std::string At(const Descriptor* type, const std::string& field,
+                 int index = -1) const {
+    const FieldDescriptor* f = type->FindFieldByName(field);
+    if (tree_ == nullptr || f == nullptr) return Here();
+    const int line = tree_->GetLocation(f, index).line;
+    return line < 0 ? Here() : absl::StrCat(file_, ":", line + 1);
+  }
+
+  // The site of a message written in `field` (its `index`-th value).
+  Site Nested(const Descriptor* type, const std::string& field,
+              int index) const {
+    const FieldDescriptor* f = type->FindFieldByName(field);
+    if (tree_ == nullptr || f == nullptr) return *this;
+    const int line = tree_->GetLocation(f, index).line;
+    return Site(file_, tree_->GetTreeForNested(f, index),
+                line < 0 ? line_ : line + 1);
+  }
+
+ private:
+  std::string file_;
+  const TextFormat::ParseInfoTree* tree_;
+  int line_;
+};
+
+// Syntax errors of one file as "file:line:column: message".
+class SyntaxErrors final : public google::protobuf::io::ErrorCollector {
+ public:
+  SyntaxErrors(std::string file, const std::string* text,
+               std::vector<std::string>* out)
+      : file_(std::move(file)), text_(text), out_(out) {}
+  void AddError(int line, int column, const std::string& message) override {
+    // The parser reports a bad value where it stands after reading it,
+    // which is the next token, often on the next line; point at the value.
+    constexpr absl::string_view kBadEnum = "Unknown enumeration value of \"";
+    if (absl::StartsWith(message, kBadEnum)) {
+      const std::string value(absl::string_view(message).substr(
+          kBadEnum.size(),
+          message.find('"', kBadEnum.size()) - kBadEnum.size()));
+      size_t offset = 0;
+      for (int l = 0; l < line && offset != std::string::npos; ++l) {
+        offset = text_->find('\n', offset);
+        if (offset != std::string::npos) ++offset;
+      }
+      if (offset != std::string::npos && !value.empty()) {
+        const size_t at = text_->rfind(value, offset + column);
+        if (at != std::string::npos) {
+          line = static_cast<int>(
+              std::count(text_->begin(), text_->begin() + at, '\n'));
+          column = static_cast<int>(at - (text_->rfind('\n', at) + 1));
+          if (text_->rfind('\n', at) == std::string::npos) {
+            column = static_cast<int>(at);
+          }
+        }
+      }
+    }
+    out_->push_back(
+        absl::StrCat(file_, ":", line + 1, ":", column + 1, ": ", message));
+  }
+  void AddWarning(int line, int column, const std::string& message) override {
+    AddError(line, column, message);
+  }
+
+ private:
+  std::string file_;
+  const std::string* text_;
+  std::vector<std::string>* out_;
+};
+
+struct ParsedFile {
+  std::string name;
+  v1::PolicyFile file;
+  std::unique_ptr<TextFormat::ParseInfoTree> tree;
+};
+
+template <typename T>
+struct Placed {
+  const T* value;
+  Site site;
+};
+
+bool IsSectorName(const std::string& s) {
+  if (s.empty() || s.size() > 32 || !(s[0] >= 'a' && s[0] <= 'z')) {
+    return false;
+  }
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
+bool IsAgencyId(const std::string& s) {
+  if (s.empty() || s.size() > 64 || s[0] == '.' || s[0] == '_' || s[0] == '-') {
+    return false;
+  }
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
+  });
+}
+
+bool ValidLevel(int level) {
+  return v1::Level_IsValid(level) && level >= v1::LEVEL_NONE &&
+         level <= v1::LEVEL_FULL;
+}
+
+template <typename Container>
+bool Intersects(const Container& a, const Container& b) {
+  for (const auto& x : a) {
+    if (std::find(b.begin(), b.end(), x) != b.end()) return true;
+  }
+  return false;
+}
+
+template <typename Container>
+std::string FirstShared(const Container& a, const Container& b) {
+  for (const auto& x : a) {
+    if (std::find(b.begin(), b.end(), x) != b.end()) return x;
+  }
+  return "";
+}
+
+// The checks of meaning, after every file parsed. Appends one line per
+// problem.
+class Checker {
+ public:
+  Checker(const std::vector<ParsedFile>& files, std::vector<std::string>* out)
+      : out_(out) {
+    for (const ParsedFile& f : files) {
+      const Site top(f.name, f.tree.get(), 1);
+      const Descriptor* d = v1::PolicyFile::descriptor();
+      for (int i = 0; i < f.file.sectors_size(); ++i) {
+        sectors_.push_back({&f.file.sectors(i), top.Nested(d, "sectors", i)});
+      }
+      for (int i = 0; i < f.file.jurisdictions_size(); ++i) {
+        jurisdictions_.push_back(
+            {&f.file.jurisdictions(i), top.Nested(d, "jurisdictions", i)});
+      }
+      for (int i = 0; i < f.file.agreements_size(); ++i) {
+        agreements_.push_back(
+            {&f.file.agreements(i), top.Nested(d, "agreements", i)});
+      }
+      for (int i = 0; i < f.file.records_size(); ++i) {
+        records_.push_back({&f.file.records(i), top.Nested(d, "records", i)});
+      }
+      for (int i = 0; i < f.file.code_mappings_size(); ++i) {
+        mappings_.push_back(
+            {&f.file.code_mappings(i), top.Nested(d, "code_mappings", i)});
+      }
+      if (f.file.has_age_bands()) {
+        age_bands_.push_back(
+            {&f.file.age_bands(), top.Nested(d, "age_bands", -1)});
+      }
+    }
+  }
+
+  void Run(std::vector<LoadedAgreement>* loaded) {
+    CheckSectors();
+    CheckJurisdictions();
+    CheckMappings();
+    CheckAgeBands();
+    CheckRecords();
+    CheckAgreements(loaded);
+    CheckOverlaps(*loaded);
+  }
+
+ private:
+  void Add(const std::string& where, const std::string& message) {
+    out_->push_back(absl::StrCat(where, ": ", message));
+  }
+
+  void CheckSectors() {
+    std::map<std::string, std::string> seen;
+    for (const auto& [s, site] : sectors_) {
+      if (!IsSectorName(s->name())) {
+        Add(site.At(v1::Sector::descriptor(), "name"),
+            absl::StrCat("sector name \"", s->name(),
+                         "\" must be 1 to 32 characters of a-z, 0-9 and _, "
+                         "starting with a letter"));
+        continue;
+      }
+      auto [it, fresh] = seen.emplace(s->name(), site.Here());
+      if (!fresh) {
+        Add(site.At(v1::Sector::descriptor(), "name"),
+            absl::StrCat("sector \"", s->name(), "\" is already defined at ",
+                         it->second));
+      }
+    }
+  }
+
+  void CheckJurisdictions() {
+    std::map<std::string, std::string> seen;
+    const Descriptor* d = v1::Jurisdiction::descriptor();
+    for (const auto& [j, site] : jurisdictions_) {
+      if (j->id().empty()) {
+        Add(site.Here(), "jurisdiction needs an id, e.g. id: \"se\"");
+      } else if (auto [it, fresh] = seen.emplace(j->id(), site.Here());
+                 !fresh) {
+        Add(site.Here(), absl::StrCat("jurisdiction \"", j->id(),
+                                      "\" is already defined at ", it->second));
+      }
+      if (j->age_of_majority() < 1 || j->age_of_majority() > 30) {
+        Add(site.At(d, "age_of_majority"),
+            absl::StrCat("jurisdiction \"", j->id(),
+                         "\": age_of_majority must be 1 to 30, not ",
+                         j->age_of_majority()));
+      }
+      std::set<int> categories;
+      for (int i = 0; i < j->overrides_size(); ++i) {
+        const v1::OverrideProvision& o = j->overrides(i);
+        const std::string where = site.At(d, "overrides", i);
+        if (o.category() == v1::OVERRIDE_CATEGORY_UNSPECIFIED ||
+            !v1::OverrideCategory_IsValid(o.category())) {
+          Add(where,
+              "override needs a category, e.g. "
+              "OVERRIDE_CATEGORY_RISK_TO_LIFE");
+        } else if (!categories.insert(o.category()).second) {
+          Add(where, absl::StrCat(v1::OverrideCategory_Name(o.category()),
+                                  " is listed twice in jurisdiction \"",
+                                  j->id(), "\""));
+        }
+        if (o.legal_provisions().empty() ||
+            std::any_of(o.legal_provisions().begin(),
+                        o.legal_provisions().end(),
+                        [](const std::string& p) { return p.empty(); })) {
+          Add(where,
+              "override needs at least one non-empty legal_provisions "
+              "entry: the provision it rests on");
+        }
+      }
+    }
+  }
+
+  void CheckMappings() {
+    std::map<std::string, std::string> seen;
+    const Descriptor* d = v1::CodeMapping::descriptor();
+    for (const auto& [m, site] : mappings_) {
+      if (m->name().empty()) {
+        Add(site.Here(), "code_mappings needs a name");
+      } else if (auto [it, fresh] = seen.emplace(m->name(), site.Here());
+                 !fresh) {
+        Add(site.Here(), absl::StrCat("code mapping \"", m->name(),
+                                      "\" is already defined at ", it->second));
+      }
+      for (int i = 0; i < m->ranges_size(); ++i) {
+        const v1::CodeRange& r = m->ranges(i);
+        const std::string where = site.At(d, "ranges", i);
+        if (r.first().empty() || r.last().empty() || r.chapter().empty()) {
+          Add(where, "a code range needs first, last and chapter");
+        } else if (r.first().size() != r.last().size() ||
+                   CodePrefix(r.first(), 64) > CodePrefix(r.last(), 64)) {
+          Add(where,
+              absl::StrCat("code range \"", r.first(), "\" to \"", r.last(),
+                           "\": first and last must be the same "
+                           "length with first not after last"));
+        }
+        for (int k = 0; k < i; ++k) {
+          const v1::CodeRange& o = m->ranges(k);
+          if (o.first().size() == r.first().size() &&
+              !(CodePrefix(r.last(), 64) < CodePrefix(o.first(), 64) ||
+                CodePrefix(o.last(), 64) < CodePrefix(r.first(), 64))) {
+            Add(where,
+                absl::StrCat("code range \"", r.first(), "\" to \"", r.last(),
+                             "\" overlaps \"", o.first(), "\" to \"", o.last(),
+                             "\" at ", site.At(d, "ranges", k)));
+          }
+        }
+      }
+    }
+  }
+
+  void CheckAgeBands() {
+    if (age_bands_.size() > 1) {
+      Add(age_bands_[1].site.Here(),
+          absl::StrCat("age_bands is already set at ",
+                       age_bands_[0].site.Here()));
+    }
+    for (const auto& [bands, site] : age_bands_) {
+      bool ascending = true;
+      for (int i = 1; i < bands->starts_size(); ++i) {
+        if (bands->starts(i) <= bands->starts(i - 1)) ascending = false;
+      }
+      if (bands->starts_size() < 2 || bands->starts(0) != 0 || !ascending) {
+        Add(site.Here(),
+            "age_bands.starts must be at least two ascending "
+            "ages starting with 0, e.g. [0, 13, 18, 65]");
+      }
+    }
+  }
+
+  void CheckRecords() {
+    std::map<std::string, std::string> seen;
+    const Descriptor* record = v1::Record::descriptor();
+    for (const auto& [r, site] : records_) {
+      const FieldDescriptor* type = record->FindFieldByName(r->record_type());
+      if (type == nullptr || type->message_type() == nullptr) {
+        Add(site.At(v1::RecordRules::descriptor(), "record_type"),
+            absl::StrCat("unknown record type \"", r->record_type(),
+                         "\"; record types are the fields of "
+                         "liaison.v1.Record: ",
+                         RecordTypeNames()));
+        continue;
+      }
+      if (auto [it, fresh] = seen.emplace(r->record_type(), site.Here());
+          !fresh) {
+        Add(site.Here(),
+            absl::StrCat("rules for record type \"", r->record_type(),
+                         "\" are already given at ", it->second));
+        continue;
+      }
+      CheckRules(*r, site, type->message_type());
+    }
+    for (int i = 0; i < record->field_count(); ++i) {
+      const std::string& name = record->field(i)->name();
+      if (seen.count(name) == 0) {
+        Add("policy set",
+            absl::StrCat("no field rules for record type \"", name,
+                         "\": add records { record_type: \"", name,
+                         "\" ... } with a rule for each of its fields"));
+      }
+    }
+  }
+
+  static std::string RecordTypeNames() {
+    std::vector<std::string> names;
+    const Descriptor* record = v1::Record::descriptor();
+    for (int i = 0; i < record->field_count(); ++i) {
+      names.push_back(record->field(i)->name());
+    }
+    return absl::StrJoin(names, ", ");
+  }
+
+  void CheckRules(const v1::RecordRules& rules, const Site& site,
+                  const Descriptor* type) {
+    const Descriptor* d = v1::RecordRules::descriptor();
+    std::map<std::string, std::string> paths;
+    for (int i = 0; i < rules.fields_size(); ++i) {
+      const v1::FieldRule& rule = rules.fields(i);
+      const std::string where = site.At(d, "fields", i);
+      const auto path = ResolveFieldPath(type, rule.field());
+      if (path.empty()) {
+        Add(where, absl::StrCat("record type \"", rules.record_type(),
+                                "\" has no field \"", rule.field(), "\""));
+        continue;
+      }
+      if (auto [it, fresh] = paths.emplace(rule.field(), where); !fresh) {
+        Add(where, absl::StrCat("field \"", rule.field(),
+                                "\" already has a rule at ", it->second));
+        continue;
+      }
+      const FieldDescriptor* field = path.back();
+      const std::pair<const char*, v1::Transform> levels[] = {
+          {"signal", rule.signal()},
+          {"category", rule.category()},
+          {"summary", rule.summary()}};
+      bool complete = true;
+      for (const auto& [level, t] : levels) {
+        if (t == v1::TRANSFORM_UNSPECIFIED || !v1::Transform_IsValid(t)) {
+          Add(where, absl::StrCat("field \"", rule.field(), "\" needs a ",
+                                  level, " transform (KEEP, DROP, ...)"));
+          complete = false;
+        } else if (!TransformApplies(t, field)) {
+          Add(where,
+              absl::StrCat(v1::Transform_Name(t),
+                           " cannot be applied to field \"", rule.field(),
+                           "\" (", field->type_name(),
+                           field->is_repeated() ? ", repeated" : "", ")"));
+          complete = false;
+        }
+        if (t == v1::CODE_TO_CHAPTER &&
+            FindMapping(rule.mapping()) == nullptr) {
+          Add(where, absl::StrCat("field \"", rule.field(),
+                                  "\": CODE_TO_CHAPTER needs mapping naming "
+                                  "one of the set's code_mappings, not \"",
+                                  rule.mapping(), "\""));
+        }
+      }
+      if (rule.prefix_length() > 16) {
+        Add(where, absl::StrCat("field \"", rule.field(),
+                                "\": prefix_length must be 1 to 16"));
+      }
+      if (complete &&
+          (Disclosure(rule.signal()) > Disclosure(rule.category()) ||
+           Disclosure(rule.category()) > Disclosure(rule.summary()))) {
+        Add(where,
+            absl::StrCat("field \"", rule.field(),
+                         "\" gives less at a higher level (",
+                         v1::Transform_Name(rule.signal()), ", ",
+                         v1::Transform_Name(rule.category()), ", ",
+                         v1::Transform_Name(rule.summary()),
+                         "): each level must include what the levels below "
+                         "it give"));
+      }
+    }
+    Covered(type, "", paths, site.Here(), rules.record_type());
+  }
+
+  // Every field of `type` (under `prefix`) has a rule, itself or through
+  // rules for all of its own fields; no field has both.
+  void Covered(const Descriptor* type, const std::string& prefix,
+               const std::map<std::string, std::string>& paths,
+               const std::string& where, const std::string& record_type) {
+    for (int i = 0; i < type->field_count(); ++i) {
+      const FieldDescriptor* f = type->field(i);
+      const std::string path = absl::StrCat(prefix, f->name());
+      const bool nested =
+          f->type() == FieldDescriptor::TYPE_MESSAGE && !f->is_repeated();
+      bool has_children = false;
+      for (const auto& [p, unused] : paths) {
+        if (absl::StartsWith(p, path + ".")) has_children = true;
+      }
+      if (paths.count(path) > 0) {
+        if (has_children) {
+          Add(paths.at(path),
+              absl::StrCat("field \"", path,
+                           "\" has a rule for itself and for its fields; "
+                           "give one or the other"));
+        }
+        continue;
+      }
+      if (nested && has_children) {
+        Covered(f->message_type(), path + ".", paths, where, record_type);
+        continue;
+      }
+      Add(where, absl::StrCat("record type \"", record_type,
+                              "\" has no rule for field \"", path,
+                              "\": every field needs one"));
+    }
+  }
+
+  const v1::CodeMapping* FindMapping(const std::string& name) const {
+    for (const auto& m : mappings_) {
+      if (m.value->name() == name) return m.value;
+    }
+    return nullptr;
+  }
+
+  bool KnownSector(const std::string& name) const {
+    return std::any_of(sectors_.begin(), sectors_.end(),
+                       [&](const auto& s) { return s.value->name() == name; });
+  }
+
+  bool KnownJurisdiction(const std::string& id) const {
+    return std::any_of(jurisdictions_.begin(), jurisdictions_.end(),
+                       [&](const auto& j) { return j.value->id() == id; });
+  }
+
+  void CheckParties(const v1::Agreement& a, const Site& site,
+                    const char* side) {
+    const Descriptor* d = v1::Agreement::descriptor();
+    const std::string sectors = absl::StrCat(side, "_sectors");
+    const std::string agencies = absl::StrCat(side, "_agencies");
+    const auto& s =
+        std::string(side) == "from" ? a.from_sectors() : a.to_sectors();
+    const auto& g =
+        std::string(side) == "from" ? a.from_agencies() : a.to_agencies();
+    if (s.empty() && g.empty()) {
+      Add(site.Here(), absl::StrCat("agreement \"", a.id(), "\" needs ",
+                                    sectors, " or ", agencies));
+    }
+    for (int i = 0; i < s.size(); ++i) {
+      if (!KnownSector(s[i])) {
+        Add(site.At(d, sectors, i),
+            absl::StrCat("agreement \"", a.id(), "\": unknown sector \"", s[i],
+                         "\"; define it in sectors first"));
+      }
+    }
+    for (int i = 0; i < g.size(); ++i) {
+      if (!IsAgencyId(g[i])) {
+        Add(site.At(d, agencies, i),
+            absl::StrCat("agreement \"", a.id(), "\": \"", g[i],
+                         "\" is not an agency id"));
+      }
+    }
+  }
+
+  void CheckAgreements(std::vector<LoadedAgreement>* loaded) {
+    std::map<std::string, std::string> seen;
+    const Descriptor* d = v1::Agreement::descriptor();
+    for (const auto& [a, site] : agreements_) {
+      const size_t before = out_->size();
+      if (a->id().empty()) {
+        Add(site.Here(), "agreement needs an id");
+      } else if (auto [it, fresh] = seen.emplace(a->id(), site.Here());
+                 !fresh) {
+        Add(site.At(d, "id"),
+            absl::StrCat("agreement \"", a->id(), "\" is already defined at ",
+                         it->second));
+      }
+      CheckParties(*a, site, "from");
+      CheckParties(*a, site, "to");
+      if (a->purposes().empty()) {
+        Add(site.Here(), absl::StrCat("agreement \"", a->id(),
+                                      "\" needs at least one purpose"));
+      }
+      for (int i = 0; i < a->purposes_size(); ++i) {
+        if (!IsSectorName(a->purposes(i))) {
+          Add(site.At(d, "purposes", i),
+              absl::StrCat("agreement \"", a->id(), "\": purpose \"",
+                           a->purposes(i),
+                           "\" must be 1 to 32 characters of a-z, 0-9 and _"));
+        }
+      }
+      for (int i = 0; i < a->jurisdictions_size(); ++i) {
+        if (!KnownJurisdiction(a->jurisdictions(i))) {
+          Add(site.At(d, "jurisdictions", i),
+              absl::StrCat("agreement \"", a->id(),
+                           "\": unknown jurisdiction \"", a->jurisdictions(i),
+                           "\""));
+        }
+      }
+      for (const char* field : {"consent_max_level", "override_max_level"}) {
+        const int level =
+            a->GetReflection()->GetEnumValue(*a, d->FindFieldByName(field));
+        if (!ValidLevel(level)) {
+          Add(site.At(d, field),
+              absl::StrCat("agreement \"", a->id(), "\": ", field, " ", level,
+                           " is not a level (LEVEL_NONE to LEVEL_FULL)"));
+        }
+      }
+      if (a->override_needs_two_persons() &&
+          a->override_max_level() == v1::LEVEL_NONE) {
+        Add(site.At(d, "override_needs_two_persons"),
+            absl::StrCat("agreement \"", a->id(),
+                         "\" asks two persons for overrides but allows no "
+                         "override (override_max_level is LEVEL_NONE)"));
+      }
+      std::set<std::string> duties;
+      for (int i = 0; i < a->statutory_duties_size(); ++i) {
+        const v1::StatutoryDuty& duty = a->statutory_duties(i);
+        const std::string where = site.At(d, "statutory_duties", i);
+        if (duty.id().empty() || duty.legal_provision().empty()) {
+          Add(where, "a statutory duty needs an id and a legal_provision");
+        } else if (!duties.insert(duty.id()).second) {
+          Add(where, absl::StrCat("statutory duty \"", duty.id(),
+                                  "\" is listed twice"));
+        }
+        if (!ValidLevel(duty.max_level()) ||
+            duty.max_level() == v1::LEVEL_NONE) {
+          Add(where, absl::StrCat("statutory duty \"", duty.id(),
+                                  "\" needs a max_level above LEVEL_NONE"));
+        }
+      }
+      if (a->consent_max_level() == v1::LEVEL_NONE &&
+          a->override_max_level() == v1::LEVEL_NONE &&
+          a->statutory_duties().empty()) {
+        Add(site.Here(), absl::StrCat("agreement \"", a->id(),
+                                      "\" allows no basis: set "
+                                      "consent_max_level, override_max_level "
+                                      "or a statutory duty"));
+      }
+      LoadedAgreement l;
+      l.agreement = *a;
+      l.where = site.Here();
+      if (!absl::ParseCivilTime(a->valid_from(), &l.valid_from) ||
+          a->valid_from().size() != 10) {
+        Add(site.At(d, "valid_from"),
+            absl::StrCat("agreement \"", a->id(),
+                         "\" needs valid_from as a date YYYY-MM-DD, not \"",
+                         a->valid_from(), "\""));
+      }
+      l.valid_until = absl::CivilDay::max();
+      if (!a->valid_until().empty()) {
+        if (!absl::ParseCivilTime(a->valid_until(), &l.valid_until) ||
+            a->valid_until().size() != 10) {
+          Add(site.At(d, "valid_until"),
+              absl::StrCat("agreement \"", a->id(),
+                           "\": valid_until must be a date YYYY-MM-DD, not \"",
+                           a->valid_until(), "\""));
+        } else if (l.valid_until < l.valid_from) {
+          Add(site.At(d, "valid_until"),
+              absl::StrCat("agreement \"", a->id(),
+                           "\" ends before it starts"));
+        }
+      }
+      if (out_->size() == before) loaded->push_back(std::move(l));
+    }
+  }
+
+  static bool SidesMeet(
+      const google::protobuf::RepeatedPtrField<std::string>& sectors_a,
+      const google::protobuf::RepeatedPtrField<std::string>& agencies_a,
+      const google::protobuf::RepeatedPtrField<std::string>& sectors_b,
+      const google::protobuf::RepeatedPtrField<std::string>& agencies_b) {
+    return Intersects(sectors_a, sectors_b) ||
+           Intersects(agencies_a, agencies_b);
+  }
+
+  // Two agreements that could both decide one disclosure are an error: a
+  // decision must come from exactly one agreement.
+  void CheckOverlaps(const std::vector<LoadedAgreement>& loaded) {
+    for (size_t i = 0; i < loaded.size(); ++i) {
+      for (size_t k = 0; k < i; ++k) {
+        const v1::Agreement& a = loaded[i].agreement;
+        const v1::Agreement& b = loaded[k].agreement;
+        if (!SidesMeet(a.from_sectors(), a.from_agencies(), b.from_sectors(),
+                       b.from_agencies()) ||
+            !SidesMeet(a.to_sectors(), a.to_agencies(), b.to_sectors(),
+                       b.to_agencies()) ||
+            !Intersects(a.purposes(), b.purposes())) {
+          continue;
+        }
+        if (!a.jurisdictions().empty() && !b.jurisdictions().empty() &&
+            !Intersects(a.jurisdictions(), b.jurisdictions())) {
+          continue;
+        }
+        if (loaded[i].valid_until < loaded[k].valid_from ||
+            loaded[k].valid_until < loaded[i].valid_from) {
+          continue;
+        }
+        Add(loaded[i].where,
+            absl::StrCat("agreement \"", a.id(), "\" overlaps agreement \"",
+                         b.id(), "\" (", loaded[k].where, ") for purpose \"",
+                         FirstShared(a.purposes(), b.purposes()),
+                         "\" on the same route at the same time: one "
+                         "disclosure must be decided by one agreement"));
+      }
+    }
+  }
+
+  std::vector<std::string>* out_;
+  std::vector<Placed<v1::Sector>> sectors_;
+  std::vector<Placed<v1::Jurisdiction>> jurisdictions_;
+  std::vector<Placed<v1::Agreement>> agreements_;
+  std::vector<Placed<v1::RecordRules>> records_;
+  std::vector<Placed<v1::CodeMapping>> mappings_;
+  std::vector<Placed<v1::AgeBands>> age_bands_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<const PolicySet>> PolicySet::FromSources(
+    const std::vector<PolicySource>& sources) {
+  std::vector<std::string> problems;
+  std::vector<ParsedFile> files;
+  for (const PolicySource& source : sources) {
+    ParsedFile parsed;
+    parsed.name = source.name;
+    parsed.tree = std::make_unique<TextFormat::ParseInfoTree>();
+    SyntaxErrors errors(source.name, &source.text, &problems);
+    TextFormat::Parser parser;
+    parser.RecordErrorsTo(&errors);
+    parser.WriteLocationsTo(parsed.tree.get());
+    if (!parser.ParseFromString(source.text, &parsed.file)) {
+      if (problems.empty()) {
+        problems.push_back(absl::StrCat(source.name, ":1: cannot be parsed"));
+      }
+      continue;
+    }
+    files.push_back(std::move(parsed));
+  }
+  if (!problems.empty()) {
+    return absl::InvalidArgumentError(absl::StrJoin(problems, "\n"));
+  }
+  if (files.empty()) {
+    return absl::InvalidArgumentError(
+        "policy set: no policy files (*.textproto) to load");
+  }
+
+  auto set = std::shared_ptr<PolicySet>(new PolicySet());
+  Checker checker(files, &problems);
+  checker.Run(&set->agreements_);
+  if (!problems.empty()) {
+    return absl::InvalidArgumentError(absl::StrJoin(problems, "\n"));
+  }
+  for (const ParsedFile& f : files) set->merged_.MergeFrom(f.file);
+  if (set->merged_.has_age_bands()) {
+    set->age_bands_.assign(set->merged_.age_bands().starts().begin(),
+                           set->merged_.age_bands().starts().end());
+  } else {
+    set->age_bands_ = {0, 6, 13, 16, 18, 25, 65};
+  }
+
+  std::string canonical;
+  {
+    google::protobuf::io::StringOutputStream stream(&canonical);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    set->merged_.SerializeToCodedStream(&coded);
+  }
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(canonical.data()),
+         canonical.size(), digest);
+  set->version_ =
+      absl::StrCat("p-", absl::BytesToHexString(absl::string_view(
+                             reinterpret_cast<const char*>(digest), 8)));
+  return std::shared_ptr<const PolicySet>(std::move(set));
+}
+
+absl::StatusOr<std::shared_ptr<const PolicySet>> PolicySet::FromDirectory(
+    const std::string& dir) {
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) {
+    return absl::NotFoundError(absl::StrCat(
+        dir, ": cannot open the policy folder: ", std::strerror(errno)));
+  }
+  std::vector<std::string> names;
+  while (dirent* e = readdir(d)) {
+    const std::string name = e->d_name;
+    if (absl::EndsWith(name, ".textproto") && name[0] != '.') {
+      names.push_back(name);
+    }
+  }
+  closedir(d);
+  std::sort(names.begin(), names.end());
+  if (names.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(dir, ": no policy files (*.textproto) in the folder"));
+  }
+  std::vector<PolicySource> sources;
+  for (const std::string& name : names) {
+    const std::string path = absl::StrCat(dir, "/", name);
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    if (!in) {
+      return absl::NotFoundError(absl::StrCat(path, ": cannot be read"));
+    }
+    sources.push_back({path, text.str()});
+  }
+  return FromSources(sources);
+}
+
+const v1::Jurisdiction* PolicySet::FindJurisdiction(
+    const std::string& id) const {
+  for (const v1::Jurisdiction& j : merged_.jurisdictions()) {
+    if (j.id() == id) return &j;
+  }
+  return nullptr;
+}
+
+const v1::Sector* PolicySet::FindSector(const std::string& name) const {
+  for (const v1::Sector& s : merged_.sectors()) {
+    if (s.name() == name) return &s;
+  }
+  return nullptr;
+}
+
+const v1::RecordRules* PolicySet::FindRecordRules(
+    const std::string& type) const {
+  for (const v1::RecordRules& r : merged_.records()) {
+    if (r.record_type() == type) return &r;
+  }
+  return nullptr;
+}
+
+const v1::CodeMapping* PolicySet::FindMapping(const std::string& name) const {
+  for (const v1::CodeMapping& m : merged_.code_mappings()) {
+    if (m.name() == name) return &m;
+  }
+  return nullptr;
+}
+
+absl::StatusOr<std::shared_ptr<const PolicySet>> PolicyInForce::Reload() {
+  absl::StatusOr<std::shared_ptr<const PolicySet>> loaded =
+      PolicySet::FromDirectory(dir_);
+  if (!loaded.ok()) return loaded.status();
+  absl::MutexLock lock(&mu_);
+  current_ = *loaded;
+  return loaded;
+}
+
+void PolicyInForce::Install(std::shared_ptr<const PolicySet> set) {
+  absl::MutexLock lock(&mu_);
+  current_ = std::move(set);
+}
+
+std::shared_ptr<const PolicySet> PolicyInForce::Get() const {
+  absl::MutexLock lock(&mu_);
+  return current_;
+}
+
+}  // namespace liaison::policy

@@ -1,0 +1,183 @@
+#include "policy/transforms.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+
+namespace liaison::policy {
+namespace {
+
+using google::protobuf::FieldDescriptor;
+
+std::optional<absl::CivilDay> ParseDay(absl::string_view date) {
+  absl::CivilDay day;
+  if (date.size() != 10 || !absl::ParseCivilTime(date, &day)) {
+    return std::nullopt;
+  }
+  return day;
+}
+
+// Upper-cased, without '.', ' ' and '-'.
+std::string NormalisedCode(absl::string_view code) {
+  std::string out;
+  for (char c : code) {
+    if (c == '.' || c == ' ' || c == '-') continue;
+    out.push_back(absl::ascii_toupper(static_cast<unsigned char>(c)));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string TransformName(v1::Transform t) {
+  return absl::AsciiStrToLower(v1::Transform_Name(t));
+}
+
+std::vector<const FieldDescriptor*> ResolveFieldPath(
+    const google::protobuf::Descriptor* type, absl::string_view path) {
+  std::vector<const FieldDescriptor*> out;
+  for (absl::string_view part : absl::StrSplit(path, '.')) {
+    if (type == nullptr) return {};
+    const FieldDescriptor* f = type->FindFieldByName(std::string(part));
+    if (f == nullptr) return {};
+    out.push_back(f);
+    type = (f->type() == FieldDescriptor::TYPE_MESSAGE && !f->is_repeated())
+               ? f->message_type()
+               : nullptr;
+  }
+  return out;
+}
+
+bool TransformApplies(v1::Transform t, const FieldDescriptor* field) {
+  const bool is_string = field->type() == FieldDescriptor::TYPE_STRING;
+  switch (t) {
+    case v1::KEEP:
+    case v1::DROP:
+      return true;
+    case v1::DATE_TO_MONTH:
+    case v1::DATE_TO_YEAR:
+    case v1::CODE_TO_PREFIX:
+    case v1::CODE_TO_CHAPTER:
+    case v1::KEYED_HASH:
+      return is_string;
+    case v1::BIRTH_DATE_TO_AGE_BAND:
+      return is_string && !field->is_repeated();
+    case v1::ADDRESS_TO_MUNICIPALITY:
+    case v1::ADDRESS_TO_POSTCODE_PREFIX:
+      return field->type() == FieldDescriptor::TYPE_MESSAGE &&
+             !field->is_repeated() &&
+             field->message_type() == v1::PostalAddress::descriptor();
+    default:
+      return false;
+  }
+}
+
+int Disclosure(v1::Transform t) {
+  switch (t) {
+    case v1::DROP:
+      return 0;
+    case v1::KEYED_HASH:
+      return 1;
+    case v1::DATE_TO_YEAR:
+      return 2;
+    case v1::KEEP:
+      return 4;
+    default:
+      return 3;
+  }
+}
+
+std::optional<std::string> DateToMonth(absl::string_view date) {
+  std::optional<absl::CivilDay> day = ParseDay(date);
+  if (!day) return std::nullopt;
+  return absl::FormatCivilTime(absl::CivilMonth(*day));
+}
+
+std::optional<std::string> DateToYear(absl::string_view date) {
+  std::optional<absl::CivilDay> day = ParseDay(date);
+  if (!day) return std::nullopt;
+  return absl::FormatCivilTime(absl::CivilYear(*day));
+}
+
+std::optional<int> AgeOn(absl::string_view birth_date, absl::CivilDay on) {
+  std::optional<absl::CivilDay> born = ParseDay(birth_date);
+  if (!born || *born > on) return std::nullopt;
+  int age = static_cast<int>(on.year() - born->year());
+  if (on.month() < born->month() ||
+      (on.month() == born->month() && on.day() < born->day())) {
+    --age;
+  }
+  return age;
+}
+
+std::optional<std::string> AgeBand(absl::string_view birth_date,
+                                   absl::CivilDay on,
+                                   const std::vector<uint32_t>& starts) {
+  std::optional<int> age = AgeOn(birth_date, on);
+  if (!age || starts.empty()) return std::nullopt;
+  for (size_t i = starts.size(); i-- > 0;) {
+    if (static_cast<uint32_t>(*age) < starts[i]) continue;
+    if (i + 1 == starts.size()) return absl::StrCat(starts[i], "+");
+    return absl::StrCat(starts[i], "-", starts[i + 1] - 1);
+  }
+  return std::nullopt;
+}
+
+std::string CodePrefix(absl::string_view code, uint32_t length) {
+  std::string normal = NormalisedCode(code);
+  if (normal.size() > length) normal.resize(length);
+  return normal;
+}
+
+std::optional<std::string> CodeChapter(absl::string_view code,
+                                       const v1::CodeMapping& mapping) {
+  const std::string normal = NormalisedCode(code);
+  if (normal.empty()) return std::nullopt;
+  for (const v1::CodeRange& range : mapping.ranges()) {
+    const std::string first = NormalisedCode(range.first());
+    const std::string last = NormalisedCode(range.last());
+    const std::string head = normal.substr(0, first.size());
+    if (head.size() == first.size() && head >= first && head <= last) {
+      return range.chapter();
+    }
+  }
+  return std::nullopt;
+}
+
+v1::PostalAddress AddressToMunicipality(const v1::PostalAddress& address) {
+  v1::PostalAddress out;
+  out.set_municipality(address.municipality());
+  out.set_country(address.country());
+  return out;
+}
+
+v1::PostalAddress AddressToPostcodePrefix(const v1::PostalAddress& address,
+                                          uint32_t length) {
+  v1::PostalAddress out;
+  std::string postcode;
+  for (char c : address.postcode()) {
+    if (c != ' ') postcode.push_back(c);
+  }
+  if (postcode.size() > length) postcode.resize(length);
+  out.set_postcode(postcode);
+  out.set_country(address.country());
+  return out;
+}
+
+std::string KeyedHash(absl::string_view key, absl::string_view value) {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int mac_len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(value.data()), value.size(), mac,
+       &mac_len);
+  return absl::StrCat("h:", absl::BytesToHexString(absl::string_view(
+                                reinterpret_cast<const char*>(mac), 16)));
+}
+
+}  // namespace liaison::policy
