@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "broker/status_macros.h"
 #include "certs/x509.h"
+#include "policy/text_errors.h"
 
 namespace liaison::client {
 namespace {
@@ -19,11 +20,14 @@ namespace {
 // counts lines and columns from 0.
 class ProblemList final : public google::protobuf::io::ErrorCollector {
  public:
-  explicit ProblemList(std::string path) : path_(std::move(path)) {}
+  ProblemList(std::string path, const std::string* text)
+      : path_(std::move(path)), text_(text) {}
 
   void AddError(int line, google::protobuf::io::ColumnNumber column,
                 const std::string& message) override {
-    Add(line, column, message);
+    int at_column = column;
+    PointAtBadValue(*text_, message, &line, &at_column);
+    Add(line, at_column, message);
   }
   void AddWarning(int line, google::protobuf::io::ColumnNumber column,
                   const std::string& message) override {
@@ -40,6 +44,7 @@ class ProblemList final : public google::protobuf::io::ErrorCollector {
   }
 
   const std::string path_;
+  const std::string* text_;
   std::vector<std::string> problems_;
 };
 
@@ -48,7 +53,7 @@ class ProblemList final : public google::protobuf::io::ErrorCollector {
 absl::StatusOr<std::string> ReadRequestFile(
     const std::string& path, google::protobuf::Message* request) {
   ASSIGN_OR_RETURN(std::string bytes, x509::ReadFile(path));
-  ProblemList problems(path);
+  ProblemList problems(path, &bytes);
   google::protobuf::TextFormat::Parser parser;
   parser.RecordErrorsTo(&problems);
   if (!parser.ParseFromString(bytes, request)) {

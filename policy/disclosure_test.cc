@@ -533,6 +533,15 @@ TEST(LiaisonPolicy, ExplainShowsDecisionReasonsAndRecord) {
   ToolRun usage = Tool("explain --policy=" + kDefault + " --from=health");
   EXPECT_EQ(usage.exit_code, 2) << usage.output;
   EXPECT_TRUE(absl::StrContains(usage.output, "explain needs --to"));
+  const std::string bad_basis = ::testing::TempDir() + "/bad-basis.textproto";
+  std::ofstream(bad_basis) << "override {\n  category: RISK\n}\n";
+  ToolRun unreadable = Tool(absl::StrCat(
+      "explain --policy=", kDefault,
+      " --from=health --to=police --purpose=child_welfare --basis_file=",
+      bad_basis));
+  EXPECT_EQ(unreadable.exit_code, 2) << unreadable.output;
+  EXPECT_TRUE(absl::StrContains(unreadable.output, bad_basis + ":2:"))
+      << unreadable.output;
   EXPECT_EQ(Tool("frobnicate").exit_code, 2);
   ToolRun help = Tool("help explain");
   EXPECT_EQ(help.exit_code, 0);

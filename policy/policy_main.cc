@@ -4,12 +4,9 @@
 // (explain); 1 the set has errors (check) or the disclosure is denied
 // (explain); 2 the command line could not be understood, or an input could
 // not be read or does not check. Errors go to stderr.
-#include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/text_format.h>
 
-#include <fstream>
 #include <iostream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -19,6 +16,7 @@
 #include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
 #include "certs/command_line.h"
+#include "clients/referral_file.h"
 #include "policy/disclosure.h"
 #include "policy/policy_set.h"
 
@@ -127,30 +125,12 @@ std::string Value(const cli::CommandLine& cl, const std::string& flag) {
   return it == cl.values.end() || it->second.empty() ? "" : it->second.back();
 }
 
-// Reads a text-format message; "" on success, else what is wrong.
+// Reads a text-format message; "" on success, else what is wrong, as
+// "PATH:LINE:COLUMN: message".
 std::string ReadTextFile(const std::string& path,
                          google::protobuf::Message* out) {
-  std::ifstream in(path);
-  if (!in) return absl::StrCat(path, ": cannot be read");
-  std::stringstream text;
-  text << in.rdbuf();
-  struct Errors final : google::protobuf::io::ErrorCollector {
-    std::string path, first;
-    void AddError(int line, int column, const std::string& message) override {
-      if (first.empty()) {
-        first =
-            absl::StrCat(path, ":", line + 1, ":", column + 1, ": ", message);
-      }
-    }
-  } errors;
-  errors.path = path;
-  google::protobuf::TextFormat::Parser parser;
-  parser.RecordErrorsTo(&errors);
-  if (!parser.ParseFromString(text.str(), out)) {
-    return errors.first.empty() ? absl::StrCat(path, ": cannot be parsed")
-                                : errors.first;
-  }
-  return "";
+  absl::StatusOr<std::string> read = client::ReadRequestFile(path, out);
+  return read.ok() ? "" : std::string(read.status().message());
 }
 
 int RunCheck(const cli::CommandLine& cl) {

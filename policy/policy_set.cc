@@ -14,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "policy/text_errors.h"
 #include "policy/transforms.h"
 
 namespace liaison::policy {
@@ -65,30 +66,7 @@ class SyntaxErrors final : public google::protobuf::io::ErrorCollector {
                std::vector<std::string>* out)
       : file_(std::move(file)), text_(text), out_(out) {}
   void AddError(int line, int column, const std::string& message) override {
-    // The parser reports a bad value where it stands after reading it,
-    // which is the next token, often on the next line; point at the value.
-    constexpr absl::string_view kBadEnum = "Unknown enumeration value of \"";
-    if (absl::StartsWith(message, kBadEnum)) {
-      const std::string value(absl::string_view(message).substr(
-          kBadEnum.size(),
-          message.find('"', kBadEnum.size()) - kBadEnum.size()));
-      size_t offset = 0;
-      for (int l = 0; l < line && offset != std::string::npos; ++l) {
-        offset = text_->find('\n', offset);
-        if (offset != std::string::npos) ++offset;
-      }
-      if (offset != std::string::npos && !value.empty()) {
-        const size_t at = text_->rfind(value, offset + column);
-        if (at != std::string::npos) {
-          line = static_cast<int>(
-              std::count(text_->begin(), text_->begin() + at, '\n'));
-          column = static_cast<int>(at - (text_->rfind('\n', at) + 1));
-          if (text_->rfind('\n', at) == std::string::npos) {
-            column = static_cast<int>(at);
-          }
-        }
-      }
-    }
+    PointAtBadValue(*text_, message, &line, &column);
     out_->push_back(
         absl::StrCat(file_, ":", line + 1, ":", column + 1, ": ", message));
   }
