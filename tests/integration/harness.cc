@@ -236,6 +236,10 @@ int BrokerProcess::WaitForExit() {
   int status = 0;
   waitpid(pid_, &status, 0);
   exit_code_ = DecodeWaitStatus(status);
+  // The process has exited, but its last lines may still be in the pipe:
+  // let the reader drain it so Output() holds everything it printed.
+  absl::MutexLock lock(&mu_);
+  mu_.AwaitWithTimeout(absl::Condition(&eof_), absl::Seconds(10));
   return exit_code_;
 }
 

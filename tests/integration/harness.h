@@ -98,7 +98,8 @@ class BrokerProcess {
   void Signal(int sig);
   // Sends SIGTERM and waits; returns the exit code.
   int Stop();
-  // Waits for exit; returns the exit code (128+signal when killed).
+  // Waits for exit and for its output to be read to the end; returns the
+  // exit code (128+signal when killed).
   int WaitForExit();
 
  private:
