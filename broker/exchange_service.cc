@@ -31,51 +31,178 @@ v1::BasisKind BasisKindOf(const v1::LegalBasis& basis) {
   return v1::BASIS_KIND_UNSPECIFIED;
 }
 
-// The log entry for a referral decision. It holds no record content and no
-// raw identifier (DESIGN.md rule 4): the subject by pseudonym, the
-// justification without its statement, the payload by digest.
+// What a decision's log entry says besides the decision itself.
+struct EntryFacts {
+  // The calling agency and professional.
+  const v1::Principal* actor = nullptr;
+  v1::Professional professional;
+  // The other agency: the recipient, or the holder asked.
+  std::string counterpart;
+  std::string subject_pseudonym;
+  std::string case_id;
+  // The referral, summary or request id.
+  std::string message_id;
+  std::string purpose;
+  const v1::LegalBasis* basis = nullptr;
+  // Empty when no record was involved.
+  std::string record_type;
+  absl::Time now;
+};
+
+// The log entry for a decision. It holds no record content and no raw
+// identifier (DESIGN.md rule 4): the subject by pseudonym, the
+// justification without its statement, the payload by digest. An allowed
+// disclosure under an override is an OVERRIDE entry, so it enters the
+// auditors' review queue; `allowed_kind` replaces DISCLOSURE for entries
+// that disclose nothing themselves (a summary request).
 v1::LogEntry DecisionEntry(
-    const v1::Principal& sender, const v1::Professional& professional,
-    const std::string& recipient_id, const v1::SendReferralRequest& request,
-    const policy::Decision& decision, const v1::AbstractedRecord& abstracted,
-    const std::string& pseudonym, const std::string& referral_id,
-    const std::string& case_id, absl::Time now) {
+    const EntryFacts& f, const policy::Decision& decision,
+    const v1::AbstractedRecord* abstracted,
+    v1::EntryKind allowed_kind = v1::ENTRY_KIND_DISCLOSURE) {
   v1::LogEntry e;
-  SetTime(e.mutable_time(), now);
-  e.set_kind(decision.allowed ? v1::ENTRY_KIND_DISCLOSURE
-                              : v1::ENTRY_KIND_DENIAL);
-  e.set_actor(sender.uri());
-  *e.mutable_professional() = professional;
-  e.set_counterpart(recipient_id);
-  e.set_subject_pseudonym(pseudonym);
-  e.set_case_id(case_id);
-  e.set_message_id(referral_id);
-  e.set_record_type(policy::RecordType(request.record()));
+  SetTime(e.mutable_time(), f.now);
+  if (!decision.allowed) {
+    e.set_kind(v1::ENTRY_KIND_DENIAL);
+  } else if (allowed_kind == v1::ENTRY_KIND_DISCLOSURE &&
+             f.basis->has_override()) {
+    e.set_kind(v1::ENTRY_KIND_OVERRIDE);
+  } else {
+    e.set_kind(allowed_kind);
+  }
+  e.set_actor(f.actor->uri());
+  *e.mutable_professional() = f.professional;
+  e.set_counterpart(f.counterpart);
+  e.set_subject_pseudonym(f.subject_pseudonym);
+  e.set_case_id(f.case_id);
+  e.set_message_id(f.message_id);
+  e.set_record_type(f.record_type);
   e.set_level(decision.level);
-  for (const v1::FieldOutcome& f : abstracted.fields()) {
-    if (f.treatment() == v1::FieldOutcome::TREATMENT_WITHHELD) {
-      e.add_fields_withheld(f.field());
-    } else {
-      e.add_fields_disclosed(f.field());
+  if (abstracted != nullptr) {
+    for (const v1::FieldOutcome& o : abstracted->fields()) {
+      if (o.treatment() == v1::FieldOutcome::TREATMENT_WITHHELD) {
+        e.add_fields_withheld(o.field());
+      } else {
+        e.add_fields_disclosed(o.field());
+      }
     }
   }
-  e.set_basis(BasisKindOf(request.basis()));
-  if (request.basis().has_consent_id()) {
-    e.set_consent_id(request.basis().consent_id());
-  }
-  if (request.basis().has_override()) {
-    *e.mutable_justification() = request.basis().override();
+  e.set_basis(BasisKindOf(*f.basis));
+  if (f.basis->has_consent_id()) e.set_consent_id(f.basis->consent_id());
+  if (f.basis->has_override()) {
+    *e.mutable_justification() = f.basis->override();
     e.mutable_justification()->clear_statement();
   }
   e.set_agreement_id(decision.agreement_id);
   e.set_policy_version(decision.policy_version);
-  if (decision.allowed) {
-    e.set_payload_digest(Sha256Hex(DeterministicBytes(abstracted)));
+  if (decision.allowed && abstracted != nullptr) {
+    e.set_payload_digest(Sha256Hex(DeterministicBytes(*abstracted)));
   }
   e.set_allowed(decision.allowed);
   e.set_reason(absl::StrJoin(decision.reasons, "; "));
-  e.set_purpose(request.purpose());
+  e.set_purpose(f.purpose);
   return e;
+}
+
+// The question for the decision function: may `from` disclose to `to`?
+// Each party is a registered agency (a v1::Agency, or the caller's
+// v1::Principal).
+template <typename From, typename To>
+policy::DisclosureQuery QueryFor(const From& from, const To& to,
+                                 const std::string& purpose,
+                                 const v1::LegalBasis& basis,
+                                 bool legitimate_relationship,
+                                 std::string record_type, absl::Time now) {
+  policy::DisclosureQuery q;
+  q.sender_agency_id = from.id();
+  q.sender_sector = from.sector();
+  q.sender_jurisdiction = from.jurisdiction();
+  q.recipient_agency_id = to.id();
+  q.recipient_sector = to.sector();
+  q.purpose = purpose;
+  q.record_type = std::move(record_type);
+  q.basis = basis;
+  q.legitimate_relationship = legitimate_relationship;
+  q.at = now;
+  return q;
+}
+
+void CheckKey(const std::string& key, std::vector<std::string>* problems) {
+  if (key.empty() || key.size() > 128) {
+    problems->push_back("idempotency_key must be 1 to 128 characters");
+  }
+}
+
+void CheckSubject(const v1::Subject& subject, absl::string_view where,
+                  std::vector<std::string>* problems) {
+  if (subject.identifier().empty()) {
+    problems->push_back(absl::StrCat(where, ".identifier is missing"));
+  }
+  if (!subject.birth_date().empty() && !IsDate(subject.birth_date())) {
+    problems->push_back(absl::StrCat(where, ".birth_date \"",
+                                     subject.birth_date(),
+                                     "\" is not a date YYYY-MM-DD"));
+  }
+}
+
+// The record's own subject; a record names the person it is about.
+void CheckRecord(const v1::Record& record, std::vector<std::string>* problems) {
+  const v1::Subject* subject = policy::RecordSubject(record);
+  if (subject == nullptr) {
+    problems->push_back("record is missing");
+  } else {
+    CheckSubject(
+        *subject,
+        absl::StrCat("record.", policy::RecordType(record), ".subject"),
+        problems);
+  }
+}
+
+void CheckBasis(const v1::LegalBasis& basis,
+                std::vector<std::string>* problems) {
+  if (basis.basis_case() == v1::LegalBasis::BASIS_NOT_SET) {
+    problems->push_back(
+        "basis is missing: a consent_id, an override or a statutory_duty");
+  }
+}
+
+absl::Status Malformed(absl::string_view what,
+                       const std::vector<std::string>& problems) {
+  if (problems.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "the ", what, " is malformed: ", absl::StrJoin(problems, "; ")));
+}
+
+// A store completion that answers the call with the committed response,
+// then wakes the inbox streams of the agencies in `notify`.
+template <typename Response>
+StoreDone<Response> AnswerThenNotify(grpc::ServerUnaryReactor* reactor,
+                                     Response* response, InboxWaiters* waiters,
+                                     std::vector<std::string> notify) {
+  return [reactor, response, waiters,
+          notify = std::move(notify)](absl::StatusOr<Response> result) {
+    if (!result.ok()) {
+      reactor->Finish(ToGrpcStatus(result.status()));
+      return;
+    }
+    *response = *std::move(result);
+    reactor->Finish(grpc::Status::OK);
+    for (const std::string& agency : notify) waiters->Notify(agency);
+  };
+}
+
+// Appends a denial's entry and finishes the call with PERMISSION_DENIED
+// naming the entry and the reason; if the log cannot take the entry, says
+// that instead.
+void FinishDenied(Store* store, grpc::ServerUnaryReactor* reactor,
+                  v1::LogEntry entry) {
+  const std::string why = entry.reason();
+  store->AppendLog(
+      std::move(entry), [reactor, why](absl::StatusOr<uint64_t> seq) {
+        reactor->Finish(ToGrpcStatus(
+            seq.ok() ? absl::PermissionDeniedError(absl::StrCat(
+                           "disclosure denied (log entry ", *seq, "): ", why))
+                     : seq.status()));
+      });
 }
 
 // Streams one agency's inbox: leases pending messages from the store,
@@ -253,37 +380,37 @@ class InboxStream final : public grpc::ServerWriteReactor<v1::InboxMessage> {
 
 }  // namespace
 
-absl::Status ValidateSendReferral(const v1::SendReferralRequest& r) {
-  std::vector<std::string> problems;
-  if (r.idempotency_key().empty() || r.idempotency_key().size() > 128) {
-    problems.push_back("idempotency_key must be 1 to 128 characters");
-  }
-  switch (r.destination().target_case()) {
+namespace {
+
+void CheckDestination(const v1::Destination& d, absl::string_view where,
+                      std::vector<std::string>* problems) {
+  switch (d.target_case()) {
     case v1::Destination::kAgencyId:
-      if (r.destination().agency_id().empty()) {
-        problems.push_back("destination.agency_id is empty");
+      if (d.agency_id().empty()) {
+        problems->push_back(absl::StrCat(where, ".agency_id is empty"));
       }
       break;
     case v1::Destination::kSectorInArea:
-      if (r.destination().sector_in_area().sector().empty() ||
-          r.destination().sector_in_area().area().empty()) {
-        problems.push_back(
-            "destination.sector_in_area needs both sector and area");
+      if (d.sector_in_area().sector().empty() ||
+          d.sector_in_area().area().empty()) {
+        problems->push_back(
+            absl::StrCat(where, ".sector_in_area needs both sector and area"));
       }
       break;
     case v1::Destination::TARGET_NOT_SET:
-      problems.push_back(
-          "destination is missing: give an agency_id or a sector_in_area");
+      problems->push_back(absl::StrCat(
+          where, " is missing: give an agency_id or a sector_in_area"));
       break;
   }
-  if (r.subject().identifier().empty()) {
-    problems.push_back("subject.identifier is missing");
-  }
-  if (!r.subject().birth_date().empty() && !IsDate(r.subject().birth_date())) {
-    problems.push_back(absl::StrCat("subject.birth_date \"",
-                                    r.subject().birth_date(),
-                                    "\" is not a date YYYY-MM-DD"));
-  }
+}
+
+}  // namespace
+
+absl::Status ValidateSendReferral(const v1::SendReferralRequest& r) {
+  std::vector<std::string> problems;
+  CheckKey(r.idempotency_key(), &problems);
+  CheckDestination(r.destination(), "destination", &problems);
+  CheckSubject(r.subject(), "subject", &problems);
   if (r.purpose().empty()) problems.push_back("purpose is missing");
   if (r.urgency() == v1::URGENCY_UNSPECIFIED) {
     problems.push_back("urgency is missing: ROUTINE, WITHIN_24H or IMMEDIATE");
@@ -301,13 +428,36 @@ absl::Status ValidateSendReferral(const v1::SendReferralRequest& r) {
   if (r.record().record_case() == v1::Record::RECORD_NOT_SET) {
     problems.push_back("record is missing");
   }
-  if (r.basis().basis_case() == v1::LegalBasis::BASIS_NOT_SET) {
-    problems.push_back(
-        "basis is missing: a consent_id, an override or a statutory_duty");
-  }
-  if (problems.empty()) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(
-      "the referral is malformed: ", absl::StrJoin(problems, "; ")));
+  CheckBasis(r.basis(), &problems);
+  return Malformed("referral", problems);
+}
+
+absl::Status ValidatePushSummary(const v1::PushSummaryRequest& r) {
+  std::vector<std::string> problems;
+  CheckKey(r.idempotency_key(), &problems);
+  if (r.case_id().empty()) problems.push_back("case_id is missing");
+  if (r.purpose().empty()) problems.push_back("purpose is missing");
+  CheckRecord(r.record(), &problems);
+  CheckBasis(r.basis(), &problems);
+  return Malformed("summary", problems);
+}
+
+absl::Status ValidateRequestSummary(const v1::RequestSummaryRequest& r) {
+  std::vector<std::string> problems;
+  CheckKey(r.idempotency_key(), &problems);
+  CheckDestination(r.holder(), "holder", &problems);
+  CheckSubject(r.subject(), "subject", &problems);
+  if (r.purpose().empty()) problems.push_back("purpose is missing");
+  CheckBasis(r.basis(), &problems);
+  return Malformed("summary request", problems);
+}
+
+absl::Status ValidateAnswerSummaryRequest(
+    const v1::AnswerSummaryRequestRequest& r) {
+  std::vector<std::string> problems;
+  if (r.request_id().empty()) problems.push_back("request_id is missing");
+  CheckRecord(r.record(), &problems);
+  return Malformed("answer", problems);
 }
 
 ExchangeService::ExchangeService(const Authenticator* auth,
@@ -335,25 +485,9 @@ grpc::ServerUnaryReactor* ExchangeService::SendReferral(
     return FinishUnary(ctx, s);
   }
 
-  std::optional<v1::Agency> recipient;
-  if (request->destination().has_agency_id()) {
-    recipient = registry_->FindAgency(request->destination().agency_id());
-    if (!recipient) {
-      return FinishUnary(ctx,
-                         absl::NotFoundError(absl::StrCat(
-                             "no agency \"", request->destination().agency_id(),
-                             "\" is registered; nothing was stored")));
-    }
-  } else {
-    const auto& where = request->destination().sector_in_area();
-    recipient = registry_->ResolveRoute(where.sector(), where.area());
-    if (!recipient) {
-      return FinishUnary(ctx, absl::NotFoundError(absl::StrCat(
-                                  "the routing directory names no ",
-                                  where.sector(), " agency for area \"",
-                                  where.area(), "\"; nothing was stored")));
-    }
-  }
+  absl::StatusOr<v1::Agency> recipient =
+      Resolve(request->destination(), "destination");
+  if (!recipient.ok()) return FinishUnary(ctx, recipient.status());
   if (sender->sector() == "health" && !request->has_checklist()) {
     return FinishUnary(
         ctx, absl::InvalidArgumentError(
@@ -375,45 +509,36 @@ grpc::ServerUnaryReactor* ExchangeService::SendReferral(
 
   const absl::Time now = clock_->Now();
   const v1::Professional professional = ProfessionalOf(ctx);
-  policy::DisclosureQuery query;
-  query.sender_agency_id = sender->id();
-  query.sender_sector = sender->sector();
-  query.sender_jurisdiction = sender->jurisdiction();
-  query.recipient_agency_id = recipient->id();
-  query.recipient_sector = recipient->sector();
-  query.purpose = request->purpose();
-  query.record_type = policy::RecordType(request->record());
-  query.basis = request->basis();
   // The named recipient of a referral has a legitimate relationship.
-  query.legitimate_relationship = true;
-  query.at = now;
-  // One set for the decision and the abstraction, even if a reload swaps
-  // the set in force meanwhile.
-  const std::shared_ptr<const policy::PolicySet> policy = policy_->Get();
-  const policy::Decision decision = policy::Decide(*policy, query);
-  const v1::AbstractedRecord abstracted = policy::Abstract(
-      *policy, request->record(), decision,
-      absl::ToCivilDay(now, absl::UTCTimeZone()), pseudonyms_->FieldHashKey());
+  const policy::DisclosureQuery query =
+      QueryFor(*sender, *recipient, request->purpose(), request->basis(),
+               /*legitimate_relationship=*/true,
+               policy::RecordType(request->record()), now);
+  const Decided decided = DecideAndAbstract(query, &request->record());
+  const policy::Decision& decision = decided.decision;
+  const v1::AbstractedRecord& abstracted = decided.abstracted;
 
   const std::string referral_id = NewId("ref-");
   const bool opens_case = request->case_id().empty();
   const std::string case_id = opens_case ? NewId("case-") : request->case_id();
-  v1::LogEntry entry = DecisionEntry(
-      *sender, professional, recipient->id(), *request, decision, abstracted,
-      pseudonyms_->Pseudonym(request->subject().identifier()), referral_id,
-      case_id, now);
+  EntryFacts facts;
+  facts.actor = &*sender;
+  facts.professional = professional;
+  facts.counterpart = recipient->id();
+  facts.subject_pseudonym =
+      pseudonyms_->Pseudonym(request->subject().identifier());
+  facts.case_id = case_id;
+  facts.message_id = referral_id;
+  facts.purpose = request->purpose();
+  facts.basis = &request->basis();
+  facts.record_type = query.record_type;
+  facts.now = now;
+  v1::LogEntry entry = DecisionEntry(facts, decision, &abstracted);
 
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   if (!decision.allowed) {
     // Denials are logged too; if the log cannot take it, say so.
-    const std::string why = entry.reason();
-    store_->AppendLog(
-        std::move(entry), [reactor, why](absl::StatusOr<uint64_t> seq) {
-          reactor->Finish(ToGrpcStatus(
-              seq.ok() ? absl::PermissionDeniedError(absl::StrCat(
-                             "disclosure denied (log entry ", *seq, "): ", why))
-                       : seq.status()));
-        });
+    FinishDenied(store_, reactor, std::move(entry));
     return reactor;
   }
 
@@ -457,16 +582,7 @@ grpc::ServerUnaryReactor* ExchangeService::SendReferral(
 
   store_->CommitReferral(
       std::move(commit),
-      [reactor, response, waiters = waiters_,
-       to = recipient->id()](absl::StatusOr<v1::SendReferralResponse> result) {
-        if (!result.ok()) {
-          reactor->Finish(ToGrpcStatus(result.status()));
-          return;
-        }
-        *response = *std::move(result);
-        reactor->Finish(grpc::Status::OK);
-        waiters->Notify(to);
-      });
+      AnswerThenNotify(reactor, response, waiters_, {recipient->id()}));
   return reactor;
 }
 
@@ -694,6 +810,318 @@ grpc::ServerUnaryReactor* ExchangeService::RecordManualDisclosure(
       [reactor, response](absl::StatusOr<uint64_t> sequence) {
         if (sequence.ok()) response->set_log_sequence(*sequence);
         reactor->Finish(ToGrpcStatus(sequence.status()));
+      });
+  return reactor;
+}
+
+ExchangeService::Decided ExchangeService::DecideAndAbstract(
+    const policy::DisclosureQuery& query, const v1::Record* record) const {
+  const std::shared_ptr<const policy::PolicySet> policy = policy_->Get();
+  Decided out;
+  out.decision = policy::Decide(*policy, query);
+  if (record != nullptr) {
+    out.abstracted =
+        policy::Abstract(*policy, *record, out.decision,
+                         absl::ToCivilDay(query.at, absl::UTCTimeZone()),
+                         pseudonyms_->FieldHashKey());
+  }
+  return out;
+}
+
+absl::StatusOr<v1::Agency> ExchangeService::Resolve(
+    const v1::Destination& destination, absl::string_view what) const {
+  if (destination.has_agency_id()) {
+    std::optional<v1::Agency> agency =
+        registry_->FindAgency(destination.agency_id());
+    if (!agency) {
+      return absl::NotFoundError(absl::StrCat(
+          "no agency \"", destination.agency_id(), "\" is registered (the ",
+          what, "); nothing was stored"));
+    }
+    return *std::move(agency);
+  }
+  const auto& where = destination.sector_in_area();
+  std::optional<v1::Agency> agency =
+      registry_->ResolveRoute(where.sector(), where.area());
+  if (!agency) {
+    return absl::NotFoundError(absl::StrCat(
+        "the routing directory names no ", where.sector(),
+        " agency for area \"", where.area(), "\"; nothing was stored"));
+  }
+  return *std::move(agency);
+}
+
+grpc::ServerUnaryReactor* ExchangeService::PushSummary(
+    grpc::CallbackServerContext* ctx, const v1::PushSummaryRequest* request,
+    v1::PushSummaryResponse* response) {
+  absl::StatusOr<v1::Principal> sender =
+      auth_->Authorize(*ctx->auth_context(), kAllowed, kServiceName);
+  if (!sender.ok()) return FinishUnary(ctx, sender.status());
+  if (absl::Status s = ValidatePushSummary(*request); !s.ok()) {
+    return FinishUnary(ctx, s);
+  }
+  const absl::Time now = clock_->Now();
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  // The agencies attached now are the recipients; the commit checks again
+  // that the sender is still attached and the case is about the subject.
+  store_->GetCase(
+      sender->id(), request->case_id(),
+      [this, reactor, request, response, now, sender = *sender,
+       professional = ProfessionalOf(ctx)](absl::StatusOr<v1::Case> kase) {
+        if (!kase.ok()) {
+          reactor->Finish(ToGrpcStatus(kase.status()));
+          return;
+        }
+        const v1::Record& record = request->record();
+        const std::string summary_id = NewId("sum-");
+        SummaryPush push;
+        push.sender_agency_id = sender.id();
+        push.idempotency_key = request->idempotency_key();
+        push.request_digest = Sha256Hex(DeterministicBytes(*request));
+        push.case_id = request->case_id();
+        push.subject_pseudonym =
+            pseudonyms_->Pseudonym(policy::RecordSubject(record)->identifier());
+        push.expires_at = now + options_.inbox_ttl;
+        push.response.set_summary_id(summary_id);
+        EntryFacts facts;
+        facts.actor = &sender;
+        facts.professional = professional;
+        facts.subject_pseudonym = push.subject_pseudonym;
+        facts.case_id = request->case_id();
+        facts.message_id = summary_id;
+        facts.purpose = request->purpose();
+        facts.basis = &request->basis();
+        facts.record_type = policy::RecordType(record);
+        facts.now = now;
+        std::vector<std::string> delivered;
+        for (const v1::CaseAgency& attached : kase->agencies()) {
+          if (attached.agency_id() == sender.id()) continue;
+          SummaryPush::Outcome outcome;
+          outcome.agency_id = attached.agency_id();
+          Decided decided;
+          std::optional<v1::Agency> to =
+              registry_->FindAgency(attached.agency_id());
+          if (!to) {
+            decided.decision.reasons.push_back(
+                "the agency is no longer registered");
+          } else if (to->status() == v1::AGENCY_STATUS_SUSPENDED) {
+            decided.decision.reasons.push_back(
+                "the agency is suspended and cannot receive summaries");
+          } else {
+            // Attached to the case: a legitimate relationship.
+            decided = DecideAndAbstract(
+                QueryFor(sender, *to, request->purpose(), request->basis(),
+                         /*legitimate_relationship=*/true, facts.record_type,
+                         now),
+                &record);
+          }
+          const policy::Decision& decision = decided.decision;
+          facts.counterpart = attached.agency_id();
+          outcome.entry =
+              DecisionEntry(facts, decision,
+                            decision.allowed ? &decided.abstracted : nullptr);
+          v1::PushSummaryResponse::Delivery* d = push.response.add_deliveries();
+          d->set_agency_id(attached.agency_id());
+          d->set_level(decision.level);
+          if (decision.allowed) {
+            v1::InboxMessage& m = outcome.delivery.emplace();
+            m.set_message_id(NewId("msg-"));
+            SetTime(m.mutable_enqueued_at(), now);
+            v1::SummaryReceived* summary = m.mutable_summary();
+            summary->set_summary_id(summary_id);
+            summary->set_sender_agency_id(sender.id());
+            summary->set_case_id(request->case_id());
+            *summary->mutable_record() = std::move(decided.abstracted);
+            delivered.push_back(attached.agency_id());
+          } else {
+            d->set_reason(decision.reasons.back());
+          }
+          push.outcomes.push_back(std::move(outcome));
+        }
+        store_->CommitSummaryPush(
+            std::move(push),
+            AnswerThenNotify(reactor, response, waiters_, delivered));
+      });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ExchangeService::RequestSummary(
+    grpc::CallbackServerContext* ctx, const v1::RequestSummaryRequest* request,
+    v1::RequestSummaryResponse* response) {
+  absl::StatusOr<v1::Principal> requester =
+      auth_->Authorize(*ctx->auth_context(), kAllowed, kServiceName);
+  if (!requester.ok()) return FinishUnary(ctx, requester.status());
+  if (absl::Status s = ValidateRequestSummary(*request); !s.ok()) {
+    return FinishUnary(ctx, s);
+  }
+  absl::StatusOr<v1::Agency> holder = Resolve(request->holder(), "holder");
+  if (!holder.ok()) return FinishUnary(ctx, holder.status());
+  if (holder->id() == requester->id()) {
+    return FinishUnary(ctx, absl::InvalidArgumentError(
+                                "an agency cannot ask itself for a summary"));
+  }
+  if (holder->status() == v1::AGENCY_STATUS_SUSPENDED) {
+    return FinishUnary(ctx, absl::FailedPreconditionError(absl::StrCat(
+                                "agency \"", holder->id(),
+                                "\" is suspended and cannot answer summary "
+                                "requests; nothing was stored")));
+  }
+  const absl::Time now = clock_->Now();
+  // The requester has a legitimate relationship when it is attached to the
+  // case it names (the commit checks that, and that the case is about the
+  // subject), or when the consent it relies on names it.
+  const bool relationship =
+      !request->case_id().empty() || request->basis().has_consent_id();
+  // Decided as the answer will be: the holder discloses to the requester.
+  // No record is attached yet, so the level is the most the answer may
+  // carry; the answer is decided again with its record.
+  const Decided decided =
+      DecideAndAbstract(QueryFor(*holder, *requester, request->purpose(),
+                                 request->basis(), relationship, "", now),
+                        nullptr);
+  const std::string request_id = NewId("sreq-");
+  EntryFacts facts;
+  facts.actor = &*requester;
+  facts.professional = ProfessionalOf(ctx);
+  facts.counterpart = holder->id();
+  facts.subject_pseudonym =
+      pseudonyms_->Pseudonym(request->subject().identifier());
+  facts.case_id = request->case_id();
+  facts.message_id = request_id;
+  facts.purpose = request->purpose();
+  facts.basis = &request->basis();
+  facts.now = now;
+  v1::LogEntry entry = DecisionEntry(facts, decided.decision, nullptr,
+                                     v1::ENTRY_KIND_SUMMARY_REQUEST);
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  if (!decided.decision.allowed) {
+    FinishDenied(store_, reactor, std::move(entry));
+    return reactor;
+  }
+  NewSummaryRequest commit;
+  commit.requester_agency_id = requester->id();
+  commit.idempotency_key = request->idempotency_key();
+  commit.request_digest = Sha256Hex(DeterministicBytes(*request));
+  commit.holder_agency_id = holder->id();
+  commit.case_id = request->case_id();
+  commit.subject_pseudonym = facts.subject_pseudonym;
+  commit.legitimate_relationship = relationship;
+  commit.request.set_request_id(request_id);
+  commit.request.set_requester_agency_id(requester->id());
+  *commit.request.mutable_subject() = request->subject();
+  commit.request.set_purpose(request->purpose());
+  *commit.request.mutable_basis() = request->basis();
+  commit.delivery.set_message_id(NewId("msg-"));
+  SetTime(commit.delivery.mutable_enqueued_at(), now);
+  commit.entry = std::move(entry);
+  commit.expires_at = now + options_.inbox_ttl;
+  commit.response.set_request_id(request_id);
+  commit.response.set_holder_agency_id(holder->id());
+  store_->CommitSummaryRequest(
+      std::move(commit),
+      AnswerThenNotify(reactor, response, waiters_, {holder->id()}));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ExchangeService::AnswerSummaryRequest(
+    grpc::CallbackServerContext* ctx,
+    const v1::AnswerSummaryRequestRequest* request,
+    v1::AnswerSummaryRequestResponse* response) {
+  absl::StatusOr<v1::Principal> holder =
+      auth_->Authorize(*ctx->auth_context(), kAllowed, kServiceName);
+  if (!holder.ok()) return FinishUnary(ctx, holder.status());
+  if (absl::Status s = ValidateAnswerSummaryRequest(*request); !s.ok()) {
+    return FinishUnary(ctx, s);
+  }
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  store_->GetSummaryRequest(
+      holder->id(), request->request_id(),
+      [this, reactor, request, response, holder = *holder,
+       professional =
+           ProfessionalOf(ctx)](absl::StatusOr<StoredSummaryRequest> stored) {
+        if (!stored.ok()) {
+          reactor->Finish(ToGrpcStatus(stored.status()));
+          return;
+        }
+        const v1::SummaryRequestReceived& asked = stored->request;
+        if (stored->answered) {
+          reactor->Finish(ToGrpcStatus(absl::FailedPreconditionError(
+              absl::StrCat("summary request ", asked.request_id(),
+                           " was already answered; a request is answered "
+                           "once"))));
+          return;
+        }
+        const v1::Record& record = request->record();
+        const std::string pseudonym =
+            pseudonyms_->Pseudonym(policy::RecordSubject(record)->identifier());
+        if (pseudonym != pseudonyms_->Pseudonym(asked.subject().identifier())) {
+          reactor->Finish(ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
+              "the record is about another person than summary "
+              "request ",
+              asked.request_id(), " asks about; nothing was disclosed"))));
+          return;
+        }
+        std::optional<v1::Agency> requester =
+            registry_->FindAgency(asked.requester_agency_id());
+        if (!requester || requester->status() == v1::AGENCY_STATUS_SUSPENDED) {
+          reactor->Finish(
+              ToGrpcStatus(absl::FailedPreconditionError(absl::StrCat(
+                  "the requesting agency \"", asked.requester_agency_id(),
+                  "\" is no longer registered or is suspended; "
+                  "nothing was disclosed"))));
+          return;
+        }
+        const absl::Time now = clock_->Now();
+        Decided decided = DecideAndAbstract(
+            QueryFor(holder, *requester, asked.purpose(), asked.basis(),
+                     stored->legitimate_relationship,
+                     policy::RecordType(record), now),
+            &record);
+        const std::string summary_id = NewId("sum-");
+        EntryFacts facts;
+        facts.actor = &holder;
+        facts.professional = professional;
+        facts.counterpart = requester->id();
+        facts.subject_pseudonym = pseudonym;
+        facts.case_id = stored->case_id;
+        facts.message_id = summary_id;
+        facts.purpose = asked.purpose();
+        facts.basis = &asked.basis();
+        facts.record_type = policy::RecordType(record);
+        facts.now = now;
+        v1::LogEntry entry =
+            DecisionEntry(facts, decided.decision, &decided.abstracted);
+        if (!decided.decision.allowed) {
+          FinishDenied(store_, reactor, std::move(entry));
+          return;
+        }
+        SummaryAnswer answer;
+        answer.holder_agency_id = holder.id();
+        answer.request_id = asked.request_id();
+        answer.requester_agency_id = requester->id();
+        answer.delivery.set_message_id(NewId("msg-"));
+        SetTime(answer.delivery.mutable_enqueued_at(), now);
+        v1::SummaryReceived* summary = answer.delivery.mutable_summary();
+        summary->set_summary_id(summary_id);
+        summary->set_sender_agency_id(holder.id());
+        summary->set_case_id(stored->case_id);
+        summary->set_request_id(asked.request_id());
+        *summary->mutable_record() = std::move(decided.abstracted);
+        answer.entry = std::move(entry);
+        answer.expires_at = now + options_.inbox_ttl;
+        store_->CommitSummaryAnswer(
+            std::move(answer),
+            [reactor, response, level = decided.decision.level,
+             waiters = waiters_,
+             to = requester->id()](absl::StatusOr<uint64_t> sequence) {
+              if (!sequence.ok()) {
+                reactor->Finish(ToGrpcStatus(sequence.status()));
+                return;
+              }
+              response->set_level(level);
+              reactor->Finish(grpc::Status::OK);
+              waiters->Notify(to);
+            });
       });
   return reactor;
 }

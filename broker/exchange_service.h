@@ -64,11 +64,17 @@ class ExchangeService final : public v1::Exchange::CallbackService {
                                          const v1::HandOverCaseRequest* request,
                                          v1::Case* response) override;
 
-  LIAISON_PENDING_UNARY(PushSummary, PushSummaryRequest, PushSummaryResponse)
-  LIAISON_PENDING_UNARY(RequestSummary, RequestSummaryRequest,
-                        RequestSummaryResponse)
-  LIAISON_PENDING_UNARY(AnswerSummaryRequest, AnswerSummaryRequestRequest,
-                        AnswerSummaryRequestResponse)
+  grpc::ServerUnaryReactor* PushSummary(
+      grpc::CallbackServerContext* ctx, const v1::PushSummaryRequest* request,
+      v1::PushSummaryResponse* response) override;
+  grpc::ServerUnaryReactor* RequestSummary(
+      grpc::CallbackServerContext* ctx,
+      const v1::RequestSummaryRequest* request,
+      v1::RequestSummaryResponse* response) override;
+  grpc::ServerUnaryReactor* AnswerSummaryRequest(
+      grpc::CallbackServerContext* ctx,
+      const v1::AnswerSummaryRequestRequest* request,
+      v1::AnswerSummaryRequestResponse* response) override;
   LIAISON_PENDING_UNARY(RecordConsent, RecordConsentRequest, Consent)
   LIAISON_PENDING_UNARY(WithdrawConsent, WithdrawConsentRequest, Consent)
   LIAISON_PENDING_UNARY(GetConsent, GetConsentRequest, Consent)
@@ -78,6 +84,20 @@ class ExchangeService final : public v1::Exchange::CallbackService {
       v1::RecordManualDisclosureResponse* response) override;
 
  private:
+  // A decision and the record abstracted by it, from one snapshot of the
+  // policy set even if a reload swaps the set in force meanwhile.
+  struct Decided {
+    policy::Decision decision;
+    v1::AbstractedRecord abstracted;
+  };
+  // `record` may be null when none is attached yet (a summary request).
+  Decided DecideAndAbstract(const policy::DisclosureQuery& query,
+                            const v1::Record* record) const;
+  // The agency a destination names: NOT_FOUND for an unknown agency or a
+  // sector and area with no route. `what` names the destination's role.
+  absl::StatusOr<v1::Agency> Resolve(const v1::Destination& destination,
+                                     absl::string_view what) const;
+
   static constexpr v1::PrincipalKind kAllowed[] = {v1::PRINCIPAL_KIND_AGENCY};
   static constexpr absl::string_view kServiceName = "Exchange";
 
@@ -94,6 +114,12 @@ class ExchangeService final : public v1::Exchange::CallbackService {
 // Checks a SendReferralRequest's shape: INVALID_ARGUMENT listing every
 // problem, so a caller can fix them all at once.
 absl::Status ValidateSendReferral(const v1::SendReferralRequest& request);
+// The same for the summary calls: every missing or malformed field, and a
+// record that does not name its subject.
+absl::Status ValidatePushSummary(const v1::PushSummaryRequest& request);
+absl::Status ValidateRequestSummary(const v1::RequestSummaryRequest& request);
+absl::Status ValidateAnswerSummaryRequest(
+    const v1::AnswerSummaryRequestRequest& request);
 
 }  // namespace liaison
 

@@ -84,6 +84,16 @@ class SqliteStore final : public Store {
                    StoreDone<v1::Referral> done) override;
   void ChangeReferral(ReferralChange change,
                       StoreDone<v1::Referral> done) override;
+  void CommitSummaryPush(SummaryPush push,
+                         StoreDone<v1::PushSummaryResponse> done) override;
+  void CommitSummaryRequest(
+      NewSummaryRequest request,
+      StoreDone<v1::RequestSummaryResponse> done) override;
+  void GetSummaryRequest(const std::string& holder_agency_id,
+                         const std::string& request_id,
+                         StoreDone<StoredSummaryRequest> done) override;
+  void CommitSummaryAnswer(SummaryAnswer answer,
+                           StoreDone<uint64_t> done) override;
   void GetCase(const std::string& agency_id, const std::string& case_id,
                StoreDone<v1::Case> done) override;
   void HandOverCase(const std::string& agency_id, const std::string& case_id,
@@ -167,6 +177,15 @@ class SqliteStore final : public Store {
   // A case as `agency_id` may see it: NOT_FOUND unless attached.
   absl::StatusOr<v1::Case> LoadCase(const std::string& agency_id,
                                     const std::string& case_id);
+  // OK when `agency_id` is attached to the case and the case is about the
+  // subject with `pseudonym`: NOT_FOUND when not attached (or no such
+  // case), INVALID_ARGUMENT for another subject.
+  absl::Status CheckCaseMember(const std::string& agency_id,
+                               const std::string& case_id,
+                               const std::string& pseudonym);
+  // NOT_FOUND unless the request was addressed to `holder_agency_id`.
+  absl::StatusOr<StoredSummaryRequest> LoadSummaryRequest(
+      const std::string& holder_agency_id, const std::string& request_id);
   // Inserts or updates a referral; `deadline` is recorded on insert only.
   absl::Status SaveReferral(const v1::Referral& referral,
                             absl::Time deadline = absl::InfiniteFuture());

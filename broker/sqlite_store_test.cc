@@ -311,6 +311,8 @@ TEST_F(SignedLog, MigrationIndexesAndHashesAnOlderLog) {
   ASSERT_EQ(sqlite3_exec(db,
                          "DROP TABLE log_index; DROP TABLE log_nodes; "
                          "DROP TABLE tree_heads; DROP TABLE override_reviews; "
+                         "DROP TABLE summary_requests; "
+                         "ALTER TABLE cases DROP COLUMN subject_pseudonym; "
                          "PRAGMA user_version=2;",
                          nullptr, nullptr, nullptr),
             SQLITE_OK);

@@ -69,6 +69,77 @@ struct ManualDisclosure {
   v1::LogEntry entry;
 };
 
+// A summary pushed to the agencies attached to a case, decided for each
+// of them: one commit holds a log entry per agency (DISCLOSURE or DENIAL)
+// and an inbox message for each agency the policy lets it reach.
+struct SummaryPush {
+  std::string sender_agency_id;
+  // Idempotency as for NewReferral.
+  std::string idempotency_key;
+  std::string request_digest;
+  // The sender must still be attached (else NOT_FOUND), and the case must
+  // be about the record's subject (else INVALID_ARGUMENT).
+  std::string case_id;
+  std::string subject_pseudonym;
+  struct Outcome {
+    // The recipient agency.
+    std::string agency_id;
+    // Its sequence is assigned by the store.
+    v1::LogEntry entry;
+    // Set when the disclosure was allowed.
+    std::optional<v1::InboxMessage> delivery;
+  };
+  std::vector<Outcome> outcomes;
+  absl::Time expires_at;
+  v1::PushSummaryResponse response;
+};
+
+// A summary request the broker allowed: stored, logged and put in the
+// holder's inbox in one commit.
+struct NewSummaryRequest {
+  std::string requester_agency_id;
+  // Idempotency as for NewReferral.
+  std::string idempotency_key;
+  std::string request_digest;
+  std::string holder_agency_id;
+  // The case the request belongs to, which must be about the subject (else
+  // INVALID_ARGUMENT); empty for none.
+  std::string case_id;
+  std::string subject_pseudonym;
+  // Whether the requester had a legitimate relationship to the subject
+  // when it asked; the answer is decided with the same fact.
+  bool legitimate_relationship = false;
+  // What the holder sees; its request_id is the stored request's id.
+  v1::SummaryRequestReceived request;
+  // The holder's inbox message; its body is filled in by the store.
+  v1::InboxMessage delivery;
+  // Its sequence is assigned by the store.
+  v1::LogEntry entry;
+  absl::Time expires_at;
+  v1::RequestSummaryResponse response;
+};
+
+// A stored summary request, as its holder answers it.
+struct StoredSummaryRequest {
+  v1::SummaryRequestReceived request;
+  std::string holder_agency_id;
+  std::string case_id;
+  bool legitimate_relationship = false;
+  bool answered = false;
+};
+
+// The holder's answer to a summary request, decided and abstracted.
+struct SummaryAnswer {
+  std::string holder_agency_id;
+  std::string request_id;
+  // For the requester's inbox.
+  v1::InboxMessage delivery;
+  std::string requester_agency_id;
+  // The DISCLOSURE entry; its sequence is assigned by the store.
+  v1::LogEntry entry;
+  absl::Time expires_at;
+};
+
 // Messages leased from an inbox by one Receive pass.
 struct InboxLease {
   std::vector<v1::InboxMessage> messages;
@@ -198,6 +269,27 @@ class Store {
   // Applies a recipient's status change and queues it for the sender.
   virtual void ChangeReferral(ReferralChange change,
                               StoreDone<v1::Referral> done) = 0;
+
+  // Need-to-know summaries.
+  //
+  // Commits a push; a retry with the same key returns the first response.
+  virtual void CommitSummaryPush(SummaryPush push,
+                                 StoreDone<v1::PushSummaryResponse> done) = 0;
+  // Commits a request; a retry with the same key returns the first
+  // response.
+  virtual void CommitSummaryRequest(
+      NewSummaryRequest request,
+      StoreDone<v1::RequestSummaryResponse> done) = 0;
+  // A request addressed to `holder_agency_id` (NOT_FOUND otherwise, so ids
+  // reveal nothing).
+  virtual void GetSummaryRequest(const std::string& holder_agency_id,
+                                 const std::string& request_id,
+                                 StoreDone<StoredSummaryRequest> done) = 0;
+  // Marks the request answered, appends the entry and queues the answer;
+  // FAILED_PRECONDITION when it was answered already. Returns the entry's
+  // sequence.
+  virtual void CommitSummaryAnswer(SummaryAnswer answer,
+                                   StoreDone<uint64_t> done) = 0;
 
   // A case, for the agencies attached to it (NOT_FOUND otherwise).
   virtual void GetCase(const std::string& agency_id, const std::string& case_id,

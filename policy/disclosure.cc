@@ -248,6 +248,22 @@ Decision Decide(const PolicySet& set, const DisclosureQuery& q) {
   return d;
 }
 
+const v1::Subject* RecordSubject(const v1::Record& record) {
+  switch (record.record_case()) {
+    case v1::Record::kHealth:
+      return &record.health().subject();
+    case v1::Record::kSocialCare:
+      return &record.social_care().subject();
+    case v1::Record::kEducation:
+      return &record.education().subject();
+    case v1::Record::kPolice:
+      return &record.police().subject();
+    case v1::Record::RECORD_NOT_SET:
+      break;
+  }
+  return nullptr;
+}
+
 std::string RecordType(const v1::Record& record) {
   switch (record.record_case()) {
     case v1::Record::kHealth:

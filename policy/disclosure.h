@@ -54,6 +54,9 @@ struct Decision {
 // allows and is complete, and the relationship it requires is there.
 Decision Decide(const PolicySet& set, const DisclosureQuery& query);
 
+// The subject a record names, or nullptr when no record is set.
+const v1::Subject* RecordSubject(const v1::Record& record);
+
 // The record type name of a record ("health", "social_care", "education",
 // "police"), or "" when none is set.
 std::string RecordType(const v1::Record& record);
