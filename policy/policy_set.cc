@@ -80,6 +80,75 @@ class SyntaxErrors final : public google::protobuf::io::ErrorCollector {
   std::vector<std::string>* out_;
 };
 
+// True when `s` is well-formed UTF-8 (no overlong forms, surrogates or
+// code points past U+10FFFF).
+bool IsUtf8(absl::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    int extra;
+    uint32_t cp;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      extra = 1;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      extra = 2;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      extra = 3;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + static_cast<size_t>(extra) >= s.size()) return false;
+    for (int k = 1; k <= extra; ++k) {
+      const unsigned char d = static_cast<unsigned char>(s[i + k]);
+      if ((d & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (d & 0x3F);
+    }
+    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[extra] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return false;
+    }
+    i += extra + 1;
+  }
+  return true;
+}
+
+// Every text field of a policy file must be UTF-8: escapes such as "\377"
+// can write other bytes, which no id, name or provision may hold.
+void CheckUtf8(const google::protobuf::Message& m,
+               const TextFormat::ParseInfoTree* tree, const std::string& file,
+               int line, std::vector<std::string>* problems) {
+  const google::protobuf::Reflection* r = m.GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  r->ListFields(m, &fields);
+  for (const FieldDescriptor* f : fields) {
+    const int n = f->is_repeated() ? r->FieldSize(m, f) : 1;
+    for (int i = 0; i < n; ++i) {
+      const int index = f->is_repeated() ? i : -1;
+      const int at = tree == nullptr ? -1 : tree->GetLocation(f, index).line;
+      const int here = at < 0 ? line : at + 1;
+      if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+        CheckUtf8(f->is_repeated() ? r->GetRepeatedMessage(m, f, i)
+                                   : r->GetMessage(m, f),
+                  tree == nullptr ? nullptr : tree->GetTreeForNested(f, index),
+                  file, here, problems);
+      } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_STRING &&
+                 !IsUtf8(f->is_repeated() ? r->GetRepeatedString(m, f, i)
+                                          : r->GetString(m, f))) {
+        problems->push_back(absl::StrCat(
+            file, ":", here, ": ", f->name(),
+            " is not UTF-8 text; write the characters themselves, not byte "
+            "escapes"));
+      }
+    }
+  }
+}
+
 struct ParsedFile {
   std::string name;
   v1::PolicyFile file;
@@ -659,6 +728,7 @@ absl::StatusOr<std::shared_ptr<const PolicySet>> PolicySet::FromSources(
       }
       continue;
     }
+    CheckUtf8(parsed.file, parsed.tree.get(), source.name, 1, &problems);
     files.push_back(std::move(parsed));
   }
   if (!problems.empty()) {
