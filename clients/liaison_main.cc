@@ -8,6 +8,7 @@
 #include <functional>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -59,8 +60,8 @@ ABSL_FLAG(std::string, professional_role,
 
 // Flags of single commands; main refuses them with any other command.
 ABSL_FLAG(std::string, idempotency_key, "",
-          "send-referral: the idempotency key (default: the file's, else the "
-          "SHA-256 of the file).");
+          "send-referral, push-summary, request-summary: the idempotency key "
+          "(default: the file's, else the SHA-256 of the file).");
 ABSL_FLAG(bool, follow, false,
           "inbox: keep streaming and acknowledge each message once printed.");
 ABSL_FLAG(int, lease_seconds, 0,
@@ -84,6 +85,9 @@ Commands:
   send-referral   Send a referral written in a file.
   inbox           Show your agency's inbox, or follow it and acknowledge.
   ack             Acknowledge one inbox message.
+  push-summary    Share a summary with the agencies attached to a case.
+  request-summary Ask another agency for a summary about a person.
+  answer-summary  Answer a summary request your agency received.
   referral        Show a referral, or move one you received through its
                   lifecycle: show, ack, accept, decline, info, close.
   manual-disclosure
@@ -158,36 +162,52 @@ int RunWhoAmI(const Invocation& in) {
   return 0;
 }
 
+// Reads a request file of `command`; on failure prints why and returns the
+// exit status in `*exit_code`. Returns the SHA-256 of the file.
+std::optional<std::string> ReadFileFor(const std::string& path,
+                                       google::protobuf::Message* request,
+                                       int* exit_code) {
+  absl::StatusOr<std::string> sha =
+      liaison::client::ReadRequestFile(path, request);
+  if (sha.ok()) return *std::move(sha);
+  if (sha.status().code() != absl::StatusCode::kInvalidArgument) {
+    *exit_code = Fail(sha.status());
+  } else {
+    std::cerr << sha.status().message() << std::endl;
+    *exit_code = 1;
+  }
+  return std::nullopt;
+}
+
+// Sets `*key`: --idempotency_key if given, else the file's own key, else
+// the file's SHA-256, so sending the same file again is a safe retry.
+// Returns where the key came from, for the user.
+std::string ChooseKey(std::string* key, const std::string& file_sha,
+                      const std::string& path) {
+  if (const std::string flag = absl::GetFlag(FLAGS_idempotency_key);
+      !flag.empty()) {
+    const bool replaced = !key->empty() && *key != flag;
+    *key = flag;
+    return replaced ? "from --idempotency_key, instead of the file's"
+                    : "from --idempotency_key";
+  }
+  if (!key->empty()) return "from the file";
+  *key = file_sha;
+  return absl::StrCat("derived: SHA-256 of ", path,
+                      ", so sending it again is a safe retry");
+}
+
 int RunSendReferral(const Invocation& in) {
   if (in.args.size() != 1) {
     return Usage("send-referral", "give exactly one FILE");
   }
   const std::string& path = in.args[0];
-  absl::StatusOr<liaison::client::ReferralFile> file =
-      liaison::client::ReadReferralFile(path);
-  if (!file.ok()) {
-    if (file.status().code() != absl::StatusCode::kInvalidArgument) {
-      return Fail(file.status());
-    }
-    std::cerr << file.status().message() << std::endl;
-    return 1;
-  }
-  v1::SendReferralRequest request = std::move(file->request);
-  std::string key_source;
-  if (const std::string key = absl::GetFlag(FLAGS_idempotency_key);
-      !key.empty()) {
-    key_source =
-        request.idempotency_key().empty() || request.idempotency_key() == key
-            ? "from --idempotency_key"
-            : "from --idempotency_key, instead of the file's";
-    request.set_idempotency_key(key);
-  } else if (!request.idempotency_key().empty()) {
-    key_source = "from the file";
-  } else {
-    request.set_idempotency_key(file->sha256_hex);
-    key_source = absl::StrCat("derived: SHA-256 of ", path,
-                              ", so sending it again is a safe retry");
-  }
+  v1::SendReferralRequest request;
+  int exit_code = 0;
+  std::optional<std::string> sha = ReadFileFor(path, &request, &exit_code);
+  if (!sha) return exit_code;
+  const std::string key_source =
+      ChooseKey(request.mutable_idempotency_key(), *sha, path);
 
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = Connect(in);
   if (!channel.ok()) return Fail(channel.status());
@@ -208,6 +228,101 @@ int RunSendReferral(const Invocation& in) {
             << "\n"
             << "log sequence:    " << sent->log_sequence() << "\n"
             << "policy version:  " << sent->policy_version() << std::endl;
+  return 0;
+}
+
+int RunPushSummary(const Invocation& in) {
+  if (in.args.size() != 1) {
+    return Usage("push-summary", "give exactly one FILE");
+  }
+  const std::string& path = in.args[0];
+  v1::PushSummaryRequest request;
+  int exit_code = 0;
+  std::optional<std::string> sha = ReadFileFor(path, &request, &exit_code);
+  if (!sha) return exit_code;
+  const std::string key_source =
+      ChooseKey(request.mutable_idempotency_key(), *sha, path);
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = Connect(in);
+  if (!channel.ok()) return Fail(channel.status());
+  auto stub = v1::Exchange::NewStub(*channel);
+  absl::StatusOr<v1::PushSummaryResponse> pushed =
+      Unary<v1::PushSummaryResponse>(
+          in, [&](grpc::ClientContext* c, v1::PushSummaryResponse* r) {
+            return stub->PushSummary(c, request, r);
+          });
+  if (!pushed.ok()) return Fail(pushed.status());
+  std::cout << "idempotency key: " << request.idempotency_key() << " ("
+            << key_source << ")\n"
+            << "summary:         " << pushed->summary_id() << "\n"
+            << "case:            " << request.case_id() << "\n";
+  if (pushed->deliveries().empty()) {
+    std::cout << "deliveries:      none: no other agency is attached to the "
+                 "case\n";
+  }
+  for (const auto& d : pushed->deliveries()) {
+    std::cout << "  " << d.agency_id() << ": "
+              << (d.level() == v1::LEVEL_NONE
+                      ? absl::StrCat("not sent: ", d.reason())
+                      : absl::StrCat("sent at ",
+                                     liaison::client::LevelName(d.level())))
+              << "\n";
+  }
+  std::cout << std::flush;
+  return 0;
+}
+
+int RunRequestSummary(const Invocation& in) {
+  if (in.args.size() != 1) {
+    return Usage("request-summary", "give exactly one FILE");
+  }
+  const std::string& path = in.args[0];
+  v1::RequestSummaryRequest request;
+  int exit_code = 0;
+  std::optional<std::string> sha = ReadFileFor(path, &request, &exit_code);
+  if (!sha) return exit_code;
+  const std::string key_source =
+      ChooseKey(request.mutable_idempotency_key(), *sha, path);
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = Connect(in);
+  if (!channel.ok()) return Fail(channel.status());
+  auto stub = v1::Exchange::NewStub(*channel);
+  absl::StatusOr<v1::RequestSummaryResponse> asked =
+      Unary<v1::RequestSummaryResponse>(
+          in, [&](grpc::ClientContext* c, v1::RequestSummaryResponse* r) {
+            return stub->RequestSummary(c, request, r);
+          });
+  if (!asked.ok()) return Fail(asked.status());
+  std::cout << "idempotency key: " << request.idempotency_key() << " ("
+            << key_source << ")\n"
+            << "request:         " << asked->request_id() << "\n"
+            << "holder:          " << asked->holder_agency_id() << "\n"
+            << "The answer arrives in your inbox as a summary naming this "
+               "request."
+            << std::endl;
+  return 0;
+}
+
+int RunAnswerSummary(const Invocation& in) {
+  if (in.args.size() != 2) {
+    return Usage("answer-summary", "give REQUEST_ID and one FILE");
+  }
+  v1::AnswerSummaryRequestRequest request;
+  request.set_request_id(in.args[0]);
+  int exit_code = 0;
+  if (!ReadFileFor(in.args[1], request.mutable_record(), &exit_code)) {
+    return exit_code;
+  }
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = Connect(in);
+  if (!channel.ok()) return Fail(channel.status());
+  auto stub = v1::Exchange::NewStub(*channel);
+  absl::StatusOr<v1::AnswerSummaryRequestResponse> answered =
+      Unary<v1::AnswerSummaryRequestResponse>(
+          in, [&](grpc::ClientContext* c, v1::AnswerSummaryRequestResponse* r) {
+            return stub->AnswerSummaryRequest(c, request, r);
+          });
+  if (!answered.ok()) return Fail(answered.status());
+  std::cout << "request:  " << request.request_id() << " answered\n"
+            << "level:    " << liaison::client::LevelName(answered->level())
+            << " (what the requester receives)" << std::endl;
   return 0;
 }
 
@@ -593,6 +708,71 @@ Example file:
 )",
         {"idempotency_key"},
         RunSendReferral}},
+      {"push-summary",
+       {R"(liaison push-summary: share a summary with the agencies on a case.
+
+Usage: liaison [connection flags] push-summary FILE [--idempotency_key=KEY]
+
+FILE is a liaison.v1.PushSummaryRequest in protobuf text format: the case,
+the purpose, your full record about the person and the legal basis. The
+broker decides and reduces the record separately for every other agency
+attached to the case; each agency gets only what policy lets it see, and
+a denial for one agency is logged and shown, not an error. The
+idempotency key is chosen as for send-referral.
+
+Prints the summary id and, for each attached agency, the level it was sent
+at or why it was not sent.
+
+Example file:
+  case_id: "case-0123..."
+  purpose: "child_welfare"
+  record { social_care {
+    subject { identifier: "20110412-2389" birth_date: "2011-04-12" }
+    concerns: CONCERN_CATEGORY_NEGLECT
+    summary_for_sharing: "Family support plan agreed; weekly home visits."
+  } }
+  basis { consent_id: "consent-1" }
+)",
+        {"idempotency_key"},
+        RunPushSummary}},
+      {"request-summary",
+       {R"(liaison request-summary: ask another agency for a summary.
+
+Usage: liaison [connection flags] request-summary FILE [--idempotency_key=KEY]
+
+FILE is a liaison.v1.RequestSummaryRequest in protobuf text format: the
+holder (an agency id, or a sector and area), the person, optionally the
+case, the purpose and the legal basis. The broker decides the request as
+the answer will be decided (the holder disclosing to you) and refuses it
+when policy would give you nothing; otherwise it is logged and put in the
+holder's inbox. The holder's system answers with `answer-summary`, and the
+answer reaches your inbox at the level you may see.
+
+Example file:
+  holder { agency_id: "malmo-hospital" }
+  subject { identifier: "20110412-2389" birth_date: "2011-04-12" }
+  case_id: "case-0123..."
+  purpose: "child_welfare"
+  basis { consent_id: "consent-1" }
+)",
+        {"idempotency_key"},
+        RunRequestSummary}},
+      {"answer-summary",
+       {R"(liaison answer-summary: answer a summary request your agency received.
+
+Usage: liaison [connection flags] answer-summary REQUEST_ID FILE
+
+REQUEST_ID is the "request" shown for a summary request in `liaison inbox`.
+FILE is your full record about the person, a liaison.v1.Record in protobuf
+text format (see policy/examples/health-record.textproto); it must be about
+the person the request names. The broker reduces it to the level the
+requester may see, logs the disclosure and delivers it. A request is
+answered once; a second answer is FAILED_PRECONDITION.
+
+Prints the level the requester receives.
+)",
+        {},
+        RunAnswerSummary}},
       {"inbox",
        {R"(liaison inbox: show your agency's inbox.
 

@@ -71,10 +71,4 @@ absl::StatusOr<std::string> ReadRequestFile(
       absl::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
 }
 
-absl::StatusOr<ReferralFile> ReadReferralFile(const std::string& path) {
-  ReferralFile file;
-  ASSIGN_OR_RETURN(file.sha256_hex, ReadRequestFile(path, &file.request));
-  return file;
-}
-
 }  // namespace liaison::client

@@ -4,6 +4,8 @@
 # broker on the embedded SQLite store, asks it "who am I?" as each of them,
 # walks a referral from the school to social services through its lifecycle
 # (send, inbox, acknowledge, accept, close, the school's status updates),
+# a summary requested from the hospital and answered at the level social
+# services may see, a summary pushed to the agencies on the case,
 # shows a referral no agreement covers being denied, shows a revoked
 # certificate being refused after a CRL reload, and stops the broker.
 # Everything it makes is in quickstart-out/.
@@ -79,6 +81,7 @@ done
 # records them with every call.
 teacher=(--professional_id=t-1042 "--professional_role=class teacher")
 social_worker=(--professional_id=sw-17 "--professional_role=duty social worker")
+clinician=(--professional_id=c-311 "--professional_role=child psychiatrist")
 
 step "A referral from the school to social services (quickstart-out/referral-school.textproto)"
 cat >referral-school.textproto <<'EOF'
@@ -146,6 +149,62 @@ as agency-rosengard-school "${teacher[@]}" inbox | sed 's/^/    /'
 
 step "liaison referral show as the school"
 as agency-rosengard-school "${teacher[@]}" referral show "$referral" | sed 's/^/    /'
+
+case_id=$(sed -n 's/^case: *\([^ ]*\).*/\1/p' sent.txt)
+step "Social services ask the hospital for a summary about the pupil (liaison request-summary)"
+cat >ask-hospital.textproto <<EOF
+holder { sector_in_area { sector: "health" area: "malmo" } }
+subject { identifier: "20110304-1234" birth_date: "2011-03-04" }
+case_id: "$case_id"
+purpose: "child_welfare"
+basis { consent_id: "consent-demo-1" }
+EOF
+as agency-malmo-social "${social_worker[@]}" request-summary ask-hospital.textproto |
+  sed 's/^/    /'
+
+step "The hospital's system reads the request from its inbox and answers with its full record"
+as agency-malmo-hospital "${clinician[@]}" inbox >hospital-inbox.txt
+sed 's/^/    /' hospital-inbox.txt
+request=$(sed -n 's/^ *request: *//p' hospital-inbox.txt)
+[ -n "$request" ] || { echo "no summary request in the hospital's inbox" >&2; exit 1; }
+cat >hospital-record.textproto <<'EOF'
+health {
+  subject { identifier: "20110304-1234" birth_date: "2011-03-04" }
+  address { street: "Ramelsvagen 12" postcode: "215 64" municipality: "Malmo" }
+  diagnosis_codes: "F32.1"
+  medications: "N06AB06"
+  clinician_notes: "Low mood since the summer; says home is tense."
+  risk_level: "moderate"
+  active_involvement: true
+  contact_point { name: "CAMHS Malmo" role: "duty clinician" }
+}
+EOF
+as agency-malmo-hospital "${clinician[@]}" answer-summary "$request" hospital-record.textproto |
+  sed 's/^/    /'
+for m in $(sed -n 's/^message: *//p' hospital-inbox.txt); do
+  as agency-malmo-hospital ack "$m" >/dev/null
+done
+
+step "Social services receive the answer at CATEGORY: diagnosis as its chapter, no notes"
+as agency-malmo-social "${social_worker[@]}" inbox | sed 's/^/    /'
+
+step "Social services push their summary to the case (liaison push-summary): the school gets CATEGORY"
+cat >push-case.textproto <<EOF
+case_id: "$case_id"
+purpose: "child_welfare"
+record { social_care {
+  subject { identifier: "20110304-1234" birth_date: "2011-03-04" }
+  concerns: CONCERN_CATEGORY_EMOTIONAL_HARM
+  involvement_type: "family support"
+  key_worker: "A. Lind"
+  case_notes: "Father lost his job in August; tension at home."
+  summary_for_sharing: "Family support plan agreed; weekly meetings with a family worker."
+  active_involvement: true
+} }
+basis { consent_id: "consent-demo-1" }
+EOF
+as agency-malmo-social "${social_worker[@]}" push-summary push-case.textproto |
+  sed 's/^/    /'
 
 step "The police refer to the school: no agreement covers it, so it is denied"
 cat >referral-police.textproto <<'EOF'
