@@ -197,27 +197,44 @@ std::string ChooseKey(std::string* key, const std::string& file_sha,
                       ", so sending it again is a safe retry");
 }
 
-int RunSendReferral(const Invocation& in) {
-  if (in.args.size() != 1) {
-    return Usage("send-referral", "give exactly one FILE");
-  }
+// Reads the request in the command's one FILE, sets its idempotency key
+// (ChooseKey) and calls `method`. On any failure prints why and returns the
+// exit status; on success fills `*response` and says in `*key_source`
+// where the key came from.
+template <typename Request, typename Response>
+std::optional<int> CallWithFile(
+    const Invocation& in, Request* request, Response* response,
+    std::string* key_source,
+    grpc::Status (v1::Exchange::Stub::*method)(grpc::ClientContext*,
+                                               const Request&, Response*)) {
+  if (in.args.size() != 1) return Usage(in.command, "give exactly one FILE");
   const std::string& path = in.args[0];
-  v1::SendReferralRequest request;
   int exit_code = 0;
-  std::optional<std::string> sha = ReadFileFor(path, &request, &exit_code);
+  std::optional<std::string> sha = ReadFileFor(path, request, &exit_code);
   if (!sha) return exit_code;
-  const std::string key_source =
-      ChooseKey(request.mutable_idempotency_key(), *sha, path);
-
+  *key_source = ChooseKey(request->mutable_idempotency_key(), *sha, path);
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = Connect(in);
   if (!channel.ok()) return Fail(channel.status());
   auto stub = v1::Exchange::NewStub(*channel);
-  absl::StatusOr<v1::SendReferralResponse> sent =
-      Unary<v1::SendReferralResponse>(
-          in, [&](grpc::ClientContext* c, v1::SendReferralResponse* r) {
-            return stub->SendReferral(c, request, r);
-          });
-  if (!sent.ok()) return Fail(sent.status());
+  absl::StatusOr<Response> result =
+      Unary<Response>(in, [&](grpc::ClientContext* c, Response* r) {
+        return ((*stub).*method)(c, *request, r);
+      });
+  if (!result.ok()) return Fail(result.status());
+  *response = *std::move(result);
+  return std::nullopt;
+}
+
+int RunSendReferral(const Invocation& in) {
+  v1::SendReferralRequest request;
+  v1::SendReferralResponse response;
+  std::string key_source;
+  if (std::optional<int> failed =
+          CallWithFile(in, &request, &response, &key_source,
+                       &v1::Exchange::Stub::SendReferral)) {
+    return *failed;
+  }
+  const v1::SendReferralResponse* sent = &response;
   std::cout << "idempotency key: " << request.idempotency_key() << " ("
             << key_source << ")\n"
             << "referral:        " << sent->referral_id() << "\n"
@@ -232,25 +249,15 @@ int RunSendReferral(const Invocation& in) {
 }
 
 int RunPushSummary(const Invocation& in) {
-  if (in.args.size() != 1) {
-    return Usage("push-summary", "give exactly one FILE");
-  }
-  const std::string& path = in.args[0];
   v1::PushSummaryRequest request;
-  int exit_code = 0;
-  std::optional<std::string> sha = ReadFileFor(path, &request, &exit_code);
-  if (!sha) return exit_code;
-  const std::string key_source =
-      ChooseKey(request.mutable_idempotency_key(), *sha, path);
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = Connect(in);
-  if (!channel.ok()) return Fail(channel.status());
-  auto stub = v1::Exchange::NewStub(*channel);
-  absl::StatusOr<v1::PushSummaryResponse> pushed =
-      Unary<v1::PushSummaryResponse>(
-          in, [&](grpc::ClientContext* c, v1::PushSummaryResponse* r) {
-            return stub->PushSummary(c, request, r);
-          });
-  if (!pushed.ok()) return Fail(pushed.status());
+  v1::PushSummaryResponse response;
+  std::string key_source;
+  if (std::optional<int> failed =
+          CallWithFile(in, &request, &response, &key_source,
+                       &v1::Exchange::Stub::PushSummary)) {
+    return *failed;
+  }
+  const v1::PushSummaryResponse* pushed = &response;
   std::cout << "idempotency key: " << request.idempotency_key() << " ("
             << key_source << ")\n"
             << "summary:         " << pushed->summary_id() << "\n"
@@ -272,25 +279,15 @@ int RunPushSummary(const Invocation& in) {
 }
 
 int RunRequestSummary(const Invocation& in) {
-  if (in.args.size() != 1) {
-    return Usage("request-summary", "give exactly one FILE");
-  }
-  const std::string& path = in.args[0];
   v1::RequestSummaryRequest request;
-  int exit_code = 0;
-  std::optional<std::string> sha = ReadFileFor(path, &request, &exit_code);
-  if (!sha) return exit_code;
-  const std::string key_source =
-      ChooseKey(request.mutable_idempotency_key(), *sha, path);
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = Connect(in);
-  if (!channel.ok()) return Fail(channel.status());
-  auto stub = v1::Exchange::NewStub(*channel);
-  absl::StatusOr<v1::RequestSummaryResponse> asked =
-      Unary<v1::RequestSummaryResponse>(
-          in, [&](grpc::ClientContext* c, v1::RequestSummaryResponse* r) {
-            return stub->RequestSummary(c, request, r);
-          });
-  if (!asked.ok()) return Fail(asked.status());
+  v1::RequestSummaryResponse response;
+  std::string key_source;
+  if (std::optional<int> failed =
+          CallWithFile(in, &request, &response, &key_source,
+                       &v1::Exchange::Stub::RequestSummary)) {
+    return *failed;
+  }
+  const v1::RequestSummaryResponse* asked = &response;
   std::cout << "idempotency key: " << request.idempotency_key() << " ("
             << key_source << ")\n"
             << "request:         " << asked->request_id() << "\n"
