@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/civil_time.h"
 #include "broker/message_util.h"
+#include "broker/notices.h"
 #include "certs/x509.h"
 
 namespace liaison {
@@ -124,6 +125,36 @@ policy::DisclosureQuery QueryFor(const From& from, const To& to,
   q.legitimate_relationship = legitimate_relationship;
   q.at = now;
   return q;
+}
+
+// Adds what the consent registry says to a query on a consent basis.
+void AddConsentFacts(const ConsentFacts& facts, policy::DisclosureQuery* q) {
+  if (facts.consent.has_value()) {
+    q->consent = facts.consent->consent;
+    q->consent_subject_pseudonym = facts.consent->subject_pseudonym;
+  }
+  q->refusals = facts.refusals;
+}
+
+// The override alerts for an allowed disclosure under an override: one for
+// the agency whose data left, naming the messages delivered.
+void AddOverrideAlert(const Registry& registry, const v1::LogEntry& entry,
+                      const std::string& source_agency_id,
+                      const std::string& recipient_agency_id,
+                      const std::vector<std::string>& message_ids,
+                      const std::string& referral_id, absl::Time now,
+                      std::vector<QueuedNotice>* notices) {
+  if (entry.kind() != v1::ENTRY_KIND_OVERRIDE || !entry.allowed()) return;
+  v1::Agency source;
+  if (std::optional<v1::Agency> found = registry.FindAgency(source_agency_id)) {
+    source = *std::move(found);
+  } else {
+    source.set_id(source_agency_id);
+  }
+  notices->push_back(
+      {source_agency_id,
+       OverrideAlertNotice(source, recipient_agency_id, entry.justification(),
+                           message_ids, referral_id, now)});
 }
 
 void CheckKey(const std::string& key, std::vector<std::string>* problems) {
@@ -460,6 +491,95 @@ absl::Status ValidateAnswerSummaryRequest(
   return Malformed("answer", problems);
 }
 
+namespace {
+
+void CheckParties(const google::protobuf::RepeatedPtrField<v1::Party>& parties,
+                  absl::string_view where, const policy::PolicySet& policy,
+                  std::vector<std::string>* problems) {
+  if (parties.empty()) {
+    problems->push_back(absl::StrCat(
+        where, ": name at least one sector, agency or public_authorities"));
+  }
+  for (int i = 0; i < parties.size(); ++i) {
+    const v1::Party& p = parties[i];
+    switch (p.party_case()) {
+      case v1::Party::kSector:
+        if (policy.FindSector(p.sector()) == nullptr) {
+          problems->push_back(absl::StrCat(where, "[", i, "]: sector \"",
+                                           p.sector(),
+                                           "\" is not in the policy set"));
+        }
+        break;
+      case v1::Party::kAgencyId:
+        if (p.agency_id().empty()) {
+          problems->push_back(
+              absl::StrCat(where, "[", i, "]: agency_id is empty"));
+        }
+        break;
+      case v1::Party::kPublicAuthorities:
+        if (!p.public_authorities()) {
+          problems->push_back(absl::StrCat(
+              where, "[", i, "]: public_authorities must be true when set"));
+        }
+        break;
+      case v1::Party::PARTY_NOT_SET:
+        problems->push_back(absl::StrCat(where, "[", i,
+                                         "]: set one of sector, agency_id, "
+                                         "public_authorities"));
+        break;
+    }
+  }
+}
+
+}  // namespace
+
+absl::Status ValidateConsent(const v1::Consent& c,
+                             const policy::PolicySet& policy) {
+  std::vector<std::string> problems;
+  if (c.grantor() == v1::GRANTOR_UNSPECIFIED ||
+      !v1::Grantor_IsValid(c.grantor())) {
+    problems.push_back(
+        "grantor is missing: GRANTOR_SUBJECT, GRANTOR_GUARDIAN or "
+        "GRANTOR_LEGAL_REPRESENTATIVE");
+  } else if (c.grantor() != v1::GRANTOR_SUBJECT &&
+             c.grantor_relation().empty()) {
+    problems.push_back(
+        "grantor_relation is missing: a guardian or representative says "
+        "how they are related to the subject, e.g. \"mother\"");
+  }
+  CheckSubject(c.subject(), "subject", &problems);
+  if (c.grantor() == v1::GRANTOR_GUARDIAN && c.subject().birth_date().empty()) {
+    problems.push_back(
+        "subject.birth_date is missing: a guardian's consent lapses at the "
+        "age of majority, so the broker needs the birth date");
+  }
+  CheckParties(c.disclosing(), "disclosing", policy, &problems);
+  CheckParties(c.recipients(), "recipients", policy, &problems);
+  if (c.purposes().empty()) {
+    problems.push_back("purposes: name at least one, as agreements name them");
+  }
+  for (const std::string& purpose : c.purposes()) {
+    if (purpose.empty()) problems.push_back("purposes: a purpose is empty");
+  }
+  if (!c.refused() &&
+      (c.max_level() == v1::LEVEL_NONE || !v1::Level_IsValid(c.max_level()))) {
+    problems.push_back(
+        "max_level is missing: LEVEL_SIGNAL, LEVEL_CATEGORY, LEVEL_SUMMARY or "
+        "LEVEL_FULL");
+  }
+  if (c.has_valid_from() && c.has_valid_until() &&
+      TimeOf(c.valid_until()) <= TimeOf(c.valid_from())) {
+    problems.push_back("valid_until must be after valid_from");
+  }
+  if (!c.has_evidence() || c.evidence().form_reference().empty() ||
+      c.evidence().form_version().empty() || c.evidence().language().empty()) {
+    problems.push_back(
+        "evidence is incomplete: give form_reference, form_version and "
+        "language");
+  }
+  return Malformed("consent", problems);
+}
+
 ExchangeService::ExchangeService(const Authenticator* auth,
                                  const Registry* registry, Store* store,
                                  const policy::PolicyInForce* policy,
@@ -488,13 +608,15 @@ grpc::ServerUnaryReactor* ExchangeService::SendReferral(
   absl::StatusOr<v1::Agency> recipient =
       Resolve(request->destination(), "destination");
   if (!recipient.ok()) return FinishUnary(ctx, recipient.status());
-  if (sender->sector() == "health" && !request->has_checklist()) {
+  if (const std::vector<std::string> missing = policy::MissingChecklistSteps(
+          *policy_->Get(), sender->sector(), request->checklist());
+      !missing.empty()) {
     return FinishUnary(
-        ctx, absl::InvalidArgumentError(
-                 "a referral from health needs the pre-sharing checklist: "
-                 "concern verified, person informed (or why not), colleague "
-                 "or expert consulted, manager approval, risk assessment "
-                 "reference"));
+        ctx, absl::InvalidArgumentError(absl::StrCat(
+                 "a referral from ", sender->sector(),
+                 " needs the pre-sharing checklist the policy requires; "
+                 "confirm in checklist: ",
+                 absl::StrJoin(missing, ", "), "; nothing was stored")));
   }
   if (recipient->id() == sender->id()) {
     return FinishUnary(
@@ -507,82 +629,95 @@ grpc::ServerUnaryReactor* ExchangeService::SendReferral(
                                 "referrals; nothing was stored")));
   }
 
-  const absl::Time now = clock_->Now();
-  const v1::Professional professional = ProfessionalOf(ctx);
-  // The named recipient of a referral has a legitimate relationship.
-  const policy::DisclosureQuery query =
-      QueryFor(*sender, *recipient, request->purpose(), request->basis(),
-               /*legitimate_relationship=*/true,
-               policy::RecordType(request->record()), now);
-  const Decided decided = DecideAndAbstract(query, &request->record());
-  const policy::Decision& decision = decided.decision;
-  const v1::AbstractedRecord& abstracted = decided.abstracted;
-
-  const std::string referral_id = NewId("ref-");
-  const bool opens_case = request->case_id().empty();
-  const std::string case_id = opens_case ? NewId("case-") : request->case_id();
-  EntryFacts facts;
-  facts.actor = &*sender;
-  facts.professional = professional;
-  facts.counterpart = recipient->id();
-  facts.subject_pseudonym =
-      pseudonyms_->Pseudonym(request->subject().identifier());
-  facts.case_id = case_id;
-  facts.message_id = referral_id;
-  facts.purpose = request->purpose();
-  facts.basis = &request->basis();
-  facts.record_type = query.record_type;
-  facts.now = now;
-  v1::LogEntry entry = DecisionEntry(facts, decision, &abstracted);
-
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  if (!decision.allowed) {
-    // Denials are logged too; if the log cannot take it, say so.
-    FinishDenied(store_, reactor, std::move(entry));
-    return reactor;
-  }
+  const std::string pseudonym =
+      pseudonyms_->Pseudonym(request->subject().identifier());
+  WithConsentFacts(
+      request->basis(), pseudonym, reactor,
+      [this, reactor, request, response, sender = *sender,
+       recipient = *recipient, pseudonym,
+       professional = ProfessionalOf(ctx)](const ConsentFacts& consent) {
+        const absl::Time now = clock_->Now();
+        // The named recipient of a referral has a legitimate relationship.
+        policy::DisclosureQuery query =
+            QueryFor(sender, recipient, request->purpose(), request->basis(),
+                     /*legitimate_relationship=*/true,
+                     policy::RecordType(request->record()), now);
+        query.subject_pseudonym = pseudonym;
+        AddConsentFacts(consent, &query);
+        const Decided decided = DecideAndAbstract(query, &request->record());
+        const policy::Decision& decision = decided.decision;
+        const v1::AbstractedRecord& abstracted = decided.abstracted;
 
-  NewReferral commit;
-  commit.sender_agency_id = sender->id();
-  commit.idempotency_key = request->idempotency_key();
-  commit.request_digest = Sha256Hex(DeterministicBytes(*request));
-  commit.opens_case = opens_case;
-  commit.expires_at = now + options_.inbox_ttl;
-  if (request->urgency() == v1::URGENCY_WITHIN_24H) {
-    commit.acknowledge_by = now + options_.acknowledge_within_24h;
-  } else if (request->urgency() == v1::URGENCY_IMMEDIATE) {
-    commit.acknowledge_by = now + options_.acknowledge_immediate;
-  }
-  v1::Referral& referral = commit.referral;
-  referral.set_referral_id(referral_id);
-  referral.set_case_id(case_id);
-  referral.set_sender_agency_id(sender->id());
-  referral.set_recipient_agency_id(recipient->id());
-  referral.set_status(v1::REFERRAL_STATUS_SENT);
-  referral.set_urgency(request->urgency());
-  *referral.mutable_concerns() = request->concerns();
-  referral.set_requested_action(request->requested_action());
-  *referral.mutable_subject() = request->subject();
-  *referral.mutable_record() = abstracted;
-  v1::ReferralEvent* sent = referral.add_history();
-  sent->set_status(v1::REFERRAL_STATUS_SENT);
-  SetTime(sent->mutable_at(), now);
-  sent->set_by_agency_id(sender->id());
-  *sent->mutable_by() = professional;
-  commit.delivery.set_message_id(NewId("msg-"));
-  SetTime(commit.delivery.mutable_enqueued_at(), now);
-  *commit.delivery.mutable_referral() = referral;
-  commit.delivery.set_referral_id(referral_id);
-  commit.disclosure = std::move(entry);
-  commit.response.set_referral_id(referral_id);
-  commit.response.set_case_id(case_id);
-  commit.response.set_recipient_agency_id(recipient->id());
-  commit.response.set_level(decision.level);
-  commit.response.set_policy_version(decision.policy_version);
+        const std::string referral_id = NewId("ref-");
+        const bool opens_case = request->case_id().empty();
+        const std::string case_id =
+            opens_case ? NewId("case-") : request->case_id();
+        EntryFacts facts;
+        facts.actor = &sender;
+        facts.professional = professional;
+        facts.counterpart = recipient.id();
+        facts.subject_pseudonym = pseudonym;
+        facts.case_id = case_id;
+        facts.message_id = referral_id;
+        facts.purpose = request->purpose();
+        facts.basis = &request->basis();
+        facts.record_type = query.record_type;
+        facts.now = now;
+        v1::LogEntry entry = DecisionEntry(facts, decision, &abstracted);
 
-  store_->CommitReferral(
-      std::move(commit),
-      AnswerThenNotify(reactor, response, waiters_, {recipient->id()}));
+        if (!decision.allowed) {
+          // Denials are logged too; if the log cannot take it, say so.
+          FinishDenied(store_, reactor, std::move(entry));
+          return;
+        }
+
+        NewReferral commit;
+        commit.sender_agency_id = sender.id();
+        commit.idempotency_key = request->idempotency_key();
+        commit.request_digest = Sha256Hex(DeterministicBytes(*request));
+        commit.opens_case = opens_case;
+        commit.expires_at = now + options_.inbox_ttl;
+        if (request->urgency() == v1::URGENCY_WITHIN_24H) {
+          commit.acknowledge_by = now + options_.acknowledge_within_24h;
+        } else if (request->urgency() == v1::URGENCY_IMMEDIATE) {
+          commit.acknowledge_by = now + options_.acknowledge_immediate;
+        }
+        v1::Referral& referral = commit.referral;
+        referral.set_referral_id(referral_id);
+        referral.set_case_id(case_id);
+        referral.set_sender_agency_id(sender.id());
+        referral.set_recipient_agency_id(recipient.id());
+        referral.set_status(v1::REFERRAL_STATUS_SENT);
+        referral.set_urgency(request->urgency());
+        *referral.mutable_concerns() = request->concerns();
+        referral.set_requested_action(request->requested_action());
+        *referral.mutable_subject() = request->subject();
+        *referral.mutable_record() = abstracted;
+        v1::ReferralEvent* sent = referral.add_history();
+        sent->set_status(v1::REFERRAL_STATUS_SENT);
+        SetTime(sent->mutable_at(), now);
+        sent->set_by_agency_id(sender.id());
+        *sent->mutable_by() = professional;
+        commit.delivery.set_message_id(NewId("msg-"));
+        SetTime(commit.delivery.mutable_enqueued_at(), now);
+        *commit.delivery.mutable_referral() = referral;
+        commit.delivery.set_referral_id(referral_id);
+        AddOverrideAlert(*registry_, entry, sender.id(), recipient.id(),
+                         {commit.delivery.message_id()}, referral_id, now,
+                         &commit.notices);
+        commit.disclosure = std::move(entry);
+        commit.response.set_referral_id(referral_id);
+        commit.response.set_case_id(case_id);
+        commit.response.set_recipient_agency_id(recipient.id());
+        commit.response.set_level(decision.level);
+        commit.response.set_policy_version(decision.policy_version);
+        std::vector<std::string> notify = {recipient.id()};
+        if (!commit.notices.empty()) notify.push_back(sender.id());
+        store_->CommitReferral(
+            std::move(commit),
+            AnswerThenNotify(reactor, response, waiters_, std::move(notify)));
+      });
   return reactor;
 }
 
@@ -872,77 +1007,98 @@ grpc::ServerUnaryReactor* ExchangeService::PushSummary(
           reactor->Finish(ToGrpcStatus(kase.status()));
           return;
         }
-        const v1::Record& record = request->record();
-        const std::string summary_id = NewId("sum-");
-        SummaryPush push;
-        push.sender_agency_id = sender.id();
-        push.idempotency_key = request->idempotency_key();
-        push.request_digest = Sha256Hex(DeterministicBytes(*request));
-        push.case_id = request->case_id();
-        push.subject_pseudonym =
-            pseudonyms_->Pseudonym(policy::RecordSubject(record)->identifier());
-        push.expires_at = now + options_.inbox_ttl;
-        push.response.set_summary_id(summary_id);
-        EntryFacts facts;
-        facts.actor = &sender;
-        facts.professional = professional;
-        facts.subject_pseudonym = push.subject_pseudonym;
-        facts.case_id = request->case_id();
-        facts.message_id = summary_id;
-        facts.purpose = request->purpose();
-        facts.basis = &request->basis();
-        facts.record_type = policy::RecordType(record);
-        facts.now = now;
-        std::vector<std::string> delivered;
-        for (const v1::CaseAgency& attached : kase->agencies()) {
-          if (attached.agency_id() == sender.id()) continue;
-          SummaryPush::Outcome outcome;
-          outcome.agency_id = attached.agency_id();
-          Decided decided;
-          std::optional<v1::Agency> to =
-              registry_->FindAgency(attached.agency_id());
-          if (!to) {
-            decided.decision.reasons.push_back(
-                "the agency is no longer registered");
-          } else if (to->status() == v1::AGENCY_STATUS_SUSPENDED) {
-            decided.decision.reasons.push_back(
-                "the agency is suspended and cannot receive summaries");
-          } else {
-            // Attached to the case: a legitimate relationship.
-            decided = DecideAndAbstract(
-                QueryFor(sender, *to, request->purpose(), request->basis(),
-                         /*legitimate_relationship=*/true, facts.record_type,
-                         now),
-                &record);
-          }
-          const policy::Decision& decision = decided.decision;
-          facts.counterpart = attached.agency_id();
-          outcome.entry =
-              DecisionEntry(facts, decision,
-                            decision.allowed ? &decided.abstracted : nullptr);
-          v1::PushSummaryResponse::Delivery* d = push.response.add_deliveries();
-          d->set_agency_id(attached.agency_id());
-          d->set_level(decision.level);
-          if (decision.allowed) {
-            v1::InboxMessage& m = outcome.delivery.emplace();
-            m.set_message_id(NewId("msg-"));
-            SetTime(m.mutable_enqueued_at(), now);
-            v1::SummaryReceived* summary = m.mutable_summary();
-            summary->set_summary_id(summary_id);
-            summary->set_sender_agency_id(sender.id());
-            summary->set_case_id(request->case_id());
-            *summary->mutable_record() = std::move(decided.abstracted);
-            delivered.push_back(attached.agency_id());
-          } else {
-            d->set_reason(decision.reasons.back());
-          }
-          push.outcomes.push_back(std::move(outcome));
-        }
-        store_->CommitSummaryPush(
-            std::move(push),
-            AnswerThenNotify(reactor, response, waiters_, delivered));
+        const std::string pseudonym = pseudonyms_->Pseudonym(
+            policy::RecordSubject(request->record())->identifier());
+        WithConsentFacts(
+            request->basis(), pseudonym, reactor,
+            [this, reactor, request, response, now, sender, professional,
+             pseudonym, kase = *std::move(kase)](const ConsentFacts& consent) {
+              PushToCase(reactor, *request, response, now, sender, professional,
+                         pseudonym, kase, consent);
+            });
       });
   return reactor;
+}
+
+void ExchangeService::PushToCase(grpc::ServerUnaryReactor* reactor,
+                                 const v1::PushSummaryRequest& req,
+                                 v1::PushSummaryResponse* response,
+                                 absl::Time now, const v1::Principal& sender,
+                                 const v1::Professional& professional,
+                                 const std::string& pseudonym,
+                                 const v1::Case& kase,
+                                 const ConsentFacts& consent) {
+  const v1::PushSummaryRequest* request = &req;
+  const v1::Record& record = request->record();
+  const std::string summary_id = NewId("sum-");
+  SummaryPush push;
+  push.sender_agency_id = sender.id();
+  push.idempotency_key = request->idempotency_key();
+  push.request_digest = Sha256Hex(DeterministicBytes(*request));
+  push.case_id = request->case_id();
+  push.subject_pseudonym = pseudonym;
+  push.expires_at = now + options_.inbox_ttl;
+  push.response.set_summary_id(summary_id);
+  EntryFacts facts;
+  facts.actor = &sender;
+  facts.professional = professional;
+  facts.subject_pseudonym = push.subject_pseudonym;
+  facts.case_id = request->case_id();
+  facts.message_id = summary_id;
+  facts.purpose = request->purpose();
+  facts.basis = &request->basis();
+  facts.record_type = policy::RecordType(record);
+  facts.now = now;
+  std::vector<std::string> delivered;
+  for (const v1::CaseAgency& attached : kase.agencies()) {
+    if (attached.agency_id() == sender.id()) continue;
+    SummaryPush::Outcome outcome;
+    outcome.agency_id = attached.agency_id();
+    Decided decided;
+    std::optional<v1::Agency> to = registry_->FindAgency(attached.agency_id());
+    if (!to) {
+      decided.decision.reasons.push_back("the agency is no longer registered");
+    } else if (to->status() == v1::AGENCY_STATUS_SUSPENDED) {
+      decided.decision.reasons.push_back(
+          "the agency is suspended and cannot receive summaries");
+    } else {
+      // Attached to the case: a legitimate relationship.
+      policy::DisclosureQuery query =
+          QueryFor(sender, *to, request->purpose(), request->basis(),
+                   /*legitimate_relationship=*/true, facts.record_type, now);
+      query.subject_pseudonym = pseudonym;
+      AddConsentFacts(consent, &query);
+      decided = DecideAndAbstract(query, &record);
+    }
+    const policy::Decision& decision = decided.decision;
+    facts.counterpart = attached.agency_id();
+    outcome.entry = DecisionEntry(
+        facts, decision, decision.allowed ? &decided.abstracted : nullptr);
+    v1::PushSummaryResponse::Delivery* d = push.response.add_deliveries();
+    d->set_agency_id(attached.agency_id());
+    d->set_level(decision.level);
+    if (decision.allowed) {
+      v1::InboxMessage& m = outcome.delivery.emplace();
+      m.set_message_id(NewId("msg-"));
+      SetTime(m.mutable_enqueued_at(), now);
+      v1::SummaryReceived* summary = m.mutable_summary();
+      summary->set_summary_id(summary_id);
+      summary->set_sender_agency_id(sender.id());
+      summary->set_case_id(request->case_id());
+      *summary->mutable_record() = std::move(decided.abstracted);
+      delivered.push_back(attached.agency_id());
+      AddOverrideAlert(*registry_, outcome.entry, sender.id(),
+                       attached.agency_id(), {m.message_id()}, "", now,
+                       &push.notices);
+    } else {
+      d->set_reason(decision.reasons.back());
+    }
+    push.outcomes.push_back(std::move(outcome));
+  }
+  if (!push.notices.empty()) delivered.push_back(sender.id());
+  store_->CommitSummaryPush(
+      std::move(push),
+      AnswerThenNotify(reactor, response, waiters_, delivered));
 }
 
 grpc::ServerUnaryReactor* ExchangeService::RequestSummary(
@@ -966,26 +1122,53 @@ grpc::ServerUnaryReactor* ExchangeService::RequestSummary(
                                 "\" is suspended and cannot answer summary "
                                 "requests; nothing was stored")));
   }
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  const std::string pseudonym =
+      pseudonyms_->Pseudonym(request->subject().identifier());
+  WithConsentFacts(
+      request->basis(), pseudonym, reactor,
+      [this, reactor, request, response, requester = *requester,
+       holder = *holder, pseudonym,
+       professional = ProfessionalOf(ctx)](const ConsentFacts& consent) {
+        AskHolder(reactor, *request, response, requester, holder, professional,
+                  pseudonym, consent);
+      });
+  return reactor;
+}
+
+void ExchangeService::AskHolder(grpc::ServerUnaryReactor* reactor,
+                                const v1::RequestSummaryRequest& req,
+                                v1::RequestSummaryResponse* response,
+                                const v1::Principal& requester_principal,
+                                const v1::Agency& holder_agency,
+                                const v1::Professional& professional,
+                                const std::string& pseudonym,
+                                const ConsentFacts& consent) {
+  const v1::RequestSummaryRequest* request = &req;
+  const v1::Principal* requester = &requester_principal;
+  const v1::Agency* holder = &holder_agency;
   const absl::Time now = clock_->Now();
   // The requester has a legitimate relationship when it is attached to the
   // case it names (the commit checks that, and that the case is about the
-  // subject), or when the consent it relies on names it.
+  // subject), or when the consent it relies on names it (Decide checks the
+  // consent's recipients).
   const bool relationship =
       !request->case_id().empty() || request->basis().has_consent_id();
   // Decided as the answer will be: the holder discloses to the requester.
   // No record is attached yet, so the level is the most the answer may
   // carry; the answer is decided again with its record.
-  const Decided decided =
-      DecideAndAbstract(QueryFor(*holder, *requester, request->purpose(),
-                                 request->basis(), relationship, "", now),
-                        nullptr);
+  policy::DisclosureQuery query =
+      QueryFor(*holder, *requester, request->purpose(), request->basis(),
+               relationship, "", now);
+  query.subject_pseudonym = pseudonym;
+  AddConsentFacts(consent, &query);
+  const Decided decided = DecideAndAbstract(query, nullptr);
   const std::string request_id = NewId("sreq-");
   EntryFacts facts;
-  facts.actor = &*requester;
-  facts.professional = ProfessionalOf(ctx);
+  facts.actor = requester;
+  facts.professional = professional;
   facts.counterpart = holder->id();
-  facts.subject_pseudonym =
-      pseudonyms_->Pseudonym(request->subject().identifier());
+  facts.subject_pseudonym = pseudonym;
   facts.case_id = request->case_id();
   facts.message_id = request_id;
   facts.purpose = request->purpose();
@@ -993,10 +1176,9 @@ grpc::ServerUnaryReactor* ExchangeService::RequestSummary(
   facts.now = now;
   v1::LogEntry entry = DecisionEntry(facts, decided.decision, nullptr,
                                      v1::ENTRY_KIND_SUMMARY_REQUEST);
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   if (!decided.decision.allowed) {
     FinishDenied(store_, reactor, std::move(entry));
-    return reactor;
+    return;
   }
   NewSummaryRequest commit;
   commit.requester_agency_id = requester->id();
@@ -1020,7 +1202,6 @@ grpc::ServerUnaryReactor* ExchangeService::RequestSummary(
   store_->CommitSummaryRequest(
       std::move(commit),
       AnswerThenNotify(reactor, response, waiters_, {holder->id()}));
-  return reactor;
 }
 
 grpc::ServerUnaryReactor* ExchangeService::AnswerSummaryRequest(
@@ -1071,56 +1252,308 @@ grpc::ServerUnaryReactor* ExchangeService::AnswerSummaryRequest(
                   "nothing was disclosed"))));
           return;
         }
-        const absl::Time now = clock_->Now();
-        Decided decided = DecideAndAbstract(
-            QueryFor(holder, *requester, asked.purpose(), asked.basis(),
-                     stored->legitimate_relationship,
-                     policy::RecordType(record), now),
-            &record);
-        const std::string summary_id = NewId("sum-");
-        EntryFacts facts;
-        facts.actor = &holder;
-        facts.professional = professional;
-        facts.counterpart = requester->id();
-        facts.subject_pseudonym = pseudonym;
-        facts.case_id = stored->case_id;
-        facts.message_id = summary_id;
-        facts.purpose = asked.purpose();
-        facts.basis = &asked.basis();
-        facts.record_type = policy::RecordType(record);
-        facts.now = now;
-        v1::LogEntry entry =
-            DecisionEntry(facts, decided.decision, &decided.abstracted);
-        if (!decided.decision.allowed) {
-          FinishDenied(store_, reactor, std::move(entry));
+        // A copy: the lambda below takes `stored` over.
+        const v1::LegalBasis basis = asked.basis();
+        WithConsentFacts(
+            basis, pseudonym, reactor,
+            [this, reactor, request, response, holder, professional, pseudonym,
+             stored = *std::move(stored),
+             requester = *std::move(requester)](const ConsentFacts& consent) {
+              Answer(reactor, *request, response, holder, professional,
+                     pseudonym, stored, requester, consent);
+            });
+      });
+  return reactor;
+}
+
+void ExchangeService::Answer(grpc::ServerUnaryReactor* reactor,
+                             const v1::AnswerSummaryRequestRequest& req,
+                             v1::AnswerSummaryRequestResponse* response,
+                             const v1::Principal& holder,
+                             const v1::Professional& professional,
+                             const std::string& pseudonym,
+                             const StoredSummaryRequest& stored_request,
+                             const v1::Agency& requesting_agency,
+                             const ConsentFacts& consent) {
+  const v1::AnswerSummaryRequestRequest* request = &req;
+  const StoredSummaryRequest* stored = &stored_request;
+  const v1::Agency* requester = &requesting_agency;
+  const v1::SummaryRequestReceived& asked = stored->request;
+  const v1::Record& record = request->record();
+  const absl::Time now = clock_->Now();
+  policy::DisclosureQuery query = QueryFor(
+      holder, *requester, asked.purpose(), asked.basis(),
+      stored->legitimate_relationship, policy::RecordType(record), now);
+  query.subject_pseudonym = pseudonym;
+  AddConsentFacts(consent, &query);
+  Decided decided = DecideAndAbstract(query, &record);
+  const std::string summary_id = NewId("sum-");
+  EntryFacts facts;
+  facts.actor = &holder;
+  facts.professional = professional;
+  facts.counterpart = requester->id();
+  facts.subject_pseudonym = pseudonym;
+  facts.case_id = stored->case_id;
+  facts.message_id = summary_id;
+  facts.purpose = asked.purpose();
+  facts.basis = &asked.basis();
+  facts.record_type = policy::RecordType(record);
+  facts.now = now;
+  v1::LogEntry entry =
+      DecisionEntry(facts, decided.decision, &decided.abstracted);
+  if (!decided.decision.allowed) {
+    FinishDenied(store_, reactor, std::move(entry));
+    return;
+  }
+  std::vector<std::string> notify = {requester->id()};
+  SummaryAnswer answer;
+  answer.holder_agency_id = holder.id();
+  answer.request_id = asked.request_id();
+  answer.requester_agency_id = requester->id();
+  answer.delivery.set_message_id(NewId("msg-"));
+  SetTime(answer.delivery.mutable_enqueued_at(), now);
+  v1::SummaryReceived* summary = answer.delivery.mutable_summary();
+  summary->set_summary_id(summary_id);
+  summary->set_sender_agency_id(holder.id());
+  summary->set_case_id(stored->case_id);
+  summary->set_request_id(asked.request_id());
+  *summary->mutable_record() = std::move(decided.abstracted);
+  AddOverrideAlert(*registry_, entry, holder.id(), requester->id(),
+                   {answer.delivery.message_id()}, "", now, &answer.notices);
+  if (!answer.notices.empty()) notify.push_back(holder.id());
+  answer.entry = std::move(entry);
+  answer.expires_at = now + options_.inbox_ttl;
+  store_->CommitSummaryAnswer(
+      std::move(answer),
+      [reactor, response, level = decided.decision.level, waiters = waiters_,
+       notify = std::move(notify)](absl::StatusOr<uint64_t> sequence) {
+        if (!sequence.ok()) {
+          reactor->Finish(ToGrpcStatus(sequence.status()));
           return;
         }
-        SummaryAnswer answer;
-        answer.holder_agency_id = holder.id();
-        answer.request_id = asked.request_id();
-        answer.requester_agency_id = requester->id();
-        answer.delivery.set_message_id(NewId("msg-"));
-        SetTime(answer.delivery.mutable_enqueued_at(), now);
-        v1::SummaryReceived* summary = answer.delivery.mutable_summary();
-        summary->set_summary_id(summary_id);
-        summary->set_sender_agency_id(holder.id());
-        summary->set_case_id(stored->case_id);
-        summary->set_request_id(asked.request_id());
-        *summary->mutable_record() = std::move(decided.abstracted);
-        answer.entry = std::move(entry);
-        answer.expires_at = now + options_.inbox_ttl;
-        store_->CommitSummaryAnswer(
-            std::move(answer),
-            [reactor, response, level = decided.decision.level,
-             waiters = waiters_,
-             to = requester->id()](absl::StatusOr<uint64_t> sequence) {
-              if (!sequence.ok()) {
-                reactor->Finish(ToGrpcStatus(sequence.status()));
+        response->set_level(level);
+        reactor->Finish(grpc::Status::OK);
+        for (const std::string& to : notify) waiters->Notify(to);
+      });
+}
+
+void ExchangeService::WithConsentFacts(
+    const v1::LegalBasis& basis, const std::string& subject_pseudonym,
+    grpc::ServerUnaryReactor* reactor,
+    std::function<void(const ConsentFacts&)> then) const {
+  if (!basis.has_consent_id()) {
+    then(ConsentFacts());
+    return;
+  }
+  store_->LoadConsentFacts(
+      basis.consent_id(), subject_pseudonym,
+      [reactor, then = std::move(then)](absl::StatusOr<ConsentFacts> facts) {
+        if (!facts.ok()) {
+          reactor->Finish(ToGrpcStatus(facts.status()));
+          return;
+        }
+        then(*facts);
+      });
+}
+
+bool ExchangeService::MaySee(const v1::Principal& caller,
+                             const v1::Consent& consent) const {
+  if (consent.recorded_by_agency_id() == caller.id()) return true;
+  const std::shared_ptr<const policy::PolicySet> policy = policy_->Get();
+  for (const auto* parties : {&consent.disclosing(), &consent.recipients()}) {
+    for (const v1::Party& p : *parties) {
+      if (policy::PartyCovers(*policy, p, caller.id(), caller.sector())) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+grpc::ServerUnaryReactor* ExchangeService::RecordConsent(
+    grpc::CallbackServerContext* ctx, const v1::RecordConsentRequest* request,
+    v1::Consent* response) {
+  absl::StatusOr<v1::Principal> caller =
+      auth_->Authorize(*ctx->auth_context(), kAllowed, kServiceName);
+  if (!caller.ok()) return FinishUnary(ctx, caller.status());
+  if (request->idempotency_key().size() > 128) {
+    return FinishUnary(
+        ctx, absl::InvalidArgumentError("idempotency_key may be at most 128 "
+                                        "characters"));
+  }
+  const std::shared_ptr<const policy::PolicySet> policy = policy_->Get();
+  const v1::Consent& given = request->consent();
+  if (absl::Status s = ValidateConsent(given, *policy); !s.ok()) {
+    return FinishUnary(ctx, s);
+  }
+  const absl::Time now = clock_->Now();
+  if (given.grantor() == v1::GRANTOR_GUARDIAN) {
+    const v1::Jurisdiction* j =
+        policy->FindJurisdiction(caller->jurisdiction());
+    if (j == nullptr) {
+      return FinishUnary(
+          ctx, absl::FailedPreconditionError(absl::StrCat(
+                   "your agency's jurisdiction \"", caller->jurisdiction(),
+                   "\" is not in the policy set, so the age "
+                   "of majority a guardian's consent lapses "
+                   "at is unknown; nothing was recorded")));
+    }
+    const std::optional<absl::CivilDay> majority =
+        policy::MajorityDay(given.subject(), *j);
+    if (majority.has_value() &&
+        absl::ToCivilDay(now, absl::UTCTimeZone()) >= *majority) {
+      return FinishUnary(
+          ctx,
+          absl::FailedPreconditionError(absl::StrCat(
+              "the subject reached the age of majority (", j->age_of_majority(),
+              " in \"", j->id(), "\") on ", absl::FormatCivilTime(*majority),
+              ": a guardian can no longer consent for them; record the "
+              "subject's own consent; nothing was recorded")));
+    }
+  }
+
+  NewConsent commit;
+  commit.agency_id = caller->id();
+  commit.idempotency_key = request->idempotency_key();
+  commit.request_digest = Sha256Hex(DeterministicBytes(given));
+  commit.consent = given;
+  v1::Consent& c = commit.consent;
+  c.set_consent_id(NewId("con-"));
+  c.set_recorded_by_agency_id(caller->id());
+  c.clear_withdrawn_at();
+  c.clear_withdrawal_reason();
+  if (c.refused()) c.clear_max_level();
+  commit.subject_pseudonym = pseudonyms_->Pseudonym(c.subject().identifier());
+
+  v1::LogEntry& e = commit.entry;
+  SetTime(e.mutable_time(), now);
+  e.set_kind(c.refused() ? v1::ENTRY_KIND_CONSENT_REFUSED
+                         : v1::ENTRY_KIND_CONSENT_RECORDED);
+  e.set_actor(caller->uri());
+  *e.mutable_professional() = ProfessionalOf(ctx);
+  e.set_subject_pseudonym(commit.subject_pseudonym);
+  e.set_message_id(c.consent_id());
+  e.set_consent_id(c.consent_id());
+  e.set_basis(v1::BASIS_KIND_CONSENT);
+  e.set_level(c.max_level());
+  e.set_policy_version(policy->version());
+  e.set_allowed(true);
+  auto parties = [](const auto& list) {
+    return absl::StrJoin(list, ", ", [](std::string* out, const v1::Party& p) {
+      out->append(policy::PartyName(p));
+    });
+  };
+  const std::string grantor = c.grantor() == v1::GRANTOR_SUBJECT ? "the subject"
+                              : c.grantor() == v1::GRANTOR_GUARDIAN
+                                  ? "a guardian"
+                                  : "a legal representative";
+  e.set_reason(absl::StrCat(
+      c.refused() ? "consent refused by " : "consent given by ", grantor,
+      "; disclosing: ", parties(c.disclosing()),
+      "; recipients: ", parties(c.recipients()),
+      "; purposes: ", absl::StrJoin(c.purposes(), ", "),
+      c.refused() ? ""
+                  : absl::StrCat("; up to ", v1::Level_Name(c.max_level())),
+      c.has_valid_until()
+          ? absl::StrCat("; until ", x509::Rfc3339(TimeOf(c.valid_until())))
+          : ""));
+
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  store_->RecordConsent(std::move(commit),
+                        [reactor, response](absl::StatusOr<v1::Consent> got) {
+                          if (got.ok()) *response = *std::move(got);
+                          reactor->Finish(ToGrpcStatus(got.status()));
+                        });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ExchangeService::GetConsent(
+    grpc::CallbackServerContext* ctx, const v1::GetConsentRequest* request,
+    v1::Consent* response) {
+  absl::StatusOr<v1::Principal> caller =
+      auth_->Authorize(*ctx->auth_context(), kAllowed, kServiceName);
+  if (!caller.ok()) return FinishUnary(ctx, caller.status());
+  if (request->consent_id().empty()) {
+    return FinishUnary(ctx,
+                       absl::InvalidArgumentError("consent_id is missing"));
+  }
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  store_->GetConsent(
+      request->consent_id(),
+      [this, reactor, response, caller = *caller,
+       id = request->consent_id()](absl::StatusOr<StoredConsent> stored) {
+        if (stored.ok() && !MaySee(caller, stored->consent)) {
+          // Indistinguishable from an id that does not exist.
+          stored = absl::NotFoundError(
+              absl::StrCat("no consent \"", id, "\" that your agency may see"));
+        }
+        if (stored.ok()) *response = std::move(stored->consent);
+        reactor->Finish(ToGrpcStatus(stored.status()));
+      });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ExchangeService::WithdrawConsent(
+    grpc::CallbackServerContext* ctx, const v1::WithdrawConsentRequest* request,
+    v1::Consent* response) {
+  absl::StatusOr<v1::Principal> caller =
+      auth_->Authorize(*ctx->auth_context(), kAllowed, kServiceName);
+  if (!caller.ok()) return FinishUnary(ctx, caller.status());
+  if (request->consent_id().empty() || request->reason().empty() ||
+      request->reason().size() > 2000) {
+    return FinishUnary(ctx, absl::InvalidArgumentError(
+                                "a withdrawal needs consent_id and a reason "
+                                "of 1 to 2000 characters, e.g. \"withdrawn by "
+                                "the person in writing\""));
+  }
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  store_->GetConsent(
+      request->consent_id(),
+      [this, reactor, request, response, caller = *caller,
+       professional =
+           ProfessionalOf(ctx)](absl::StatusOr<StoredConsent> stored) {
+        if (stored.ok() && !MaySee(caller, stored->consent)) {
+          stored = absl::NotFoundError(
+              absl::StrCat("no consent \"", request->consent_id(),
+                           "\" that your agency may see"));
+        }
+        if (!stored.ok()) {
+          reactor->Finish(ToGrpcStatus(stored.status()));
+          return;
+        }
+        const absl::Time now = clock_->Now();
+        ConsentWithdrawal w;
+        w.consent_id = request->consent_id();
+        w.at = now;
+        w.reason = request->reason();
+        w.notice_expires_at = now + options_.inbox_ttl;
+        v1::LogEntry& e = w.entry;
+        SetTime(e.mutable_time(), now);
+        e.set_kind(v1::ENTRY_KIND_CONSENT_WITHDRAWN);
+        e.set_actor(caller.uri());
+        *e.mutable_professional() = professional;
+        e.set_subject_pseudonym(stored->subject_pseudonym);
+        e.set_consent_id(request->consent_id());
+        e.set_basis(v1::BASIS_KIND_CONSENT);
+        e.set_policy_version(policy_->Get()->version());
+        e.set_allowed(true);
+        e.set_reason(stored->consent.refused()
+                         ? "refusal withdrawn: consent-based sharing is no "
+                           "longer ruled out by it"
+                         : "consent withdrawn with immediate effect: nothing "
+                           "more is disclosed under it");
+        store_->WithdrawConsent(
+            std::move(w), [reactor, response, waiters = waiters_](
+                              absl::StatusOr<WithdrawnConsent> done) {
+              if (!done.ok()) {
+                reactor->Finish(ToGrpcStatus(done.status()));
                 return;
               }
-              response->set_level(level);
+              *response = std::move(done->consent);
               reactor->Finish(grpc::Status::OK);
-              waiters->Notify(to);
+              for (const std::string& agency : done->recalled) {
+                waiters->Notify(agency);
+              }
             });
       });
   return reactor;

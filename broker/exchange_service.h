@@ -6,7 +6,9 @@
 #ifndef LIAISON_BROKER_EXCHANGE_SERVICE_H_
 #define LIAISON_BROKER_EXCHANGE_SERVICE_H_
 
+#include <functional>
 #include <memory>
+#include <string>
 
 #include "broker/clock.h"
 #include "broker/identity.h"
@@ -75,9 +77,16 @@ class ExchangeService final : public v1::Exchange::CallbackService {
       grpc::CallbackServerContext* ctx,
       const v1::AnswerSummaryRequestRequest* request,
       v1::AnswerSummaryRequestResponse* response) override;
-  LIAISON_PENDING_UNARY(RecordConsent, RecordConsentRequest, Consent)
-  LIAISON_PENDING_UNARY(WithdrawConsent, WithdrawConsentRequest, Consent)
-  LIAISON_PENDING_UNARY(GetConsent, GetConsentRequest, Consent)
+  grpc::ServerUnaryReactor* RecordConsent(
+      grpc::CallbackServerContext* ctx, const v1::RecordConsentRequest* request,
+      v1::Consent* response) override;
+  grpc::ServerUnaryReactor* WithdrawConsent(
+      grpc::CallbackServerContext* ctx,
+      const v1::WithdrawConsentRequest* request,
+      v1::Consent* response) override;
+  grpc::ServerUnaryReactor* GetConsent(grpc::CallbackServerContext* ctx,
+                                       const v1::GetConsentRequest* request,
+                                       v1::Consent* response) override;
   grpc::ServerUnaryReactor* RecordManualDisclosure(
       grpc::CallbackServerContext* ctx,
       const v1::RecordManualDisclosureRequest* request,
@@ -93,6 +102,38 @@ class ExchangeService final : public v1::Exchange::CallbackService {
   // `record` may be null when none is attached yet (a summary request).
   Decided DecideAndAbstract(const policy::DisclosureQuery& query,
                             const v1::Record* record) const;
+  // Runs `then` with what the consent registry holds for a decision on
+  // `basis` about the subject: for a consent basis the consent and the
+  // subject's refusals, read from the store (the call fails with the
+  // store's error if it cannot be read); for other bases nothing, at once.
+  void WithConsentFacts(const v1::LegalBasis& basis,
+                        const std::string& subject_pseudonym,
+                        grpc::ServerUnaryReactor* reactor,
+                        std::function<void(const ConsentFacts&)> then) const;
+  // The parts of PushSummary, RequestSummary and AnswerSummaryRequest that
+  // decide and commit, once the case and the consent facts are read.
+  void PushToCase(grpc::ServerUnaryReactor* reactor,
+                  const v1::PushSummaryRequest& request,
+                  v1::PushSummaryResponse* response, absl::Time now,
+                  const v1::Principal& sender,
+                  const v1::Professional& professional,
+                  const std::string& pseudonym, const v1::Case& kase,
+                  const ConsentFacts& consent);
+  void AskHolder(grpc::ServerUnaryReactor* reactor,
+                 const v1::RequestSummaryRequest& request,
+                 v1::RequestSummaryResponse* response,
+                 const v1::Principal& requester, const v1::Agency& holder,
+                 const v1::Professional& professional,
+                 const std::string& pseudonym, const ConsentFacts& consent);
+  void Answer(grpc::ServerUnaryReactor* reactor,
+              const v1::AnswerSummaryRequestRequest& request,
+              v1::AnswerSummaryRequestResponse* response,
+              const v1::Principal& holder, const v1::Professional& professional,
+              const std::string& pseudonym, const StoredSummaryRequest& stored,
+              const v1::Agency& requester, const ConsentFacts& consent);
+  // Whether `caller` may see `consent`: it recorded it, or the consent
+  // names it as a disclosing party or a recipient.
+  bool MaySee(const v1::Principal& caller, const v1::Consent& consent) const;
   // The agency a destination names: NOT_FOUND for an unknown agency or a
   // sector and area with no route. `what` names the destination's role.
   absl::StatusOr<v1::Agency> Resolve(const v1::Destination& destination,
@@ -120,6 +161,10 @@ absl::Status ValidatePushSummary(const v1::PushSummaryRequest& request);
 absl::Status ValidateRequestSummary(const v1::RequestSummaryRequest& request);
 absl::Status ValidateAnswerSummaryRequest(
     const v1::AnswerSummaryRequestRequest& request);
+// A consent's shape against the policy set in force: every missing or
+// malformed field, and parties naming sectors the set does not have.
+absl::Status ValidateConsent(const v1::Consent& consent,
+                             const policy::PolicySet& policy);
 
 }  // namespace liaison
 

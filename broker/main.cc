@@ -36,6 +36,10 @@ ABSL_FLAG(std::string, registry, "",
           "Registry seed file (liaison.v1.RegistrySeed, text format).");
 ABSL_FLAG(uint32_t, max_message_bytes, 0,
           "Largest request accepted, in bytes (default 4194304).");
+ABSL_FLAG(std::string, clock_file, "",
+          "For tests only: read the broker's current time from this file (one "
+          "RFC 3339 time, e.g. 2027-03-01T12:00:00Z, re-read when it "
+          "changes) instead of the system clock. Never set in production.");
 ABSL_FLAG(double, shutdown_grace_seconds, 10,
           "On SIGTERM, how long calls in flight may take to finish.");
 
@@ -134,8 +138,19 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   Say(absl::StrCat("liaison-broker ", LIAISON_VERSION, " starting"));
+  const liaison::Clock* clock = liaison::RealClock();
+  std::unique_ptr<liaison::FileClock> file_clock;
+  if (!absl::GetFlag(FLAGS_clock_file).empty()) {
+    absl::StatusOr<std::unique_ptr<liaison::FileClock>> opened =
+        liaison::FileClock::Open(absl::GetFlag(FLAGS_clock_file));
+    if (!opened.ok()) return Fail(std::string(opened.status().message()));
+    file_clock = *std::move(opened);
+    clock = file_clock.get();
+    Say(absl::StrCat("time comes from ", absl::GetFlag(FLAGS_clock_file),
+                     ", not the system clock (a test setting)"));
+  }
   absl::StatusOr<std::unique_ptr<liaison::Broker>> broker =
-      liaison::Broker::Start(config, liaison::RealClock(), Say);
+      liaison::Broker::Start(config, clock, Say);
   if (!broker.ok()) return Fail(std::string(broker.status().message()));
 
   const std::string host =

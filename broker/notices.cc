@@ -1,6 +1,7 @@
 #include "broker/notices.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "broker/pseudonym.h"
 #include "certs/x509.h"
 
@@ -48,6 +49,56 @@ v1::InboxMessage EscalationNotice(const v1::Referral& referral,
       "\" to \"", referral.recipient_agency_id(),
       "\" was not acknowledged by its deadline ", x509::Rfc3339(deadline),
       "; follow it up directly with the recipient."));
+  return m;
+}
+
+v1::InboxMessage ConsentRecallNotice(
+    const v1::Consent& consent, const std::vector<std::string>& message_ids,
+    absl::Time now) {
+  v1::InboxMessage m = NewNotice(now);
+  v1::Notice* n = m.mutable_notice();
+  n->set_kind(v1::Notice::KIND_CONSENT_RECALL);
+  n->set_consent_id(consent.consent_id());
+  for (const std::string& id : message_ids) n->add_message_ids(id);
+  n->set_text(absl::StrCat(
+      consent.refused() ? "refusal " : "consent ", consent.consent_id(),
+      " (recorded by \"", consent.recorded_by_agency_id(),
+      "\") was withdrawn at ", x509::Rfc3339(now), ". You received ",
+      message_ids.size(), message_ids.size() == 1 ? " message" : " messages",
+      " under it: ", absl::StrJoin(message_ids, ", "),
+      ". Stop using what they disclosed under this consent, and erase or "
+      "restrict it as your agency's rules require; nothing more will be "
+      "disclosed under it."));
+  return m;
+}
+
+v1::InboxMessage OverrideAlertNotice(
+    const v1::Agency& source, const std::string& recipient_agency_id,
+    const v1::Justification& justification,
+    const std::vector<std::string>& message_ids, const std::string& referral_id,
+    absl::Time now) {
+  v1::InboxMessage m = NewNotice(now);
+  m.set_referral_id(referral_id);
+  v1::Notice* n = m.mutable_notice();
+  n->set_kind(v1::Notice::KIND_OVERRIDE_ALERT);
+  n->set_referral_id(referral_id);
+  for (const std::string& id : message_ids) n->add_message_ids(id);
+  n->set_text(absl::StrCat(
+      "For the privacy officer",
+      source.privacy_officer_contact().empty()
+          ? ""
+          : absl::StrCat(" (", source.privacy_officer_contact(), ")"),
+      ": data left \"", source.id(), "\" for \"", recipient_agency_id,
+      "\" without consent, under an override (",
+      v1::OverrideCategory_Name(justification.category()), ", ",
+      justification.legal_provision(), ") assessed by ",
+      justification.assessor().id(),
+      justification.approver().id().empty()
+          ? ""
+          : absl::StrCat(" and approved by ", justification.approver().id()),
+      ", at ", x509::Rfc3339(now),
+      ". Messages: ", absl::StrJoin(message_ids, ", "),
+      ". It is in the auditors' override review queue."));
   return m;
 }
 

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/notification.h"
 #include "broker/notices.h"
 #include "broker/referral_lifecycle.h"
@@ -129,6 +130,26 @@ const char* const kMigrations[] = {
       body                BLOB NOT NULL,
       created_at          INTEGER NOT NULL,
       answered_at         INTEGER NOT NULL DEFAULT 0
+    );
+    )sql",
+    // 5: the consent registry, and which agency received which message
+    // under which consent (for recall notices). withdrawn_at is 0 while a
+    // consent is in force.
+    R"sql(
+    CREATE TABLE consents (
+      consent_id        TEXT PRIMARY KEY,
+      recorded_by       TEXT NOT NULL,
+      subject_pseudonym TEXT NOT NULL,
+      refused           INTEGER NOT NULL,
+      body              BLOB NOT NULL,
+      withdrawn_at      INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX consents_subject ON consents (subject_pseudonym, refused);
+    CREATE TABLE consent_uses (
+      consent_id TEXT NOT NULL REFERENCES consents(consent_id),
+      agency_id  TEXT NOT NULL,
+      message_id TEXT NOT NULL,
+      PRIMARY KEY (consent_id, message_id)
     );
     )sql",
 };
@@ -738,6 +759,10 @@ void SqliteStore::CommitReferral(NewReferral referral,
         RETURN_IF_ERROR(EnqueueLocked(r.recipient_agency_id(),
                                       r.sender_agency_id(), r.referral_id(),
                                       in->delivery, in->expires_at));
+        RETURN_IF_ERROR(RecordConsentUseLocked(entry, r.recipient_agency_id(),
+                                               in->delivery.message_id()));
+        RETURN_IF_ERROR(
+            EnqueueNoticesLocked(in->notices, r.referral_id(), in->expires_at));
         *out = in->response;
         out->set_log_sequence(entry.sequence());
         return RememberRequest(in->sender_agency_id, in->idempotency_key,
@@ -1119,8 +1144,11 @@ void SqliteStore::CommitSummaryPush(SummaryPush push,
           if (o.delivery.has_value()) {
             RETURN_IF_ERROR(EnqueueLocked(o.agency_id, in->sender_agency_id, "",
                                           *o.delivery, in->expires_at));
+            RETURN_IF_ERROR(RecordConsentUseLocked(o.entry, o.agency_id,
+                                                   o.delivery->message_id()));
           }
         }
+        RETURN_IF_ERROR(EnqueueNoticesLocked(in->notices, "", in->expires_at));
         *out = in->response;
         return RememberRequest(in->sender_agency_id, in->idempotency_key,
                                in->request_digest, out->SerializeAsString());
@@ -1236,7 +1264,214 @@ void SqliteStore::CommitSummaryAnswer(SummaryAnswer answer,
         RETURN_IF_ERROR(EnqueueLocked(in->requester_agency_id,
                                       in->holder_agency_id, "", in->delivery,
                                       in->expires_at));
+        RETURN_IF_ERROR(RecordConsentUseLocked(
+            in->entry, in->requester_agency_id, in->delivery.message_id()));
+        RETURN_IF_ERROR(EnqueueNoticesLocked(in->notices, "", in->expires_at));
         *out = in->entry.sequence();
+        return absl::OkStatus();
+      },
+      std::move(done));
+}
+
+absl::Status SqliteStore::EnqueueNoticesLocked(
+    const std::vector<QueuedNotice>& notices, const std::string& referral_id,
+    absl::Time expires_at) {
+  for (const QueuedNotice& n : notices) {
+    // No sender: the broker's own notices expire silently.
+    RETURN_IF_ERROR(
+        EnqueueLocked(n.agency_id, "", referral_id, n.message, expires_at));
+  }
+  return absl::OkStatus();
+}
+
+// The consent registry.
+
+absl::StatusOr<StoredConsent> SqliteStore::LoadConsent(
+    const std::string& consent_id) {
+  ASSIGN_OR_RETURN(Query select,
+                   Query::Prepare(db_,
+                                  "SELECT body, subject_pseudonym FROM "
+                                  "consents WHERE consent_id=?1"));
+  ASSIGN_OR_RETURN(bool row, select.Bind(1, consent_id).Step());
+  if (!row) {
+    return absl::NotFoundError(absl::StrCat("no consent \"", consent_id,
+                                            "\" that your agency may see"));
+  }
+  StoredConsent out;
+  ASSIGN_OR_RETURN(out.consent,
+                   ParseBlob<v1::Consent>(select.Blob(0), "consent"));
+  out.subject_pseudonym = select.Text(1);
+  return out;
+}
+
+absl::Status SqliteStore::RecordConsentUseLocked(
+    const v1::LogEntry& entry, const std::string& agency_id,
+    const std::string& message_id) {
+  if (!entry.allowed() || entry.consent_id().empty()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(Query select,
+                   Query::Prepare(db_,
+                                  "SELECT withdrawn_at FROM consents WHERE "
+                                  "consent_id=?1"));
+  ASSIGN_OR_RETURN(bool row, select.Bind(1, entry.consent_id()).Step());
+  if (!row || select.Int(0) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "consent \"", entry.consent_id(),
+        "\" was withdrawn while the disclosure was being decided; nothing "
+        "was disclosed"));
+  }
+  ASSIGN_OR_RETURN(Query insert,
+                   Query::Prepare(db_,
+                                  "INSERT OR IGNORE INTO consent_uses "
+                                  "(consent_id, agency_id, message_id) "
+                                  "VALUES (?1, ?2, ?3)"));
+  return insert.Bind(1, entry.consent_id())
+      .Bind(2, agency_id)
+      .Bind(3, message_id)
+      .Run();
+}
+
+void SqliteStore::RecordConsent(NewConsent consent,
+                                StoreDone<v1::Consent> done) {
+  auto in = std::make_shared<NewConsent>(std::move(consent));
+  SubmitFor<v1::Consent>(
+      [this, in](v1::Consent* out) -> absl::Status {
+        if (!in->idempotency_key.empty()) {
+          ASSIGN_OR_RETURN(std::optional<std::string> seen,
+                           SeenRequest(in->agency_id, in->idempotency_key,
+                                       in->request_digest, "consent"));
+          if (seen.has_value()) {
+            ASSIGN_OR_RETURN(StoredConsent first, LoadConsent(*seen));
+            *out = std::move(first.consent);
+            return absl::OkStatus();
+          }
+        }
+        const v1::Consent& c = in->consent;
+        ASSIGN_OR_RETURN(Query insert,
+                         Query::Prepare(db_,
+                                        "INSERT INTO consents (consent_id, "
+                                        "recorded_by, subject_pseudonym, "
+                                        "refused, body) VALUES "
+                                        "(?1,?2,?3,?4,?5)"));
+        RETURN_IF_ERROR(insert.Bind(1, c.consent_id())
+                            .Bind(2, c.recorded_by_agency_id())
+                            .Bind(3, in->subject_pseudonym)
+                            .Bind(4, int64_t{c.refused() ? 1 : 0})
+                            .BindBlob(5, c.SerializeAsString())
+                            .Run());
+        RETURN_IF_ERROR(AppendLogLocked(&in->entry));
+        *out = c;
+        if (in->idempotency_key.empty()) return absl::OkStatus();
+        // The remembered response is the consent's id.
+        return RememberRequest(in->agency_id, in->idempotency_key,
+                               in->request_digest, c.consent_id());
+      },
+      std::move(done));
+}
+
+void SqliteStore::GetConsent(const std::string& consent_id,
+                             StoreDone<StoredConsent> done) {
+  SubmitFor<StoredConsent>(
+      [this, consent_id](StoredConsent* out) -> absl::Status {
+        ASSIGN_OR_RETURN(*out, LoadConsent(consent_id));
+        return absl::OkStatus();
+      },
+      std::move(done));
+}
+
+void SqliteStore::LoadConsentFacts(const std::string& consent_id,
+                                   const std::string& subject_pseudonym,
+                                   StoreDone<ConsentFacts> done) {
+  SubmitFor<ConsentFacts>(
+      [this, consent_id, subject_pseudonym](ConsentFacts* out) -> absl::Status {
+        if (!consent_id.empty()) {
+          absl::StatusOr<StoredConsent> c = LoadConsent(consent_id);
+          if (c.ok()) {
+            out->consent = *std::move(c);
+          } else if (!absl::IsNotFound(c.status())) {
+            return c.status();
+          }
+        }
+        ASSIGN_OR_RETURN(Query select,
+                         Query::Prepare(db_,
+                                        "SELECT body FROM consents WHERE "
+                                        "subject_pseudonym=?1 AND refused=1 "
+                                        "ORDER BY rowid"));
+        select.Bind(1, subject_pseudonym);
+        for (;;) {
+          ASSIGN_OR_RETURN(bool row, select.Step());
+          if (!row) break;
+          ASSIGN_OR_RETURN(v1::Consent refusal,
+                           ParseBlob<v1::Consent>(select.Blob(0), "consent"));
+          out->refusals.push_back(std::move(refusal));
+        }
+        return absl::OkStatus();
+      },
+      std::move(done));
+}
+
+void SqliteStore::WithdrawConsent(ConsentWithdrawal withdrawal,
+                                  StoreDone<WithdrawnConsent> done) {
+  auto in = std::make_shared<ConsentWithdrawal>(std::move(withdrawal));
+  SubmitFor<WithdrawnConsent>(
+      [this, in](WithdrawnConsent* out) -> absl::Status {
+        ASSIGN_OR_RETURN(StoredConsent stored, LoadConsent(in->consent_id));
+        v1::Consent& c = stored.consent;
+        if (c.has_withdrawn_at()) {
+          out->consent = std::move(c);
+          return absl::OkStatus();
+        }
+        c.mutable_withdrawn_at()->set_seconds(absl::ToUnixSeconds(in->at));
+        c.set_withdrawal_reason(in->reason);
+        ASSIGN_OR_RETURN(Query update,
+                         Query::Prepare(db_,
+                                        "UPDATE consents SET body=?2, "
+                                        "withdrawn_at=?3 WHERE "
+                                        "consent_id=?1"));
+        RETURN_IF_ERROR(update.Bind(1, in->consent_id)
+                            .BindBlob(2, c.SerializeAsString())
+                            .Bind(3, in->at)
+                            .Run());
+        ASSIGN_OR_RETURN(Query uses,
+                         Query::Prepare(db_,
+                                        "SELECT agency_id, message_id FROM "
+                                        "consent_uses WHERE consent_id=?1 "
+                                        "ORDER BY agency_id, rowid"));
+        uses.Bind(1, in->consent_id);
+        std::vector<std::pair<std::string, std::vector<std::string>>> by_agency;
+        for (;;) {
+          ASSIGN_OR_RETURN(bool row, uses.Step());
+          if (!row) break;
+          if (by_agency.empty() || by_agency.back().first != uses.Text(0)) {
+            by_agency.emplace_back(uses.Text(0), std::vector<std::string>());
+          }
+          by_agency.back().second.push_back(uses.Text(1));
+        }
+        v1::LogEntry entry = in->entry;
+        if (!by_agency.empty()) {
+          std::vector<std::string> parts;
+          for (const auto& [agency, ids] : by_agency) {
+            parts.push_back(
+                absl::StrCat(agency, " (", ids.size(),
+                             ids.size() == 1 ? " message)" : " messages)"));
+          }
+          entry.set_reason(absl::StrCat(entry.reason(),
+                                        "; recall notices sent to ",
+                                        absl::StrJoin(parts, ", ")));
+        }
+        RETURN_IF_ERROR(AppendLogLocked(&entry));
+        for (const auto& [agency, ids] : by_agency) {
+          v1::InboxMessage notice = ConsentRecallNotice(c, ids, in->at);
+          RETURN_IF_ERROR(
+              EnqueueLocked(agency, "", "", notice, in->notice_expires_at));
+          v1::LogEntry recall = in->entry;
+          recall.set_counterpart(agency);
+          recall.set_message_id(notice.message_id());
+          recall.set_reason(absl::StrCat("consent recall notice for ",
+                                         absl::StrJoin(ids, ", ")));
+          RETURN_IF_ERROR(AppendLogLocked(&recall));
+          out->recalled.push_back(agency);
+        }
+        out->consent = std::move(c);
         return absl::OkStatus();
       },
       std::move(done));

@@ -94,6 +94,14 @@ class SqliteStore final : public Store {
                          StoreDone<StoredSummaryRequest> done) override;
   void CommitSummaryAnswer(SummaryAnswer answer,
                            StoreDone<uint64_t> done) override;
+  void RecordConsent(NewConsent consent, StoreDone<v1::Consent> done) override;
+  void GetConsent(const std::string& consent_id,
+                  StoreDone<StoredConsent> done) override;
+  void LoadConsentFacts(const std::string& consent_id,
+                        const std::string& subject_pseudonym,
+                        StoreDone<ConsentFacts> done) override;
+  void WithdrawConsent(ConsentWithdrawal withdrawal,
+                       StoreDone<WithdrawnConsent> done) override;
   void GetCase(const std::string& agency_id, const std::string& case_id,
                StoreDone<v1::Case> done) override;
   void HandOverCase(const std::string& agency_id, const std::string& case_id,
@@ -186,6 +194,16 @@ class SqliteStore final : public Store {
   // NOT_FOUND unless the request was addressed to `holder_agency_id`.
   absl::StatusOr<StoredSummaryRequest> LoadSummaryRequest(
       const std::string& holder_agency_id, const std::string& request_id);
+  absl::StatusOr<StoredConsent> LoadConsent(const std::string& consent_id);
+  // For an allowed entry under a consent: FAILED_PRECONDITION when the
+  // consent was withdrawn meanwhile, else records that `agency_id`
+  // received `message_id` under it, for the recall. Other entries: OK.
+  absl::Status RecordConsentUseLocked(const v1::LogEntry& entry,
+                                      const std::string& agency_id,
+                                      const std::string& message_id);
+  absl::Status EnqueueNoticesLocked(const std::vector<QueuedNotice>& notices,
+                                    const std::string& referral_id,
+                                    absl::Time expires_at);
   // Inserts or updates a referral; `deadline` is recorded on insert only.
   absl::Status SaveReferral(const v1::Referral& referral,
                             absl::Time deadline = absl::InfiniteFuture());

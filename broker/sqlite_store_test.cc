@@ -312,6 +312,7 @@ TEST_F(SignedLog, MigrationIndexesAndHashesAnOlderLog) {
                          "DROP TABLE log_index; DROP TABLE log_nodes; "
                          "DROP TABLE tree_heads; DROP TABLE override_reviews; "
                          "DROP TABLE summary_requests; "
+                         "DROP TABLE consent_uses; DROP TABLE consents; "
                          "ALTER TABLE cases DROP COLUMN subject_pseudonym; "
                          "PRAGMA user_version=2;",
                          nullptr, nullptr, nullptr),

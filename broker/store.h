@@ -29,6 +29,13 @@ namespace liaison {
 template <typename T>
 using StoreDone = std::function<void(absl::StatusOr<T>)>;
 
+// A broker notice (an override alert, say) queued in the same commit as
+// the disclosure it is about.
+struct QueuedNotice {
+  std::string agency_id;
+  v1::InboxMessage message;
+};
+
 // A referral the broker decided to let through, with everything that must
 // become durable in the same commit: the referral, its case, the
 // recipient's inbox message and the disclosure's log entry.
@@ -53,6 +60,8 @@ struct NewReferral {
   absl::Time acknowledge_by = absl::InfiniteFuture();
   // Returned to the sender; log_sequence is filled in by the store.
   v1::SendReferralResponse response;
+  // Queued with the referral, e.g. the override alert for the sender.
+  std::vector<QueuedNotice> notices;
 };
 
 // A disclosure an agency made outside the system, recorded so the log
@@ -92,6 +101,7 @@ struct SummaryPush {
   std::vector<Outcome> outcomes;
   absl::Time expires_at;
   v1::PushSummaryResponse response;
+  std::vector<QueuedNotice> notices;
 };
 
 // A summary request the broker allowed: stored, logged and put in the
@@ -138,6 +148,51 @@ struct SummaryAnswer {
   // The DISCLOSURE entry; its sequence is assigned by the store.
   v1::LogEntry entry;
   absl::Time expires_at;
+  std::vector<QueuedNotice> notices;
+};
+
+// A consent or refusal to record, with its log entry, in one commit.
+struct NewConsent {
+  std::string agency_id;
+  // Idempotency as for NewReferral when not empty.
+  std::string idempotency_key;
+  std::string request_digest;
+  // With consent_id and recorded_by_agency_id set.
+  v1::Consent consent;
+  std::string subject_pseudonym;
+  // CONSENT_RECORDED or CONSENT_REFUSED; its sequence is assigned.
+  v1::LogEntry entry;
+};
+
+// A consent as the registry holds it.
+struct StoredConsent {
+  v1::Consent consent;
+  std::string subject_pseudonym;
+};
+
+// What a decision on a consent basis needs from the registry.
+struct ConsentFacts {
+  // The consent asked for; nullopt when no consent has that id.
+  std::optional<StoredConsent> consent;
+  // Every refusal recorded for the subject, withdrawn ones included.
+  std::vector<v1::Consent> refusals;
+};
+
+// The withdrawal of a consent (or the end of a refusal).
+struct ConsentWithdrawal {
+  std::string consent_id;
+  absl::Time at;
+  std::string reason;
+  // The CONSENT_WITHDRAWN entry; the store appends one more per agency
+  // recalled from, naming the recall notice.
+  v1::LogEntry entry;
+  absl::Time notice_expires_at;
+};
+
+struct WithdrawnConsent {
+  v1::Consent consent;
+  // Agencies sent a recall notice; empty when it was withdrawn already.
+  std::vector<std::string> recalled;
 };
 
 // Messages leased from an inbox by one Receive pass.
@@ -290,6 +345,30 @@ class Store {
   // sequence.
   virtual void CommitSummaryAnswer(SummaryAnswer answer,
                                    StoreDone<uint64_t> done) = 0;
+
+  // The consent registry.
+  //
+  // Stores a consent or refusal and appends its entry; a retry with the
+  // same key returns the consent first stored.
+  virtual void RecordConsent(NewConsent consent,
+                             StoreDone<v1::Consent> done) = 0;
+  // NOT_FOUND when no consent has that id; callers decide who may see it.
+  virtual void GetConsent(const std::string& consent_id,
+                          StoreDone<StoredConsent> done) = 0;
+  // The consent `consent_id` (empty for none) and the refusals recorded
+  // for `subject_pseudonym`.
+  virtual void LoadConsentFacts(const std::string& consent_id,
+                                const std::string& subject_pseudonym,
+                                StoreDone<ConsentFacts> done) = 0;
+  // Sets withdrawn_at, appends the entries and queues a consent recall
+  // notice for each agency that received messages under the consent,
+  // naming them. A consent already withdrawn is returned unchanged.
+  //
+  // Every commit above that delivers under a consent records which agency
+  // received which message under it, and fails with FAILED_PRECONDITION,
+  // changing nothing, when the consent was withdrawn after the decision.
+  virtual void WithdrawConsent(ConsentWithdrawal withdrawal,
+                               StoreDone<WithdrawnConsent> done) = 0;
 
   // A case, for the agencies attached to it (NOT_FOUND otherwise).
   virtual void GetCase(const std::string& agency_id, const std::string& case_id,

@@ -106,7 +106,211 @@ std::optional<std::string> OverrideProblem(const PolicySet& set,
   return std::nullopt;
 }
 
+bool AnyCovers(const PolicySet& set, const RepeatedPtrField<v1::Party>& parties,
+               const std::string& agency_id, const std::string& sector) {
+  for (const v1::Party& p : parties) {
+    if (PartyCovers(set, p, agency_id, sector)) return true;
+  }
+  return false;
+}
+
+absl::Time TimeOf(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+std::string DayOf(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%d", t, absl::UTCTimeZone());
+}
+
+// Whether `c` (a consent or a refusal) is in force at `at`.
+bool InForce(const v1::Consent& c, absl::Time at) {
+  if (c.has_withdrawn_at() && TimeOf(c.withdrawn_at()) <= at) return false;
+  if (c.has_valid_from() && TimeOf(c.valid_from()) > at) return false;
+  if (c.has_valid_until() && TimeOf(c.valid_until()) <= at) return false;
+  return true;
+}
+
+bool CoversRoute(const PolicySet& set, const v1::Consent& c,
+                 const DisclosureQuery& q) {
+  return AnyCovers(set, c.disclosing(), q.sender_agency_id, q.sender_sector) &&
+         AnyCovers(set, c.recipients(), q.recipient_agency_id,
+                   q.recipient_sector) &&
+         Names(c.purposes(), q.purpose);
+}
+
+// Checks a consent basis (DESIGN.md rule 5); returns the reason it fails,
+// or nullopt.
+std::optional<std::string> ConsentProblem(const PolicySet& set,
+                                          const DisclosureQuery& q) {
+  const std::string& id = q.basis.consent_id();
+  const std::string named = absl::StrCat("consent \"", id, "\"");
+  if (!q.consent.has_value()) {
+    return absl::StrCat(named,
+                        " is not in the consent registry: record it with "
+                        "RecordConsent and name the id it returns");
+  }
+  const v1::Consent& c = *q.consent;
+  if (q.consent_subject_pseudonym != q.subject_pseudonym) {
+    return absl::StrCat(named, " is about another person");
+  }
+  if (c.refused()) {
+    return absl::StrCat(named,
+                        " records a refusal, not a consent; only an "
+                        "override or a statutory duty can be a basis");
+  }
+  if (c.has_withdrawn_at() && TimeOf(c.withdrawn_at()) <= q.at) {
+    return absl::StrCat(named, " was withdrawn on ",
+                        DayOf(TimeOf(c.withdrawn_at())));
+  }
+  if (c.has_valid_from() && TimeOf(c.valid_from()) > q.at) {
+    return absl::StrCat(named, " is not valid until ",
+                        DayOf(TimeOf(c.valid_from())));
+  }
+  if (c.has_valid_until() && TimeOf(c.valid_until()) <= q.at) {
+    return absl::StrCat(named, " expired on ", DayOf(TimeOf(c.valid_until())));
+  }
+  if (c.grantor() == v1::GRANTOR_GUARDIAN) {
+    const v1::Jurisdiction* j = set.FindJurisdiction(q.sender_jurisdiction);
+    if (j == nullptr) {
+      return absl::StrCat(named,
+                          " was given by a guardian, and the sender's "
+                          "jurisdiction \"",
+                          q.sender_jurisdiction,
+                          "\" is not in the policy set, so its age of "
+                          "majority is unknown");
+    }
+    std::optional<absl::CivilDay> majority = MajorityDay(c.subject(), *j);
+    if (!majority.has_value()) {
+      return absl::StrCat(named,
+                          " was given by a guardian for a subject "
+                          "without a valid birth date");
+    }
+    if (absl::ToCivilDay(q.at, absl::UTCTimeZone()) >= *majority) {
+      return absl::StrCat(named,
+                          " was given by a guardian and lapsed when "
+                          "the subject reached the age of majority (",
+                          j->age_of_majority(), " in \"", j->id(), "\") on ",
+                          absl::FormatCivilTime(*majority),
+                          "; the subject must consent themself");
+    }
+  }
+  if (!AnyCovers(set, c.disclosing(), q.sender_agency_id, q.sender_sector)) {
+    return absl::StrCat(named, " does not name ", q.sender_agency_id, " (",
+                        q.sender_sector, ") as a disclosing party; it names ",
+                        absl::StrJoin(c.disclosing(), ", ",
+                                      [](std::string* out, const v1::Party& p) {
+                                        out->append(PartyName(p));
+                                      }));
+  }
+  if (!AnyCovers(set, c.recipients(), q.recipient_agency_id,
+                 q.recipient_sector)) {
+    return absl::StrCat(named, " does not name ", q.recipient_agency_id, " (",
+                        q.recipient_sector, ") as a recipient; it names ",
+                        absl::StrJoin(c.recipients(), ", ",
+                                      [](std::string* out, const v1::Party& p) {
+                                        out->append(PartyName(p));
+                                      }));
+  }
+  if (!Names(c.purposes(), q.purpose)) {
+    return absl::StrCat(named, " does not cover purpose \"", q.purpose,
+                        "\"; it covers ", absl::StrJoin(c.purposes(), ", "));
+  }
+  for (const v1::Consent& refusal : q.refusals) {
+    if (refusal.consent_id() == c.consent_id()) continue;
+    if (!refusal.refused() || !InForce(refusal, q.at)) continue;
+    if (CoversRoute(set, refusal, q)) {
+      return absl::StrCat(
+          "the subject refused consent for this route and purpose (refusal \"",
+          refusal.consent_id(), "\" recorded by ",
+          refusal.recorded_by_agency_id(),
+          "), which rules consent out as a basis; only an override or a "
+          "statutory duty can be one");
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace
+
+std::string PartyName(const v1::Party& p) {
+  switch (p.party_case()) {
+    case v1::Party::kSector:
+      return absl::StrCat("sector ", p.sector());
+    case v1::Party::kAgencyId:
+      return absl::StrCat("agency ", p.agency_id());
+    case v1::Party::kPublicAuthorities:
+      return "every public authority";
+    case v1::Party::PARTY_NOT_SET:
+      break;
+  }
+  return "nobody";
+}
+
+bool PartyCovers(const PolicySet& set, const v1::Party& party,
+                 const std::string& agency_id, const std::string& sector) {
+  switch (party.party_case()) {
+    case v1::Party::kSector:
+      return party.sector() == sector;
+    case v1::Party::kAgencyId:
+      return party.agency_id() == agency_id;
+    case v1::Party::kPublicAuthorities: {
+      if (!party.public_authorities()) return false;
+      const v1::Sector* s = set.FindSector(sector);
+      return s != nullptr && s->public_authority();
+    }
+    case v1::Party::PARTY_NOT_SET:
+      break;
+  }
+  return false;
+}
+
+std::vector<std::string> MissingChecklistSteps(
+    const PolicySet& set, const std::string& sector,
+    const v1::PreSharingChecklist& c) {
+  std::vector<std::string> missing;
+  const v1::Sector* s = set.FindSector(sector);
+  if (s == nullptr) return missing;
+  for (int step : s->required_checklist()) {
+    switch (step) {
+      case v1::CONCERN_VERIFIED:
+        if (!c.concern_verified()) missing.push_back("concern_verified");
+        break;
+      case v1::PERSON_INFORMED:
+        if (!c.person_informed() && c.person_not_informed_reason().empty()) {
+          missing.push_back("person_informed (or person_not_informed_reason)");
+        }
+        break;
+      case v1::COLLEAGUE_OR_EXPERT_CONSULTED:
+        if (!c.colleague_or_expert_consulted()) {
+          missing.push_back("colleague_or_expert_consulted");
+        }
+        break;
+      case v1::MANAGER_APPROVED:
+        if (!c.manager_approved()) missing.push_back("manager_approved");
+        break;
+      case v1::RISK_ASSESSMENT_REFERENCED:
+        if (c.risk_assessment_reference().empty()) {
+          missing.push_back("risk_assessment_reference");
+        }
+        break;
+      default:
+        break;
+    }
+  }
+  return missing;
+}
+
+std::optional<absl::CivilDay> MajorityDay(const v1::Subject& subject,
+                                          const v1::Jurisdiction& j) {
+  absl::CivilDay born;
+  if (subject.birth_date().size() != 10 ||
+      !absl::ParseCivilTime(subject.birth_date(), &born)) {
+    return std::nullopt;
+  }
+  // CivilDay normalises 29 February of a common year to 1 March.
+  return absl::CivilDay(born.year() + j.age_of_majority(), born.month(),
+                        born.day());
+}
 
 Decision Decide(const PolicySet& set, const DisclosureQuery& q) {
   Decision d;
@@ -177,11 +381,19 @@ Decision Decide(const PolicySet& set, const DisclosureQuery& q) {
         return deny(absl::StrCat("agreement \"", a.id(),
                                  "\" does not allow consent as a basis"));
       }
-      level = a.consent_max_level();
-      d.reasons.push_back(absl::StrCat("basis: consent \"",
-                                       q.basis.consent_id(),
-                                       "\"; the agreement gives up to ",
-                                       LevelName(level), " under consent"));
+      if (std::optional<std::string> problem = ConsentProblem(set, q)) {
+        return deny(*std::move(problem));
+      }
+      level = std::min(a.consent_max_level(), q.consent->max_level());
+      d.reasons.push_back(absl::StrCat(
+          "basis: consent \"", q.basis.consent_id(), "\" given by the ",
+          q.consent->grantor() == v1::GRANTOR_SUBJECT ? "subject"
+          : q.consent->grantor() == v1::GRANTOR_GUARDIAN
+              ? "subject's guardian"
+              : "subject's legal representative",
+          " up to ", LevelName(q.consent->max_level()),
+          "; the agreement gives up to ", LevelName(a.consent_max_level()),
+          " under consent, so ", LevelName(level)));
       break;
     case v1::LegalBasis::kOverride: {
       if (a.override_max_level() == v1::LEVEL_NONE) {

@@ -5,12 +5,14 @@
 #ifndef LIAISON_POLICY_DISCLOSURE_H_
 #define LIAISON_POLICY_DISCLOSURE_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "liaison/v1/common.pb.h"
+#include "liaison/v1/exchange.pb.h"
 #include "liaison/v1/records.pb.h"
 #include "policy/policy_set.h"
 
@@ -33,6 +35,17 @@ struct DisclosureQuery {
   // to the case, or named by the consent.
   bool legitimate_relationship = false;
   absl::Time at;
+  // Pseudonym of the subject the disclosure is about.
+  std::string subject_pseudonym;
+  // For a consent basis: the consent the basis names, as the registry
+  // holds it, with the pseudonym of its subject; nullopt when the registry
+  // has no consent with that id.
+  std::optional<v1::Consent> consent;
+  std::string consent_subject_pseudonym;
+  // Refusals recorded for the subject (withdrawn ones included; Decide
+  // skips those). A refusal covering the route and purpose rules consent
+  // out as a basis and leaves an override possible.
+  std::vector<v1::Consent> refusals;
 };
 
 struct Decision {
@@ -53,6 +66,28 @@ struct Decision {
 // agreement in force covers the route and purpose, the basis is one it
 // allows and is complete, and the relationship it requires is there.
 Decision Decide(const PolicySet& set, const DisclosureQuery& query);
+
+// Whether `party` names the agency `agency_id` of `sector`: by id, by
+// sector, or as a public authority when the set marks its sector so.
+bool PartyCovers(const PolicySet& set, const v1::Party& party,
+                 const std::string& agency_id, const std::string& sector);
+
+// How a party reads in reasons and the log: "sector health", "agency x",
+// "every public authority".
+std::string PartyName(const v1::Party& party);
+
+// The pre-sharing checklist steps the set requires of senders of `sector`
+// that `checklist` does not confirm, each named by its field in
+// v1::PreSharingChecklist ("concern_verified", ...); empty when complete.
+std::vector<std::string> MissingChecklistSteps(
+    const PolicySet& set, const std::string& sector,
+    const v1::PreSharingChecklist& checklist);
+
+// The day a guardian's consent for `subject` lapses in `jurisdiction`: the
+// subject's birthday at the age of majority (29 February counts from 1
+// March in a common year). nullopt when the birth date is not a date.
+std::optional<absl::CivilDay> MajorityDay(const v1::Subject& subject,
+                                          const v1::Jurisdiction& jurisdiction);
 
 // The subject a record names, or nullptr when no record is set.
 const v1::Subject* RecordSubject(const v1::Record& record);

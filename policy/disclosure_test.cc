@@ -74,6 +74,23 @@ DisclosureQuery Query(const std::string& from, const std::string& to,
   q.basis = std::move(basis);
   q.legitimate_relationship = true;
   q.at = Noon(kToday);
+  q.subject_pseudonym = "subject-1";
+  if (q.basis.has_consent_id()) {
+    // A consent in the registry from the subject, wide enough that the
+    // agreement alone sets the level.
+    v1::Consent c;
+    c.set_consent_id(q.basis.consent_id());
+    c.set_grantor(v1::GRANTOR_SUBJECT);
+    for (const char* sector : {"health", "social_care", "education", "police",
+                               "housing"}) {
+      c.add_disclosing()->set_sector(sector);
+      c.add_recipients()->set_sector(sector);
+    }
+    c.add_purposes(purpose);
+    c.set_max_level(v1::LEVEL_FULL);
+    q.consent = c;
+    q.consent_subject_pseudonym = q.subject_pseudonym;
+  }
   return q;
 }
 
@@ -250,6 +267,188 @@ TEST(Decide, EveryDefaultAgreementOnEveryBasis) {
     EXPECT_TRUE(absl::StrContains(d.reasons.back(), c.reason))
         << "last reason: " << d.reasons.back();
   }
+}
+
+// A consent basis is only as good as the consent the registry holds
+// (DESIGN.md rule 5): every way one can fail, and the level it caps.
+TEST(Decide, AConsentMustCoverTheRouteThePurposeAndTheDay) {
+  auto with = [](DisclosureQuery q, auto change) {
+    change(&q);
+    return q;
+  };
+  // School to social care, under a guardian's consent for a child born
+  // 2011-03-14, who comes of age (18 in "se") on 2029-03-14.
+  auto guardian = [](DisclosureQuery* q) {
+    v1::Consent& c = *q->consent;
+    c.set_grantor(v1::GRANTOR_GUARDIAN);
+    c.set_grantor_relation("mother");
+    c.mutable_subject()->set_birth_date("2011-03-14");
+  };
+  auto at = [](int y, int m, int d) {
+    return [=](DisclosureQuery* q) { q->at = Noon(absl::CivilDay(y, m, d)); };
+  };
+  auto both = [](auto f, auto g) {
+    return [=](DisclosureQuery* q) {
+      f(q);
+      g(q);
+    };
+  };
+  auto base = Query("education", "social_care", "child_welfare", Consent());
+  auto refusal = [](DisclosureQuery* q) {
+    v1::Consent r;
+    r.set_consent_id("con-refusal");
+    r.set_refused(true);
+    r.set_recorded_by_agency_id("malmo-health");
+    r.add_disclosing()->set_sector("education");
+    r.add_recipients()->set_agency_id("malmo-social_care");
+    r.add_purposes("child_welfare");
+    q->refusals.push_back(r);
+  };
+  const std::vector<DecisionCase> cases = {
+      {"a wide consent: the agreement's level", base, v1::LEVEL_SUMMARY,
+       "education-to-social-care-welfare", "allowed at LEVEL_SUMMARY"},
+      {"the consent's own maximum is lower",
+       with(base,
+            [](DisclosureQuery* q) {
+              q->consent->set_max_level(v1::LEVEL_SIGNAL);
+            }),
+       v1::LEVEL_SIGNAL, "education-to-social-care-welfare", "allowed at"},
+      {"not in the registry",
+       with(base, [](DisclosureQuery* q) { q->consent.reset(); }),
+       v1::LEVEL_NONE, "education-to-social-care-welfare",
+       "is not in the consent registry"},
+      {"about another person",
+       with(base,
+            [](DisclosureQuery* q) {
+              q->consent_subject_pseudonym = "someone-else";
+            }),
+       v1::LEVEL_NONE, "education-to-social-care-welfare",
+       "is about another person"},
+      {"a refusal named as the consent",
+       with(base, [](DisclosureQuery* q) { q->consent->set_refused(true); }),
+       v1::LEVEL_NONE, "education-to-social-care-welfare",
+       "records a refusal"},
+      {"withdrawn",
+       with(base,
+            [](DisclosureQuery* q) {
+              q->consent->mutable_withdrawn_at()->set_seconds(
+                  absl::ToUnixSeconds(q->at - absl::Hours(1)));
+            }),
+       v1::LEVEL_NONE, "education-to-social-care-welfare", "was withdrawn on"},
+      {"not yet valid",
+       with(base,
+            [](DisclosureQuery* q) {
+              q->consent->mutable_valid_from()->set_seconds(
+                  absl::ToUnixSeconds(q->at + absl::Hours(48)));
+            }),
+       v1::LEVEL_NONE, "education-to-social-care-welfare", "is not valid until"},
+      {"expired",
+       with(base,
+            [](DisclosureQuery* q) {
+              q->consent->mutable_valid_until()->set_seconds(
+                  absl::ToUnixSeconds(q->at));
+            }),
+       v1::LEVEL_NONE, "education-to-social-care-welfare", "expired on"},
+      {"a guardian's consent the day before the subject comes of age",
+       with(base, both(guardian, at(2029, 3, 13))), v1::LEVEL_SUMMARY,
+       "education-to-social-care-welfare", "allowed at"},
+      {"a guardian's consent on the day the subject comes of age",
+       with(base, both(guardian, at(2029, 3, 14))), v1::LEVEL_NONE,
+       "education-to-social-care-welfare",
+       "reached the age of majority (18 in \"se\") on 2029-03-14"},
+      {"a guardian's consent for a subject without a birth date",
+       with(base, both(guardian,
+                       [](DisclosureQuery* q) {
+                         q->consent->mutable_subject()->clear_birth_date();
+                       })),
+       v1::LEVEL_NONE, "education-to-social-care-welfare",
+       "without a valid birth date"},
+      {"the sender is not a disclosing party",
+       with(base,
+            [](DisclosureQuery* q) {
+              q->consent->clear_disclosing();
+              q->consent->add_disclosing()->set_agency_id("another-school");
+            }),
+       v1::LEVEL_NONE, "education-to-social-care-welfare",
+       "as a disclosing party; it names agency another-school"},
+      {"the recipient is not a recipient",
+       with(base,
+            [](DisclosureQuery* q) {
+              q->consent->clear_recipients();
+              q->consent->add_recipients()->set_sector("health");
+            }),
+       v1::LEVEL_NONE, "education-to-social-care-welfare",
+       "as a recipient; it names sector health"},
+      {"every public authority covers social care",
+       with(base,
+            [](DisclosureQuery* q) {
+              q->consent->clear_recipients();
+              q->consent->add_recipients()->set_public_authorities(true);
+            }),
+       v1::LEVEL_SUMMARY, "education-to-social-care-welfare", "allowed at"},
+      {"another purpose",
+       with(base,
+            [](DisclosureQuery* q) {
+              q->consent->clear_purposes();
+              q->consent->add_purposes("referral_feedback");
+            }),
+       v1::LEVEL_NONE, "education-to-social-care-welfare",
+       "does not cover purpose \"child_welfare\""},
+      {"a refusal covering the route", with(base, refusal), v1::LEVEL_NONE,
+       "education-to-social-care-welfare", "refused consent for this route"},
+      {"a withdrawn refusal no longer counts",
+       with(base,
+            [&](DisclosureQuery* q) {
+              refusal(q);
+              q->refusals.back().mutable_withdrawn_at()->set_seconds(
+                  absl::ToUnixSeconds(q->at - absl::Hours(1)));
+            }),
+       v1::LEVEL_SUMMARY, "education-to-social-care-welfare", "allowed at"},
+      {"a refusal of another purpose does not count",
+       with(base,
+            [&](DisclosureQuery* q) {
+              refusal(q);
+              q->refusals.back().set_purposes(0, "crime_prevention");
+            }),
+       v1::LEVEL_SUMMARY, "education-to-social-care-welfare", "allowed at"},
+      {"a refusal leaves an override possible",
+       with(Query("education", "social_care", "child_welfare", Override()),
+            refusal),
+       v1::LEVEL_SUMMARY, "education-to-social-care-welfare", "allowed at"},
+  };
+  const std::shared_ptr<const PolicySet> set = DefaultSet();
+  for (const DecisionCase& c : cases) {
+    SCOPED_TRACE(c.name);
+    const Decision d = Decide(*set, c.query);
+    EXPECT_EQ(d.allowed, c.level != v1::LEVEL_NONE)
+        << absl::StrJoin(d.reasons, "\n");
+    EXPECT_EQ(d.level, c.level);
+    EXPECT_EQ(d.agreement_id, c.agreement);
+    ASSERT_FALSE(d.reasons.empty());
+    EXPECT_TRUE(absl::StrContains(d.reasons.back(), c.reason))
+        << "last reason: " << d.reasons.back();
+  }
+}
+
+TEST(Checklist, HealthMustConfirmEveryStepThePolicyRequires) {
+  const std::shared_ptr<const PolicySet> set = DefaultSet();
+  v1::PreSharingChecklist c;
+  EXPECT_EQ(absl::StrJoin(MissingChecklistSteps(*set, "health", c), ", "),
+            "concern_verified, person_informed (or "
+            "person_not_informed_reason), colleague_or_expert_consulted, "
+            "manager_approved");
+  c.set_concern_verified(true);
+  c.set_person_not_informed_reason("informing the parents would put the "
+                                   "child at risk");
+  c.set_colleague_or_expert_consulted(true);
+  EXPECT_EQ(absl::StrJoin(MissingChecklistSteps(*set, "health", c), ", "),
+            "manager_approved");
+  c.set_manager_approved(true);
+  EXPECT_TRUE(MissingChecklistSteps(*set, "health", c).empty());
+  // Other sectors of the default set require none.
+  EXPECT_TRUE(
+      MissingChecklistSteps(*set, "education", v1::PreSharingChecklist())
+          .empty());
 }
 
 TEST(Decide, AnAgreementNamingTheAgencyWinsOverItsSector) {

@@ -63,9 +63,9 @@ Example:
 )"},
       {"explain",
        {"policy", "from", "to", "purpose", "basis", "basis_file",
-        "jurisdiction", "record", "date", "relationship"},
+        "jurisdiction", "record", "date", "relationship", "consent"},
        R"(Usage: liaison-policy explain --policy=DIR --from=SENDER --to=RECIPIENT
-           --purpose=PURPOSE --basis=BASIS [--record=FILE]
+           --purpose=PURPOSE --basis=BASIS [--record=FILE] [--consent=FILE]
            [--jurisdiction=ID] [--date=YYYY-MM-DD] [--norelationship]
 
 Decides one disclosure as the broker would, and prints the decision, the
@@ -82,6 +82,13 @@ Flags:
   --basis_file=FILE   a liaison.v1.LegalBasis in text format, instead of
                       --basis, e.g. an override with its category,
                       provision, statement, assessor and approver
+  --consent=FILE      with a consent basis: the liaison.v1.Consent relied
+                      on, in text format (e.g. policy/examples/
+                      consent-guardian.textproto), checked as the broker
+                      checks a registered consent: grantor and age of
+                      majority, validity, parties, purposes, its level.
+                      Without it, a consent from the subject covering this
+                      route and purpose at any level is assumed
   --jurisdiction=ID   the sender's jurisdiction (default "se")
   --record=FILE       a sample liaison.v1.Record in text format, e.g.
                       policy/examples/health-record.textproto
@@ -108,7 +115,8 @@ constexpr cli::FlagSpec kFlags[] = {
     {"to", FlagType::kString},           {"purpose", FlagType::kString},
     {"basis", FlagType::kString},        {"basis_file", FlagType::kString},
     {"jurisdiction", FlagType::kString}, {"record", FlagType::kString},
-    {"date", FlagType::kString},         {"relationship", FlagType::kBool}};
+    {"date", FlagType::kString},         {"relationship", FlagType::kBool},
+    {"consent", FlagType::kString}};
 
 const cli::ToolSpec& Tool() {
   static const cli::ToolSpec tool{"liaison-policy", kGeneralHelp, Commands(),
@@ -245,6 +253,42 @@ int RunExplain(const cli::CommandLine& cl) {
       return 2;
     }
     q.record_type = RecordType(record);
+  }
+
+  if (q.basis.has_consent_id()) {
+    // Offline there is no registry and no pseudonym key: the consent comes
+    // from a file (or is assumed), and subjects are compared as given.
+    v1::Consent consent;
+    if (const std::string path = Value(cl, "consent"); !path.empty()) {
+      if (std::string e = ReadTextFile(path, &consent); !e.empty()) {
+        std::cerr << "liaison-policy: " << e << "\n";
+        return 2;
+      }
+      consent.set_consent_id(q.basis.consent_id());
+    } else {
+      consent.set_consent_id(q.basis.consent_id());
+      consent.set_grantor(v1::GRANTOR_SUBJECT);
+      consent.add_disclosing()->set_sector(q.sender_sector);
+      consent.add_recipients()->set_sector(q.recipient_sector);
+      consent.add_purposes(q.purpose);
+      consent.set_max_level(v1::LEVEL_FULL);
+      std::cout << "assuming a consent from the subject for this route and "
+                   "purpose at any level (give --consent=FILE to check "
+                   "one)\n";
+    }
+    const v1::Subject* subject = RecordSubject(record);
+    q.subject_pseudonym = subject != nullptr && !subject->identifier().empty()
+                              ? subject->identifier()
+                              : consent.subject().identifier();
+    q.consent_subject_pseudonym = consent.subject().identifier();
+    if (consent.subject().identifier().empty()) {
+      q.consent_subject_pseudonym = q.subject_pseudonym;
+    }
+    if (consent.refused()) q.refusals.push_back(consent);
+    q.consent = std::move(consent);
+  } else if (!Value(cl, "consent").empty()) {
+    return UsageError("--consent applies only with --basis=consent",
+                      "explain");
   }
 
   const Decision d = Decide(**set, q);

@@ -266,6 +266,23 @@ class Checker {
             absl::StrCat("sector \"", s->name(), "\" is already defined at ",
                          it->second));
       }
+      std::set<int> steps;
+      for (int i = 0; i < s->required_checklist_size(); ++i) {
+        const int step = s->required_checklist(i);
+        const std::string where =
+            site.At(v1::Sector::descriptor(), "required_checklist", i);
+        if (step == v1::PRE_SHARING_STEP_UNSPECIFIED ||
+            !v1::PreSharingStep_IsValid(step)) {
+          Add(where, absl::StrCat("sector \"", s->name(),
+                                  "\": required_checklist needs a step, e.g. "
+                                  "CONCERN_VERIFIED"));
+        } else if (!steps.insert(step).second) {
+          Add(where, absl::StrCat("sector \"", s->name(), "\" lists ",
+                                  v1::PreSharingStep_Name(
+                                      static_cast<v1::PreSharingStep>(step)),
+                                  " twice"));
+        }
+      }
     }
   }
 

@@ -186,6 +186,12 @@ TEST(PolicyCheck, EachMistakeIsReportedWithFileAndLine) {
       {"byte escape that is not UTF-8", "agreements.textproto",
        "purposes: \"crime_prevention\"", "purposes: \"crime\\377\"",
        "purposes: \"crime\\377\"", "purposes is not UTF-8 text"},
+      {"a checklist step listed twice", "sectors.textproto",
+       "required_checklist: MANAGER_APPROVED",
+       "required_checklist: MANAGER_APPROVED\n"
+       "  required_checklist: CONCERN_VERIFIED",
+       "required_checklist: CONCERN_VERIFIED\n}",
+       "lists CONCERN_VERIFIED twice"},
       {"duplicate sector", "sectors.textproto", "name: \"police\"",
        "name: \"education\"", "name: \"education\"\n  description: \"Police",
        "already defined"},

@@ -98,7 +98,9 @@ class AuditTest : public ::testing::Test {
     r.add_concerns(v1::CONCERN_CATEGORY_SCHOOL_ABSENCE);
     r.set_urgency(v1::URGENCY_ROUTINE);
     r.mutable_record()->mutable_education()->set_school("Rosengard School");
-    r.mutable_basis()->set_consent_id("consent-1");
+    // The school's duty to report (SoL 14:1): no consent to record, so the
+    // log holds the referrals alone. Consents are consent_test's.
+    r.mutable_basis()->set_statutory_duty("se-sol-14-1");
     grpc::ClientContext ctx;
     v1::SendReferralResponse resp;
     return v1::Exchange::NewStub(Channel(school_))
@@ -430,8 +432,8 @@ TEST_F(AuditTest, SubjectAccessReportAndManualDisclosures) {
   EXPECT_TRUE(absl::StrContains(
       report.out,
       "Rosengard School shared a short summary written for sharing with "
-      "Malmo Social Services for child welfare, with the consent given for "
-      "you."))
+      "Malmo Social Services for child welfare, because the law requires "
+      "it."))
       << report.out;
   EXPECT_TRUE(absl::StrContains(report.out,
                                 "Malmo Social Services shared "
@@ -452,7 +454,7 @@ TEST_F(AuditTest, OverrideReviewsRefuseWhatIsNotAnOverride) {
   ASSERT_TRUE(SchoolSends("a").ok());
   grpc::ClientContext ctx;
   v1::ReviewOverrideRequest req;
-  req.set_log_sequence(0);  // a disclosure under consent
+  req.set_log_sequence(0);  // a disclosure under a statutory duty
   req.set_outcome(v1::OverrideReview::OUTCOME_JUSTIFIED);
   v1::ReviewOverrideResponse resp;
   grpc::Status s =

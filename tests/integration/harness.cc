@@ -11,6 +11,7 @@
 #include <fstream>
 
 #include "absl/strings/match.h"
+#include "liaison/v1/exchange.grpc.pb.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 
@@ -32,6 +33,35 @@ int DecodeWaitStatus(int status) {
 }
 
 }  // namespace
+
+std::string RecordConsentFromSubject(
+    const std::shared_ptr<grpc::Channel>& channel,
+    const std::string& subject_identifier,
+    const std::vector<std::string>& purposes) {
+  v1::RecordConsentRequest request;
+  v1::Consent* c = request.mutable_consent();
+  c->set_grantor(v1::GRANTOR_SUBJECT);
+  c->mutable_subject()->set_identifier(subject_identifier);
+  for (const char* sector : {"health", "social_care", "education", "police"}) {
+    c->add_disclosing()->set_sector(sector);
+    c->add_recipients()->set_sector(sector);
+  }
+  for (const std::string& p : purposes) c->add_purposes(p);
+  c->set_max_level(v1::LEVEL_FULL);
+  c->mutable_evidence()->set_form_reference("TEST-FORM-1");
+  c->mutable_evidence()->set_form_version("v1");
+  c->mutable_evidence()->set_language("sv");
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  v1::Consent recorded;
+  grpc::Status s =
+      v1::Exchange::NewStub(channel)->RecordConsent(&ctx, request, &recorded);
+  if (!s.ok()) {
+    ADD_FAILURE() << "RecordConsent for " << subject_identifier
+                  << " refused: " << s.error_message();
+  }
+  return recorded.consent_id();
+}
 
 std::string BinaryPath(const std::string& name) {
   return std::string(LIAISON_BIN_DIR) + "/" + name;

@@ -120,6 +120,17 @@ std::shared_ptr<grpc::Channel> ChannelFor(const BrokerProcess& broker,
                                           const std::string& ca_cert,
                                           const Credentials& creds);
 
+// Records, as the agency `channel` authenticates, a consent given by the
+// person `subject_identifier` themself for every built-in sector to share
+// with every other for `purposes`, at any level, and returns its id. Tests
+// whose subject is not the consent's call this to have a basis the broker
+// accepts; the test fails if the broker refuses it.
+std::string RecordConsentFromSubject(
+    const std::shared_ptr<grpc::Channel>& channel,
+    const std::string& subject_identifier,
+    const std::vector<std::string>& purposes = {
+        "child_welfare", "crime_prevention", "referral_feedback"});
+
 // Path of a built binary, set by CMake.
 std::string BinaryPath(const std::string& name);
 

@@ -71,8 +71,8 @@ class PolicyTest : public ::testing::Test {
 
   // A health referral carrying diagnosis codes, birth date, address and
   // free text, under consent.
-  static v1::SendReferralRequest HealthReferral(const std::string& key,
-                                                const std::string& to) {
+  v1::SendReferralRequest HealthReferral(const std::string& key,
+                                         const std::string& to) {
     v1::SendReferralRequest r;
     r.set_idempotency_key(key);
     r.mutable_destination()->set_agency_id(to);
@@ -91,7 +91,10 @@ class PolicyTest : public ::testing::Test {
     h->set_clinician_notes("Says things are bad at home.");
     h->set_active_involvement(true);
     h->mutable_contact_point()->set_name("CAMHS duty team");
-    r.mutable_basis()->set_consent_id("consent-1");
+    if (consent_.empty()) {
+      consent_ = RecordConsentFromSubject(Channel(health_), "20110412-2389");
+    }
+    r.mutable_basis()->set_consent_id(consent_);
     v1::PreSharingChecklist* c = r.mutable_checklist();
     c->set_concern_verified(true);
     c->set_person_informed(true);
@@ -123,6 +126,8 @@ class PolicyTest : public ::testing::Test {
 
   Deployment deployment_;
   Credentials health_, social_, police_, admin_, dpo_;
+  // The child's own consent, recorded at the first referral.
+  std::string consent_;
   std::unique_ptr<BrokerProcess> broker_;
 };
 

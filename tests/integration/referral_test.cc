@@ -76,6 +76,8 @@ class ReferralTest : public ::testing::Test {
     broker_ = std::make_unique<BrokerProcess>(
         deployment_, std::vector<std::string>{"--shutdown_grace_seconds=1"});
     ASSERT_GT(broker_->port(), 0) << broker_->Output();
+    consent_ = RecordConsentFromSubject(
+        ChannelFor(*broker_, deployment_.ca_cert(), school_), "20110304-1234");
   }
 
   std::unique_ptr<v1::Exchange::Stub> Stub(const Credentials& c) {
@@ -93,7 +95,7 @@ class ReferralTest : public ::testing::Test {
     c->set_risk_assessment_reference("RA-2026-17");
   }
 
-  static v1::SendReferralRequest SchoolReferral(const std::string& key) {
+  v1::SendReferralRequest SchoolReferral(const std::string& key) const {
     v1::SendReferralRequest r;
     r.set_idempotency_key(key);
     r.mutable_destination()->mutable_sector_in_area()->set_sector(
@@ -109,7 +111,7 @@ class ReferralTest : public ::testing::Test {
     e->set_school("Rosengard School");
     e->set_attendance_percent(61.5);
     e->set_teacher_notes("Often arrives without breakfast.");
-    r.mutable_basis()->set_consent_id("consent-1");
+    r.mutable_basis()->set_consent_id(consent_);
     return r;
   }
 
@@ -190,6 +192,8 @@ class ReferralTest : public ::testing::Test {
 
   Deployment deployment_;
   Credentials school_, social_, health_, police_;
+  // A consent from the pupil every referral here relies on.
+  std::string consent_;
   std::unique_ptr<BrokerProcess> broker_;
 };
 
@@ -510,8 +514,7 @@ TEST_F(ReferralTest, CommandLineSendsListsAndMovesAReferral) {
     concerns: CONCERN_CATEGORY_SCHOOL_ABSENCE
     urgency: URGENCY_ROUTINE
     record { education { school: "Rosengard School" } }
-    basis { consent_id: "consent-1" }
-  )pb";
+  )pb" << "basis { consent_id: \"" << consent_ << "\" }\n";
   auto liaison = [&](const Credentials& c, std::vector<std::string> args) {
     std::vector<std::string> argv = {
         BinaryPath("liaison"), "--broker=" + broker_->address(),

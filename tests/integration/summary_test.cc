@@ -61,6 +61,8 @@ class SummaryTest : public ::testing::Test {
     broker_ = std::make_unique<BrokerProcess>(
         deployment_, std::vector<std::string>{"--shutdown_grace_seconds=1"});
     ASSERT_GT(broker_->port(), 0) << broker_->Output();
+    consent_ = RecordConsentFromSubject(
+        ChannelFor(*broker_, deployment_.ca_cert(), school_), kChild);
   }
 
   std::unique_ptr<v1::Exchange::Stub> Stub(const Credentials& c) {
@@ -88,7 +90,7 @@ class SummaryTest : public ::testing::Test {
     v1::EducationRecord* e = r.mutable_record()->mutable_education();
     *e->mutable_subject() = Child();
     e->set_school("Rosengard School");
-    r.mutable_basis()->set_consent_id("consent-1");
+    r.mutable_basis()->set_consent_id(consent_);
     grpc::ClientContext ctx;
     v1::SendReferralResponse resp;
     grpc::Status s = Stub(school_)->SendReferral(&ctx, r, &resp);
@@ -109,7 +111,7 @@ class SummaryTest : public ::testing::Test {
     r.add_concerns(v1::CONCERN_CATEGORY_NEGLECT);
     r.set_urgency(v1::URGENCY_ROUTINE);
     *r.mutable_record() = SocialRecord();
-    r.mutable_basis()->set_consent_id("consent-1");
+    r.mutable_basis()->set_consent_id(consent_);
     grpc::ClientContext ctx;
     v1::SendReferralResponse resp;
     grpc::Status s = Stub(social_)->SendReferral(&ctx, r, &resp);
@@ -169,13 +171,13 @@ class SummaryTest : public ::testing::Test {
     return Result(s, resp);
   }
 
-  static v1::RequestSummaryRequest AskHospital(const std::string& key) {
+  v1::RequestSummaryRequest AskHospital(const std::string& key) const {
     v1::RequestSummaryRequest r;
     r.set_idempotency_key(key);
     r.mutable_holder()->set_agency_id("hospital");
     *r.mutable_subject() = Child();
     r.set_purpose("child_welfare");
-    r.mutable_basis()->set_consent_id("consent-1");
+    r.mutable_basis()->set_consent_id(consent_);
     return r;
   }
 
@@ -218,6 +220,8 @@ class SummaryTest : public ::testing::Test {
 
   Deployment deployment_;
   Credentials hospital_, social_, school_, police_, dpo_;
+  // The child's own consent the tests rely on.
+  std::string consent_;
   std::unique_ptr<BrokerProcess> broker_;
 };
 
@@ -240,7 +244,7 @@ TEST_F(SummaryTest, APushIsDecidedAndAbstractedForEachAttachedAgency) {
   e->set_teacher_notes("Often arrives without breakfast.");
   e->set_summary_for_sharing(
       "Attendance falling since September; meeting with parents.");
-  push.mutable_basis()->set_consent_id("consent-1");
+  push.mutable_basis()->set_consent_id(consent_);
   auto pushed = Push(school_, push);
   ASSERT_TRUE(pushed.ok()) << pushed.status();
   ASSERT_EQ(pushed->deliveries_size(), 2);
@@ -308,7 +312,7 @@ TEST_F(SummaryTest, BadPushesAreRefusedAndDeliverNothing) {
   good.set_case_id(case_id);
   good.set_purpose("child_welfare");
   *good.mutable_record() = SocialRecord();
-  good.mutable_basis()->set_consent_id("consent-1");
+  good.mutable_basis()->set_consent_id(consent_);
 
   struct Case {
     std::string name;
@@ -452,6 +456,9 @@ TEST_F(SummaryTest, RequestsThePolicyWouldAnswerWithNothingAreDenied) {
   EXPECT_EQ(Ask(school_, other).status().code(),
             absl::StatusCode::kPermissionDenied);
   other.mutable_holder()->set_agency_id("social");
+  // With the other child's own consent, so only the case is wrong.
+  other.mutable_basis()->set_consent_id(RecordConsentFromSubject(
+      ChannelFor(*broker_, deployment_.ca_cert(), school_), kOtherChild));
   auto mismatch = Ask(school_, other);
   EXPECT_EQ(mismatch.status().code(), absl::StatusCode::kInvalidArgument)
       << mismatch.status();
