@@ -224,6 +224,59 @@ std::string SubjectLine(const v1::Subject& s) {
   return absl::StrCat(s.identifier(), " (born ", s.birth_date(), ")");
 }
 
+// Named as the policy's explanations name parties, so that a denial's
+// message and `liaison consent show` read alike.
+std::string PartyText(const v1::Party& party) {
+  switch (party.party_case()) {
+    case v1::Party::kSector:
+      return absl::StrCat("sector ", party.sector());
+    case v1::Party::kAgencyId:
+      return absl::StrCat("agency ", party.agency_id());
+    case v1::Party::kPublicAuthorities:
+      // Only true is valid; a false one covers no agency, and saying
+      // "every public authority" for it would overstate the consent.
+      return party.public_authorities() ? "every public authority"
+                                        : "public_authorities: false (nobody)";
+    case v1::Party::PARTY_NOT_SET:
+      break;
+  }
+  return "-";
+}
+
+std::string PartiesText(
+    const google::protobuf::RepeatedPtrField<v1::Party>& parties) {
+  std::vector<std::string> names;
+  for (const v1::Party& p : parties) names.push_back(PartyText(p));
+  return names.empty() ? "-" : absl::StrJoin(names, ", ");
+}
+
+std::string GrantorText(const v1::Consent& c) {
+  if (c.grantor() == v1::GRANTOR_SUBJECT) return "the subject";
+  std::string text = Readable(v1::Grantor_Name(c.grantor()), "GRANTOR_");
+  if (!c.grantor_relation().empty()) {
+    absl::StrAppend(&text, " (", c.grantor_relation(), ")");
+  }
+  return text;
+}
+
+std::string ValidityText(const v1::Consent& c) {
+  std::string text = c.has_valid_from()
+                         ? absl::StrCat("from ", TimeText(c.valid_from()))
+                         : "from recording";
+  absl::StrAppend(&text,
+                  c.has_valid_until()
+                      ? absl::StrCat(" until ", TimeText(c.valid_until()))
+                      : " until withdrawn");
+  // A guardian's consent lapses at the age of majority whatever the file
+  // said, and the reader should not have to know that rule.
+  if (c.grantor() == v1::GRANTOR_GUARDIAN) {
+    absl::StrAppend(&text, c.has_valid_until()
+                               ? " or the subject comes of age, if sooner"
+                               : " or the subject comes of age");
+  }
+  return text;
+}
+
 }  // namespace
 
 std::string DescribeInboxMessage(const v1::InboxMessage& m) {
@@ -325,6 +378,46 @@ std::string DescribeReferral(const v1::Referral& r) {
       lines.AddRaw(
           absl::StrCat(std::string(24, ' '), "detail: ", e.detail(), "\n"));
     }
+  }
+  return lines.text();
+}
+
+std::string DescribeConsent(const v1::Consent& c) {
+  const auto or_dash = [](const std::string& value) {
+    return value.empty() ? std::string("-") : value;
+  };
+  Lines lines(0, 15);
+  lines.Add("consent", or_dash(c.consent_id()))
+      .Add("kind", c.refused() ? "refusal: no consent-based sharing between "
+                                 "these parties for these purposes"
+                               : "consent")
+      .Add("recorded by", or_dash(c.recorded_by_agency_id()))
+      .Add(c.refused() ? "refused by" : "granted by", GrantorText(c))
+      .Add("subject", SubjectLine(c.subject()))
+      .Add("disclosing", PartiesText(c.disclosing()))
+      .Add("recipients", PartiesText(c.recipients()))
+      .Add("purposes",
+           c.purposes().empty() ? "-" : absl::StrJoin(c.purposes(), ", "));
+  // The broker ignores max_level on a refusal; showing one would suggest
+  // the refusal allows something up to it.
+  if (!c.refused()) lines.Add("max level", LevelName(c.max_level()));
+  lines.Add("valid", ValidityText(c));
+  if (c.has_evidence()) {
+    const v1::ConsentEvidence& e = c.evidence();
+    Lines evidence(2, 13);
+    evidence.Add("form", or_dash(e.form_reference()))
+        .Add("version", or_dash(e.form_version()))
+        .Add("language", or_dash(e.language()))
+        .Add("interpreter", e.interpreter_present() ? "yes" : "no");
+    lines.AddRaw("evidence:\n").AddRaw(evidence.text());
+  } else {
+    lines.Add("evidence", "none recorded");
+  }
+  if (c.has_withdrawn_at()) {
+    lines.Add("withdrawn at",
+              absl::StrCat(TimeText(c.withdrawn_at()),
+                           c.refused() ? " (the refusal no longer applies)"
+                                       : " (no longer a basis for sharing)"));
   }
   return lines.text();
 }

@@ -43,6 +43,13 @@ std::string DescribeInboxMessage(const v1::InboxMessage& message);
 // first.
 std::string DescribeReferral(const v1::Referral& referral);
 
+// A consent or refusal as RecordConsent, WithdrawConsent and GetConsent
+// return it: its id, who recorded it, whether it is a consent or a refusal,
+// who granted it, the subject, the parties and purposes it covers, the
+// highest level (consents only), its validity, the evidence and, once
+// withdrawn, when.
+std::string DescribeConsent(const v1::Consent& consent);
+
 }  // namespace liaison::client
 
 #endif  // LIAISON_CLIENTS_EXCHANGE_TEXT_H_

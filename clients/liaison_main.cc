@@ -60,14 +60,17 @@ ABSL_FLAG(std::string, professional_role,
 
 // Flags of single commands; main refuses them with any other command.
 ABSL_FLAG(std::string, idempotency_key, "",
-          "send-referral, push-summary, request-summary: the idempotency key "
-          "(default: the file's, else the SHA-256 of the file).");
+          "send-referral, push-summary, request-summary, manual-disclosure, "
+          "consent record and consent refuse: the idempotency key (default: "
+          "the file's, else the SHA-256 of the file).");
 ABSL_FLAG(bool, follow, false,
           "inbox: keep streaming and acknowledge each message once printed.");
 ABSL_FLAG(int, lease_seconds, 0,
           "inbox: lease on each message delivered, seconds (0: the broker's "
           "default).");
-ABSL_FLAG(std::string, reason, "", "referral decline: why.");
+ABSL_FLAG(std::string, reason, "",
+          "referral decline: why; consent withdraw: why the consent is "
+          "withdrawn.");
 ABSL_FLAG(std::string, question, "", "referral info: the information needed.");
 ABSL_FLAG(std::string, outcome, "", "referral close: the outcome.");
 
@@ -92,6 +95,8 @@ Commands:
                   lifecycle: show, ack, accept, decline, info, close.
   manual-disclosure
                   Record a disclosure your agency made outside Liaison.
+  consent         Record a consent or a refusal, withdraw one, or show one:
+                  record, refuse, withdraw, show.
   audit           For auditors: query, export and prove the disclosure log,
                   subject access reports, override reviews.
   help            Show help for a command: liaison help inbox
@@ -653,6 +658,135 @@ int RunReferral(const Invocation& in) {
   return 0;
 }
 
+// Records the consent in FILE, or with `refuse` a refusal. The file is a
+// Consent rather than a request, so the key is chosen as for the other file
+// commands but with no key of the file's own.
+int RunConsentRecord(const Invocation& in, bool refuse) {
+  const std::string& path = in.args[1];
+  v1::RecordConsentRequest request;
+  int exit_code = 0;
+  std::optional<std::string> sha =
+      ReadFileFor(path, request.mutable_consent(), &exit_code);
+  if (!sha) return exit_code;
+  // The subcommand, not a field a reader may overlook, says which is meant:
+  // a refusal sent as `record` would block the very sharing the
+  // professional meant to allow.
+  if (!refuse && request.consent().refused()) {
+    return Usage("consent",
+                 absl::StrCat(path,
+                              " sets refused: true; record a refusal with "
+                              "`liaison consent refuse ",
+                              path, "`"));
+  }
+  request.mutable_consent()->set_refused(refuse);
+  const std::string key_source =
+      ChooseKey(request.mutable_idempotency_key(), *sha, path);
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = Connect(in);
+  if (!channel.ok()) return Fail(channel.status());
+  auto stub = v1::Exchange::NewStub(*channel);
+  absl::StatusOr<v1::Consent> recorded =
+      Unary<v1::Consent>(in, [&](grpc::ClientContext* c, v1::Consent* r) {
+        return stub->RecordConsent(c, request, r);
+      });
+  if (!recorded.ok()) return Fail(recorded.status());
+  std::cout << "idempotency key: " << request.idempotency_key() << " ("
+            << key_source << ")\n"
+            << liaison::client::DescribeConsent(*recorded) << std::flush;
+  return 0;
+}
+
+int RunConsentWithdraw(const Invocation& in) {
+  const std::string reason = absl::GetFlag(FLAGS_reason);
+  if (reason.empty()) {
+    return Usage("consent", "`consent withdraw` needs --reason=TEXT");
+  }
+  v1::WithdrawConsentRequest request;
+  request.set_consent_id(in.args[1]);
+  request.set_reason(reason);
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = Connect(in);
+  if (!channel.ok()) return Fail(channel.status());
+  auto stub = v1::Exchange::NewStub(*channel);
+  absl::StatusOr<v1::Consent> withdrawn =
+      Unary<v1::Consent>(in, [&](grpc::ClientContext* c, v1::Consent* r) {
+        return stub->WithdrawConsent(c, request, r);
+      });
+  if (!withdrawn.ok()) return Fail(withdrawn.status());
+  std::cout << liaison::client::DescribeConsent(*withdrawn);
+  // Nothing was shared under a refusal, so there is nothing to recall.
+  if (withdrawn->refused()) {
+    std::cout << "The refusal has ended; sharing between these parties "
+                 "needs a new consent or another basis."
+              << std::endl;
+  } else {
+    std::cout << "Recall notices went to every agency that received data "
+                 "under this consent, naming the inbox messages to recall."
+              << std::endl;
+  }
+  return 0;
+}
+
+int RunConsentShow(const Invocation& in) {
+  v1::GetConsentRequest request;
+  request.set_consent_id(in.args[1]);
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = Connect(in);
+  if (!channel.ok()) return Fail(channel.status());
+  auto stub = v1::Exchange::NewStub(*channel);
+  absl::StatusOr<v1::Consent> consent =
+      Unary<v1::Consent>(in, [&](grpc::ClientContext* c, v1::Consent* r) {
+        return stub->GetConsent(c, request, r);
+      });
+  if (!consent.ok()) return Fail(consent.status());
+  std::cout << liaison::client::DescribeConsent(*consent) << std::flush;
+  return 0;
+}
+
+// `consent` subcommands, what their one argument is, and the command flag
+// each accepts, if any.
+struct ConsentSubcommand {
+  const char* argument;
+  const char* flag;  // nullptr when it takes none
+};
+
+const std::map<std::string, ConsentSubcommand>& ConsentSubcommands() {
+  static const auto* subcommands = new std::map<std::string, ConsentSubcommand>{
+      {"record", {"FILE", "idempotency_key"}},
+      {"refuse", {"FILE", "idempotency_key"}},
+      {"withdraw", {"CONSENT_ID", "reason"}},
+      {"show", {"CONSENT_ID", nullptr}},
+  };
+  return *subcommands;
+}
+
+int RunConsent(const Invocation& in) {
+  if (in.args.empty()) {
+    return Usage("consent",
+                 "name a subcommand: record, refuse, withdraw or show");
+  }
+  const std::string& sub = in.args[0];
+  auto it = ConsentSubcommands().find(sub);
+  if (it == ConsentSubcommands().end()) {
+    return Usage("consent", absl::StrCat("unknown subcommand \"", sub, "\""));
+  }
+  const std::string accepted =
+      it->second.flag == nullptr ? "" : it->second.flag;
+  for (const std::string& flag : in.flags_given) {
+    if (flag != accepted) {
+      return Usage("consent",
+                   absl::StrCat("`consent ", sub, "` does not take --", flag));
+    }
+  }
+  if (in.args.size() != 2) {
+    return Usage("consent",
+                 absl::StrCat("`consent ", sub, "` takes exactly one ",
+                              it->second.argument));
+  }
+  if (sub == "record" || sub == "refuse") {
+    return RunConsentRecord(in, /*refuse=*/sub == "refuse");
+  }
+  if (sub == "withdraw") return RunConsentWithdraw(in);
+  return RunConsentShow(in);
+}
+
 const std::map<std::string, Command>& Commands() {
   static const auto* commands = new std::map<std::string, Command>{
       {"whoami",
@@ -788,7 +922,9 @@ Each message starts with a line "message: ID", then its kind and details,
 indented. A referral shows its sender, case, urgency, concerns, requested
 action, and the record's level with the fields kept, generalised and
 withheld; a referral update shows the new status, who set it and the detail
-(reason, question or outcome); a notice shows its kind and text.
+(reason, question or outcome); a notice shows its kind, the referral or
+withdrawn consent it concerns, the message ids it is about (for a consent
+recall, the messages to recall) and its text.
 )",
         {"follow", "lease_seconds"},
         RunInbox}},
@@ -832,6 +968,80 @@ Example:
        {liaison::cli::kManualDisclosureHelp,
         {"idempotency_key"},
         liaison::cli::RunManualDisclosure}},
+      {"consent",
+       {R"(liaison consent: record, refuse, withdraw or show a consent.
+
+Usage: liaison [connection flags] consent SUBCOMMAND ARGUMENT [flag]
+
+  record FILE [--idempotency_key=KEY]   record a consent given to your agency
+  refuse FILE [--idempotency_key=KEY]   record a refusal
+  withdraw CONSENT_ID --reason=TEXT     withdraw a consent, or end a refusal
+  show CONSENT_ID                       show a consent
+
+FILE is a liaison.v1.Consent in protobuf text format (see
+proto/liaison/v1/exchange.proto, and the example below, which is
+policy/examples/consent-guardian.textproto): the grantor, with
+grantor_relation for a guardian or legal representative; the subject (a
+guardian's consent also needs the birth date); the parties that may
+disclose and receive, each a sector, an agency_id or public_authorities:
+true (every agency of a sector the policy marks a public authority); the
+purposes; max_level; optionally valid_from and valid_until; and the
+evidence of how it was given. A file that does not parse is reported as
+FILE:LINE:COLUMN: message.
+
+`record` refuses a file that sets refused: true (a usage error). `refuse`
+records the same kind of file as a refusal, and max_level may be left out:
+consent-based sharing between the parties named, for the purposes named,
+is then impossible.
+
+The idempotency key is --idempotency_key if given, else the SHA-256 of the
+file's bytes, so recording the same file again is a safe retry that returns
+the consent first recorded. Recording and then refusing the very same file
+is ALREADY_EXISTS (the same key with another body): change the file or give
+--idempotency_key.
+
+A guardian's consent lapses when the subject comes of age, whatever
+valid_until says. Withdrawing takes effect at once; the broker sends a
+consent recall notice to every agency that received data under the consent,
+naming the inbox messages to recall. Any agency that may see a consent may
+record its withdrawal; withdrawing it again changes nothing. --reason is
+required: why, e.g. "withdrawn by the person in writing".
+
+Each subcommand prints the consent as the broker holds it: id, the agency
+that recorded it, consent or refusal, grantor, subject, disclosing parties,
+recipients, purposes, max level (consents only), validity, evidence, and
+when it was withdrawn. `record` and `refuse` also print the idempotency key;
+`withdraw` also says that recall notices went out.
+
+Errors from the broker: INVALID_ARGUMENT for a missing grantor, subject,
+birth date (guardian), disclosing, recipients, purposes, evidence
+(form_reference, form_version, language) or max_level (consents), an unknown
+sector, a missing grantor_relation, or valid_until not after valid_from;
+FAILED_PRECONDITION when a guardian consents for a subject who has come of
+age; ALREADY_EXISTS for a reused key with another body; NOT_FOUND (withdraw,
+show) when no consent has that id or your agency neither recorded it nor is
+a party it names (by id, by sector, or as a public authority).
+
+Example file:
+  grantor: GRANTOR_GUARDIAN
+  grantor_relation: "mother"
+  subject { identifier: "201103141234" birth_date: "2011-03-14" }
+  disclosing { sector: "education" }
+  recipients { sector: "social_care" }
+  purposes: "child_welfare"
+  purposes: "referral_feedback"
+  max_level: LEVEL_SUMMARY
+  valid_until { seconds: 1830297600 }
+  evidence {
+    form_reference: "RS-2026-0142" form_version: "consent-v3" language: "sv"
+  }
+
+Example:
+  liaison consent record consent-guardian.textproto
+  liaison consent withdraw con-1 --reason="withdrawn by the mother in writing"
+)",
+        {"idempotency_key", "reason"},
+        RunConsent}},
       {"audit",
        {liaison::cli::kAuditHelp, liaison::cli::AuditFlags(),
         liaison::cli::RunAudit}},
