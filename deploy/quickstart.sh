@@ -2,11 +2,14 @@
 # The Liaison quickstart: sets everything up, makes a deployment CA and
 # certificates for four demo agencies, an auditor and an admin, starts the
 # broker on the embedded SQLite store, asks it "who am I?" as each of them,
-# walks a referral from the school to social services through its lifecycle
+# records a guardian's consent at the school, walks a referral from the
+# school to social services under it through its lifecycle
 # (send, inbox, acknowledge, accept, close, the school's status updates),
 # a summary requested from the hospital and answered at the level social
 # services may see, a summary pushed to the agencies on the case,
-# shows a referral no agreement covers being denied, shows a revoked
+# a case conference recorded afterwards, the guardian withdrawing the
+# consent (recall notices, and the next referral refused), the auditor's
+# checks, a referral no agreement covers being denied, a revoked
 # certificate being refused after a CRL reload, and stops the broker.
 # Everything it makes is in quickstart-out/.
 set -euo pipefail
@@ -83,8 +86,32 @@ teacher=(--professional_id=t-1042 "--professional_role=class teacher")
 social_worker=(--professional_id=sw-17 "--professional_role=duty social worker")
 clinician=(--professional_id=c-311 "--professional_role=child psychiatrist")
 
-step "A referral from the school to social services (quickstart-out/referral-school.textproto)"
-cat >referral-school.textproto <<'EOF'
+step "The school records the guardian's consent (liaison consent record, quickstart-out/consent-guardian.textproto)"
+cat >consent-guardian.textproto <<'EOF'
+# A liaison.v1.Consent in protobuf text format: the pupil's mother agrees,
+# on the school's signed form, that the school, the hospital and social
+# services may share what they need to support the pupil, up to a summary.
+# A guardian's consent lapses when the pupil turns 18.
+grantor: GRANTOR_GUARDIAN
+grantor_relation: "mother"
+subject { identifier: "20110304-1234" birth_date: "2011-03-04" }
+disclosing { sector: "education" }
+disclosing { sector: "health" }
+disclosing { sector: "social_care" }
+recipients { sector: "social_care" }
+recipients { sector: "education" }
+purposes: "child_welfare"
+purposes: "referral_feedback"
+max_level: LEVEL_SUMMARY
+evidence { form_reference: "RS-2026-0142" form_version: "consent-v3" language: "sv" }
+EOF
+as agency-rosengard-school "${teacher[@]}" consent record consent-guardian.textproto >consent.txt
+sed 's/^/    /' consent.txt
+consent=$(sed -n 's/^consent: *//p' consent.txt)
+[ -n "$consent" ] || { echo "no consent id in the output" >&2; exit 1; }
+
+step "A referral from the school to social services under that consent (quickstart-out/referral-school.textproto)"
+cat >referral-school.textproto <<EOF
 # A liaison.v1.SendReferralRequest in protobuf text format. It has no
 # idempotency_key: `liaison send-referral` uses the SHA-256 of this file, so
 # sending it again is a safe retry.
@@ -111,7 +138,7 @@ record {
     contact_point { name: "Student health team" role: "school counsellor" phone: "+46401000000" }
   }
 }
-basis { consent_id: "consent-demo-1" }
+basis { consent_id: "$consent" }
 EOF
 
 step "liaison send-referral as the school (education to social_care for child_welfare: allowed)"
@@ -157,7 +184,7 @@ holder { sector_in_area { sector: "health" area: "malmo" } }
 subject { identifier: "20110304-1234" birth_date: "2011-03-04" }
 case_id: "$case_id"
 purpose: "child_welfare"
-basis { consent_id: "consent-demo-1" }
+basis { consent_id: "$consent" }
 EOF
 as agency-malmo-social "${social_worker[@]}" request-summary ask-hospital.textproto |
   sed 's/^/    /'
@@ -201,13 +228,13 @@ record { social_care {
   summary_for_sharing: "Family support plan agreed; weekly meetings with a family worker."
   active_involvement: true
 } }
-basis { consent_id: "consent-demo-1" }
+basis { consent_id: "$consent" }
 EOF
 as agency-malmo-social "${social_worker[@]}" push-summary push-case.textproto |
   sed 's/^/    /'
 
 step "The police refer to the school: no agreement covers it, so it is denied"
-cat >referral-police.textproto <<'EOF'
+cat >referral-police.textproto <<EOF
 destination { sector_in_area { sector: "education" area: "malmo" } }
 subject { identifier: "20110304-1234" birth_date: "2011-03-04" }
 purpose: "child_welfare"
@@ -215,7 +242,7 @@ concerns: CONCERN_CATEGORY_DOMESTIC_ABUSE
 urgency: URGENCY_ROUTINE
 requested_action: "Keep an eye on the pupil."
 record { police { incident_references: "MAL-2026-0001" active_involvement: true } }
-basis { consent_id: "consent-demo-1" }
+basis { consent_id: "$consent" }
 EOF
 if as agency-malmo-police send-referral referral-police.textproto 2>refused.txt; then
   echo "a referral no agreement covers was sent" >&2; exit 1
@@ -230,12 +257,32 @@ recipient_agency_id: "rosengard-school"
 subject { identifier: "20110304-1234" }
 purpose: "child_welfare"
 level: LEVEL_CATEGORY
-basis { consent_id: "consent-demo-1" }
+basis { consent_id: "$consent" }
 channel: "case conference with the school"
 disclosed_at { seconds: $(( $(date +%s) - 3600 )) }
 EOF
 as agency-malmo-social "${social_worker[@]}" manual-disclosure conference.textproto |
   sed 's/^/    /'
+
+step "The guardian withdraws the consent (liaison consent withdraw): it ends at once"
+as agency-rosengard-school "${teacher[@]}" consent withdraw "$consent" \
+  --reason="The mother withdrew consent in writing at a school meeting." |
+  sed 's/^/    /'
+
+step "Every agency that received data under it gets a recall notice naming the messages"
+for who in agency-malmo-social agency-rosengard-school; do
+  as "$who" inbox >recall-inbox.txt
+  grep -B1 -A3 'notice: consent recall' recall-inbox.txt | sed "s/^/    ${who#agency-}: /" || true
+done
+
+step "A new referral under the withdrawn consent is refused"
+sed 's/Assess whether/Reassess whether/' referral-school.textproto >referral-again.textproto
+if as agency-rosengard-school "${teacher[@]}" send-referral referral-again.textproto 2>withdrawn.txt; then
+  echo "a referral under a withdrawn consent was sent" >&2; exit 1
+fi
+sed 's/^/    /' withdrawn.txt
+grep -q 'was withdrawn' withdrawn.txt ||
+  { echo "expected the withdrawal as the reason" >&2; exit 1; }
 
 step "The auditor reads the disclosure log (liaison audit query)"
 as auditor-regional-dpo audit query | sed 's/^/    /'
