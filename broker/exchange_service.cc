@@ -495,6 +495,7 @@ namespace {
 
 void CheckParties(const google::protobuf::RepeatedPtrField<v1::Party>& parties,
                   absl::string_view where, const policy::PolicySet& policy,
+                  const Registry& registry,
                   std::vector<std::string>* problems) {
   if (parties.empty()) {
     problems->push_back(absl::StrCat(
@@ -514,6 +515,10 @@ void CheckParties(const google::protobuf::RepeatedPtrField<v1::Party>& parties,
         if (p.agency_id().empty()) {
           problems->push_back(
               absl::StrCat(where, "[", i, "]: agency_id is empty"));
+        } else if (!registry.FindAgency(p.agency_id())) {
+          problems->push_back(absl::StrCat(where, "[", i, "]: agency \"",
+                                           p.agency_id(),
+                                           "\" is not registered"));
         }
         break;
       case v1::Party::kPublicAuthorities:
@@ -534,7 +539,8 @@ void CheckParties(const google::protobuf::RepeatedPtrField<v1::Party>& parties,
 }  // namespace
 
 absl::Status ValidateConsent(const v1::Consent& c,
-                             const policy::PolicySet& policy) {
+                             const policy::PolicySet& policy,
+                             const Registry& registry) {
   std::vector<std::string> problems;
   if (c.grantor() == v1::GRANTOR_UNSPECIFIED ||
       !v1::Grantor_IsValid(c.grantor())) {
@@ -553,8 +559,8 @@ absl::Status ValidateConsent(const v1::Consent& c,
         "subject.birth_date is missing: a guardian's consent lapses at the "
         "age of majority, so the broker needs the birth date");
   }
-  CheckParties(c.disclosing(), "disclosing", policy, &problems);
-  CheckParties(c.recipients(), "recipients", policy, &problems);
+  CheckParties(c.disclosing(), "disclosing", policy, registry, &problems);
+  CheckParties(c.recipients(), "recipients", policy, registry, &problems);
   if (c.purposes().empty()) {
     problems.push_back("purposes: name at least one, as agreements name them");
   }
@@ -1383,7 +1389,7 @@ grpc::ServerUnaryReactor* ExchangeService::RecordConsent(
   }
   const std::shared_ptr<const policy::PolicySet> policy = policy_->Get();
   const v1::Consent& given = request->consent();
-  if (absl::Status s = ValidateConsent(given, *policy); !s.ok()) {
+  if (absl::Status s = ValidateConsent(given, *policy, *registry_); !s.ok()) {
     return FinishUnary(ctx, s);
   }
   const absl::Time now = clock_->Now();

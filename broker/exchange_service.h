@@ -161,10 +161,12 @@ absl::Status ValidatePushSummary(const v1::PushSummaryRequest& request);
 absl::Status ValidateRequestSummary(const v1::RequestSummaryRequest& request);
 absl::Status ValidateAnswerSummaryRequest(
     const v1::AnswerSummaryRequestRequest& request);
-// A consent's shape against the policy set in force: every missing or
-// malformed field, and parties naming sectors the set does not have.
+// A consent's shape against the policy set in force and the registry:
+// every missing or malformed field, and parties naming sectors the set
+// does not have or agencies that are not registered.
 absl::Status ValidateConsent(const v1::Consent& consent,
-                             const policy::PolicySet& policy);
+                             const policy::PolicySet& policy,
+                             const Registry& registry);
 
 }  // namespace liaison
 

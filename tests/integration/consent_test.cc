@@ -762,6 +762,8 @@ TEST_F(ConsentTest, MalformedConsentsAreRefusedAndNeitherStoredNorLogged) {
        [](v1::Consent* c) { c->add_recipients()->set_sector("housing"); }},
       {"a disclosing sector the policy does not have",
        [](v1::Consent* c) { c->add_disclosing()->set_sector("housing"); }},
+      {"a recipient agency that is not registered",
+       [](v1::Consent* c) { c->add_recipients()->set_agency_id("nowhere"); }},
       {"public_authorities set to false",
        [](v1::Consent* c) {
          c->add_recipients()->set_public_authorities(false);
