@@ -8,6 +8,7 @@
 #include "absl/time/civil_time.h"
 #include "broker/message_util.h"
 #include "broker/notices.h"
+#include "broker/referral_lifecycle.h"
 #include "certs/x509.h"
 
 namespace liaison {
@@ -699,6 +700,9 @@ grpc::ServerUnaryReactor* ExchangeService::SendReferral(
         *referral.mutable_concerns() = request->concerns();
         referral.set_requested_action(request->requested_action());
         *referral.mutable_subject() = request->subject();
+        if (request->basis().has_consent_id()) {
+          referral.set_consent_id(request->basis().consent_id());
+        }
         *referral.mutable_record() = abstracted;
         v1::ReferralEvent* sent = referral.add_history();
         sent->set_status(v1::REFERRAL_STATUS_SENT);
@@ -787,8 +791,15 @@ grpc::ServerUnaryReactor* ExchangeService::GetReferral(
   if (!caller.ok()) return FinishUnary(ctx, caller.status());
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   store_->GetReferral(caller->id(), request->referral_id(),
-                      [reactor, response](absl::StatusOr<v1::Referral> r) {
-                        if (r.ok()) *response = *std::move(r);
+                      [reactor, response,
+                       caller = caller->id()](absl::StatusOr<v1::Referral> r) {
+                        if (r.ok()) {
+                          // The sender sees the recipient's changes only as fed
+                          // back.
+                          *response = r->sender_agency_id() == caller
+                                          ? SenderView(*r)
+                                          : *std::move(r);
+                        }
                         reactor->Finish(ToGrpcStatus(r.status()));
                       });
   return reactor;
@@ -804,26 +815,98 @@ grpc::ServerUnaryReactor* ExchangeService::UpdateReferral(
     return FinishUnary(ctx,
                        absl::InvalidArgumentError("referral_id is missing"));
   }
-  const absl::Time now = clock_->Now();
-  ReferralChange change;
-  change.agency_id = caller->id();
-  change.referral_id = request->referral_id();
-  change.event.set_status(request->status());
-  SetTime(change.event.mutable_at(), now);
-  change.event.set_by_agency_id(caller->id());
-  *change.event.mutable_by() = ProfessionalOf(ctx);
-  change.event.set_detail(request->detail());
-  change.update.set_message_id(NewId("msg-"));
-  SetTime(change.update.mutable_enqueued_at(), now);
-  change.update_expires_at = now + options_.inbox_ttl;
-
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  store_->ChangeReferral(
-      std::move(change),
-      [reactor, response, waiters = waiters_](absl::StatusOr<v1::Referral> r) {
-        if (r.ok()) *response = *r;
-        reactor->Finish(ToGrpcStatus(r.status()));
-        if (r.ok()) waiters->Notify(r->sender_agency_id());
+  store_->GetReferral(
+      caller->id(), request->referral_id(),
+      [this, reactor, request, response, caller = *caller,
+       professional = ProfessionalOf(ctx)](absl::StatusOr<v1::Referral> r) {
+        if (!r.ok()) {
+          reactor->Finish(ToGrpcStatus(r.status()));
+          return;
+        }
+        if (r->recipient_agency_id() != caller.id()) {
+          reactor->Finish(ToGrpcStatus(absl::PermissionDeniedError(
+              "only the recipient of a referral moves it through its "
+              "lifecycle; the sender follows it in its inbox")));
+          return;
+        }
+        if (absl::Status s = CheckRecipientTransition(
+                r->status(), request->status(), request->detail());
+            !s.ok()) {
+          reactor->Finish(ToGrpcStatus(s));
+          return;
+        }
+        v1::LegalBasis basis = request->basis();
+        if (basis.basis_case() == v1::LegalBasis::BASIS_NOT_SET &&
+            !r->consent_id().empty()) {
+          basis.set_consent_id(r->consent_id());
+        }
+        const std::string pseudonym =
+            pseudonyms_->Pseudonym(r->subject().identifier());
+        WithConsentFacts(
+            basis, pseudonym, reactor,
+            [this, reactor, request, response, caller, professional, basis,
+             pseudonym, referral = *std::move(r)](const ConsentFacts& consent) {
+              const absl::Time now = clock_->Now();
+              std::optional<v1::Agency> sender =
+                  registry_->FindAgency(referral.sender_agency_id());
+              if (!sender) {
+                sender.emplace();
+                sender->set_id(referral.sender_agency_id());
+              }
+              // The sender is the referral's own party: a legitimate
+              // relationship. Nothing is attached; the level decides what
+              // of the change it learns.
+              policy::DisclosureQuery query =
+                  QueryFor(caller, *sender, "referral_feedback", basis,
+                           /*legitimate_relationship=*/true, "", now);
+              query.subject_pseudonym = pseudonym;
+              AddConsentFacts(consent, &query);
+              const Decided decided = DecideAndAbstract(query, nullptr);
+              const policy::Decision& decision = decided.decision;
+
+              ReferralChange change;
+              change.agency_id = caller.id();
+              change.referral_id = referral.referral_id();
+              change.event.set_status(request->status());
+              SetTime(change.event.mutable_at(), now);
+              change.event.set_by_agency_id(caller.id());
+              *change.event.mutable_by() = professional;
+              change.event.set_detail(request->detail());
+              change.event.set_feedback_level(decision.level);
+              EntryFacts facts;
+              facts.actor = &caller;
+              facts.professional = professional;
+              facts.counterpart = referral.sender_agency_id();
+              facts.subject_pseudonym = pseudonym;
+              facts.case_id = referral.case_id();
+              facts.message_id = referral.referral_id();
+              facts.purpose = "referral_feedback";
+              facts.basis = &basis;
+              facts.now = now;
+              change.feedback = DecisionEntry(facts, decision, nullptr);
+              change.feedback.set_reason(
+                  absl::StrCat("referral ", referral.referral_id(), " became ",
+                               StatusName(request->status()), "; ",
+                               change.feedback.reason()));
+              if (decision.allowed) {
+                change.sender_event =
+                    EventForSender(change.event, decision.level);
+                v1::InboxMessage& update = change.update.emplace();
+                update.set_message_id(NewId("msg-"));
+                SetTime(update.mutable_enqueued_at(), now);
+              }
+              change.update_expires_at = now + options_.inbox_ttl;
+              store_->ChangeReferral(
+                  std::move(change), [reactor, response, waiters = waiters_,
+                                      told = decision.allowed](
+                                         absl::StatusOr<v1::Referral> changed) {
+                    if (changed.ok()) *response = *changed;
+                    reactor->Finish(ToGrpcStatus(changed.status()));
+                    if (changed.ok() && told)
+                      waiters->Notify(changed->sender_agency_id());
+                  });
+            });
       });
   return reactor;
 }

@@ -14,6 +14,42 @@ std::string StatusName(v1::ReferralStatus status) {
   return name;
 }
 
+v1::ReferralEvent EventForSender(const v1::ReferralEvent& event,
+                                 v1::Level level) {
+  v1::ReferralEvent out = event;
+  out.set_feedback_level(level);
+  if (level < v1::LEVEL_SUMMARY) out.clear_by();
+  if (level < v1::LEVEL_CATEGORY) out.clear_detail();
+  return out;
+}
+
+namespace {
+
+// Changes the broker records itself (SENT, DELIVERED) are the sender's
+// own knowledge; the recipient's changes are feedback.
+bool IsRecipientChange(const v1::ReferralEvent& e) {
+  return e.status() != v1::REFERRAL_STATUS_SENT &&
+         e.status() != v1::REFERRAL_STATUS_DELIVERED;
+}
+
+}  // namespace
+
+v1::Referral SenderView(const v1::Referral& referral) {
+  v1::Referral out = referral;
+  out.clear_history();
+  for (const v1::ReferralEvent& e : referral.history()) {
+    if (!IsRecipientChange(e)) {
+      *out.add_history() = e;
+    } else if (e.feedback_level() != v1::LEVEL_NONE) {
+      *out.add_history() = EventForSender(e, e.feedback_level());
+    }
+  }
+  if (out.history_size() > 0) {
+    out.set_status(out.history(out.history_size() - 1).status());
+  }
+  return out;
+}
+
 absl::Status CheckRecipientTransition(v1::ReferralStatus from,
                                       v1::ReferralStatus to,
                                       const std::string& detail) {

@@ -17,6 +17,17 @@ absl::Status CheckRecipientTransition(v1::ReferralStatus from,
                                       v1::ReferralStatus to,
                                       const std::string& detail);
 
+// A recipient's change as the sender may see it at `level` (the feedback
+// decision's): SIGNAL keeps the status, time and agency; CATEGORY also the
+// detail; SUMMARY and FULL also the professional. Sets feedback_level.
+v1::ReferralEvent EventForSender(const v1::ReferralEvent& event,
+                                 v1::Level level);
+
+// A referral as its sender may see it: the recipient's changes at the
+// level each was fed back at, those it was not told of left out, and the
+// status the last one left shown.
+v1::Referral SenderView(const v1::Referral& referral);
+
 // Short lower-case name, e.g. "info_requested".
 std::string StatusName(v1::ReferralStatus status);
 

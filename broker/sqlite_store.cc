@@ -989,11 +989,17 @@ void SqliteStore::ChangeReferral(ReferralChange change,
         referral.set_status(in->event.status());
         *referral.add_history() = in->event;
         RETURN_IF_ERROR(SaveReferral(referral));
-        *in->update.mutable_referral_update() = in->event;
-        in->update.set_referral_id(referral.referral_id());
-        RETURN_IF_ERROR(EnqueueLocked(referral.sender_agency_id(),
-                                      in->agency_id, referral.referral_id(),
-                                      in->update, in->update_expires_at));
+        RETURN_IF_ERROR(AppendLogLocked(&in->feedback));
+        if (in->update.has_value()) {
+          *in->update->mutable_referral_update() = in->sender_event;
+          in->update->set_referral_id(referral.referral_id());
+          RETURN_IF_ERROR(EnqueueLocked(referral.sender_agency_id(),
+                                        in->agency_id, referral.referral_id(),
+                                        *in->update, in->update_expires_at));
+          RETURN_IF_ERROR(RecordConsentUseLocked(in->feedback,
+                                                 referral.sender_agency_id(),
+                                                 in->update->message_id()));
+        }
         *out = std::move(referral);
         return absl::OkStatus();
       },

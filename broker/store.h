@@ -207,9 +207,15 @@ struct InboxLease {
 struct ReferralChange {
   std::string agency_id;  // the caller; must be the recipient
   std::string referral_id;
+  // The change as the recipient's history keeps it.
   v1::ReferralEvent event;
-  // Message for the sender's inbox; its body is filled in by the store.
-  v1::InboxMessage update;
+  // The feedback decision's entry (DISCLOSURE or DENIAL), appended with
+  // the change; its sequence is assigned by the store.
+  v1::LogEntry feedback;
+  // Set when the sender may be told: its inbox message, whose body the
+  // store sets to `sender_event`, the change at the feedback's level.
+  std::optional<v1::InboxMessage> update;
+  v1::ReferralEvent sender_event;
   absl::Time update_expires_at;
 };
 

@@ -144,7 +144,9 @@ TEST_F(SweeperTest, AcknowledgedReferralIsNotEscalated) {
   change.agency_id = "social";
   change.referral_id = "ref-1";
   change.event.set_status(v1::REFERRAL_STATUS_ACKNOWLEDGED);
-  change.update.set_message_id("msg-update");
+  change.event.set_feedback_level(v1::LEVEL_SIGNAL);
+  change.sender_event = change.event;
+  change.update.emplace().set_message_id("msg-update");
   change.update_expires_at = clock_.Now() + absl::Hours(120);
   auto changed = Wait<v1::Referral>([&](StoreDone<v1::Referral> done) {
     store_->ChangeReferral(change, std::move(done));

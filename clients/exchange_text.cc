@@ -308,6 +308,11 @@ std::string DescribeInboxMessage(const v1::InboxMessage& m) {
           .Add("by", ActedBy(e.by_agency_id(), e.by()))
           .Add("at", TimeText(e.at()))
           .AddIfSet("detail", e.detail());
+      if (e.feedback_level() != v1::LEVEL_NONE) {
+        lines.Add("told at",
+                  absl::StrCat("level ", LevelName(e.feedback_level()),
+                               " (the reverse route's)"));
+      }
       break;
     }
     case v1::InboxMessage::kNotice: {

@@ -73,6 +73,10 @@ ABSL_FLAG(std::string, reason, "",
           "withdrawn.");
 ABSL_FLAG(std::string, question, "", "referral info: the information needed.");
 ABSL_FLAG(std::string, outcome, "", "referral close: the outcome.");
+ABSL_FLAG(std::string, feedback_duty, "",
+          "referral moves: the statutory duty (its id in the agreement) on "
+          "which the sender is told of the change; default: the consent the "
+          "referral was sent under.");
 
 namespace {
 
@@ -618,7 +622,7 @@ int RunReferral(const Invocation& in) {
           ? ""
           : move->second.detail_flag;
   for (const std::string& flag : in.flags_given) {
-    if (flag != detail_flag) {
+    if (flag != detail_flag && !(flag == "feedback_duty" && sub != "show")) {
       return Usage("referral",
                    absl::StrCat("`referral ", sub, "` does not take --", flag));
     }
@@ -648,6 +652,10 @@ int RunReferral(const Invocation& in) {
     request.set_referral_id(in.args[1]);
     request.set_status(move->second.status);
     request.set_detail(detail);
+    if (const std::string duty = absl::GetFlag(FLAGS_feedback_duty);
+        !duty.empty()) {
+      request.mutable_basis()->set_statutory_duty(duty);
+    }
     referral =
         Unary<v1::Referral>(in, [&](grpc::ClientContext* c, v1::Referral* r) {
           return stub->UpdateReferral(c, request, r);
@@ -953,16 +961,22 @@ Usage: liaison [connection flags] referral SUBCOMMAND ID [flag]
   info ID --question=TEXT      info requested: what you need to know
   close ID --outcome=TEXT      closed, with the outcome
 
-All but show are for the recipient. Each change is logged, reaches the
-sender's inbox as a referral update, and prints the referral as it now is.
-A move the lifecycle does not allow (e.g. accepting a closed referral) is
-FAILED_PRECONDITION.
+All but show are for the recipient, and take --feedback_duty=ID too. Each
+change is made and printed as the referral now is. Telling the sender is a
+disclosure decided on the reverse route (purpose referral_feedback) and
+logged: under --feedback_duty (a statutory duty the reverse agreement names,
+e.g. se-sol-14-1a) or else the consent the referral was sent under, the
+sender's inbox gets a referral update at that route's level (SIGNAL: the
+status; CATEGORY: also the reason or outcome; SUMMARY: also who acted);
+with no basis it allows, the sender is not told of the change. `show` to
+the sender shows the history as it was told. A move the lifecycle does not
+allow (e.g. accepting a closed referral) is FAILED_PRECONDITION.
 
 Example:
   liaison referral decline ref-1 --reason="no open case; refer to the
     school health service"
 )",
-        {"reason", "question", "outcome"},
+        {"reason", "question", "outcome", "feedback_duty"},
         RunReferral}},
       {"manual-disclosure",
        {liaison::cli::kManualDisclosureHelp,

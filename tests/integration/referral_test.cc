@@ -51,6 +51,21 @@ constexpr char kAgreements[] = R"pb(
     valid_from: "2026-01-01"
   }
   agreements {
+    id: "social-care-feedback"
+    from_sectors: "social_care"
+    to_sectors: "education"
+    to_sectors: "health"
+    to_sectors: "police"
+    purposes: "referral_feedback"
+    consent_max_level: LEVEL_CATEGORY
+    statutory_duties {
+      id: "se-sol-14-1a"
+      legal_provision: "SoL 14 kap. 1 a §"
+      max_level: LEVEL_SIGNAL
+    }
+    valid_from: "2026-01-01"
+  }
+  agreements {
     id: "police-to-social-care"
     from_sectors: "police"
     to_sectors: "social_care"
@@ -161,12 +176,15 @@ class ReferralTest : public ::testing::Test {
   absl::StatusOr<v1::Referral> Update(const Credentials& c,
                                       const std::string& id,
                                       v1::ReferralStatus status,
-                                      const std::string& detail = "") {
+                                      const std::string& detail = "",
+                                      const std::string& duty = "") {
     grpc::ClientContext ctx;
+    ctx.AddMetadata("liaison-professional-id", "sw-7");
     v1::UpdateReferralRequest req;
     req.set_referral_id(id);
     req.set_status(status);
     req.set_detail(detail);
+    if (!duty.empty()) req.mutable_basis()->set_statutory_duty(duty);
     v1::Referral resp;
     grpc::Status s = Stub(c)->UpdateReferral(&ctx, req, &resp);
     if (!s.ok()) {
@@ -252,8 +270,12 @@ TEST_F(ReferralTest, HappyPathThroughTheLifecycle) {
     EXPECT_EQ(updates[i].referral_update().status(), expected[i]) << i;
     EXPECT_EQ(updates[i].referral_id(), id);
   }
+  // Fed back under the referral's consent at CATEGORY: the outcome, not
+  // who wrote it.
   EXPECT_EQ(updates[3].referral_update().detail(),
             "family support plan agreed");
+  EXPECT_EQ(updates[3].referral_update().feedback_level(), v1::LEVEL_CATEGORY);
+  EXPECT_FALSE(updates[3].referral_update().has_by());
 
   for (const Credentials* party : {&school_, &social_}) {
     auto seen = Get(*party, id);
@@ -265,6 +287,70 @@ TEST_F(ReferralTest, HappyPathThroughTheLifecycle) {
   }
   // Nobody else learns the referral exists.
   EXPECT_EQ(Get(police_, id).status().code(), absl::StatusCode::kNotFound);
+}
+
+// Telling the referrer is a disclosure on the reverse route (DESIGN.md
+// rule 8): decided and logged, delivered at its level, or not at all.
+TEST_F(ReferralTest, FeedbackReachesTheSenderAtTheReverseRoutesLevel) {
+  // A consent for the referral that does not cover feedback.
+  v1::SendReferralRequest r = SchoolReferral("fb-1");
+  r.mutable_basis()->set_consent_id(RecordConsentFromSubject(
+      ChannelFor(*broker_, deployment_.ca_cert(), school_), "20110304-1234",
+      {"child_welfare"}));
+  auto sent = Send(school_, r);
+  ASSERT_TRUE(sent.ok()) << sent.status();
+  const std::string id = sent->referral_id();
+  std::vector<v1::InboxMessage> arrived = ReadInbox(social_, 1);
+  ASSERT_EQ(arrived.size(), 1u);
+  ASSERT_TRUE(Ack(social_, arrived[0].message_id()).ok());
+
+  // No basis covers telling the school: the change is made, the school is
+  // not told.
+  auto acknowledged = Update(social_, id, v1::REFERRAL_STATUS_ACKNOWLEDGED);
+  ASSERT_TRUE(acknowledged.ok()) << acknowledged.status();
+  EXPECT_EQ(acknowledged->status(), v1::REFERRAL_STATUS_ACKNOWLEDGED);
+  EXPECT_EQ(acknowledged->history(2).feedback_level(), v1::LEVEL_NONE);
+  // The duty to tell a reporter whether an investigation was opened: at
+  // SIGNAL, the status without the outcome's words.
+  ASSERT_TRUE(
+      Update(social_, id, v1::REFERRAL_STATUS_ACCEPTED, "", "se-sol-14-1a")
+          .ok());
+  auto closed = Update(social_, id, v1::REFERRAL_STATUS_CLOSED,
+                       "placed with relatives", "se-sol-14-1a");
+  ASSERT_TRUE(closed.ok()) << closed.status();
+  // A duty the reverse agreement does not name tells nothing either, and a
+  // bad move is refused before anything is decided.
+  EXPECT_EQ(
+      Update(social_, id, v1::REFERRAL_STATUS_ACCEPTED, "", "se-sol-14-1a")
+          .status()
+          .code(),
+      absl::StatusCode::kFailedPrecondition);
+
+  std::vector<v1::InboxMessage> updates =
+      ReadInbox(school_, 4, 60, absl::Seconds(5));
+  ASSERT_EQ(updates.size(), 3u);
+  EXPECT_EQ(updates[0].referral_update().status(),
+            v1::REFERRAL_STATUS_DELIVERED);
+  EXPECT_EQ(updates[1].referral_update().status(),
+            v1::REFERRAL_STATUS_ACCEPTED);
+  EXPECT_EQ(updates[2].referral_update().status(), v1::REFERRAL_STATUS_CLOSED);
+  EXPECT_EQ(updates[2].referral_update().feedback_level(), v1::LEVEL_SIGNAL);
+  EXPECT_EQ(updates[2].referral_update().detail(), "");
+  EXPECT_FALSE(updates[2].referral_update().has_by());
+
+  // The school's view of the history matches what it was told; social
+  // care keeps everything.
+  auto school_view = Get(school_, id);
+  ASSERT_TRUE(school_view.ok());
+  ASSERT_EQ(school_view->history_size(), 4);
+  EXPECT_EQ(school_view->history(2).status(), v1::REFERRAL_STATUS_ACCEPTED);
+  EXPECT_EQ(school_view->history(3).detail(), "");
+  EXPECT_EQ(school_view->status(), v1::REFERRAL_STATUS_CLOSED);
+  auto social_view = Get(social_, id);
+  ASSERT_TRUE(social_view.ok());
+  ASSERT_EQ(social_view->history_size(), 5);
+  EXPECT_EQ(social_view->history(4).detail(), "placed with relatives");
+  EXPECT_EQ(social_view->history(4).by().id(), "sw-7");
 }
 
 TEST_F(ReferralTest, OfflineRecipientReceivesEverythingInOrder) {
@@ -508,13 +594,14 @@ TEST_F(ReferralTest, ReferralsOpenAndJoinCasesWithOneManager) {
 TEST_F(ReferralTest, CommandLineSendsListsAndMovesAReferral) {
   const std::string file = deployment_.root() + "/referral.textproto";
   std::ofstream(file) << R"pb(
-    destination { agency_id: "malmo-sc" }
-    subject { identifier: "20110304-1234" birth_date: "2011-03-04" }
-    purpose: "child_welfare"
-    concerns: CONCERN_CATEGORY_SCHOOL_ABSENCE
-    urgency: URGENCY_ROUTINE
-    record { education { school: "Rosengard School" } }
-  )pb" << "basis { consent_id: \"" << consent_ << "\" }\n";
+        destination { agency_id: "malmo-sc" }
+        subject { identifier: "20110304-1234" birth_date: "2011-03-04" }
+        purpose: "child_welfare"
+        concerns: CONCERN_CATEGORY_SCHOOL_ABSENCE
+        urgency: URGENCY_ROUTINE
+        record { education { school: "Rosengard School" } }
+      )pb"
+                      << "basis { consent_id: \"" << consent_ << "\" }\n";
   auto liaison = [&](const Credentials& c, std::vector<std::string> args) {
     std::vector<std::string> argv = {
         BinaryPath("liaison"), "--broker=" + broker_->address(),
@@ -549,6 +636,18 @@ TEST_F(ReferralTest, CommandLineSendsListsAndMovesAReferral) {
   CommandResult show = liaison(school_, {"referral", "show", id});
   EXPECT_EQ(show.exit_code, 0);
   EXPECT_NE(show.out.find("accepted"), std::string::npos) << show.out;
+  // Feedback on a duty the reverse agreement does not name: the referral
+  // closes, the school is not told.
+  CommandResult unnamed =
+      liaison(social_, {"referral", "close", id, "--outcome=done",
+                        "--feedback_duty=no-such-duty"});
+  EXPECT_EQ(unnamed.exit_code, 0) << unnamed.err;
+  EXPECT_NE(unnamed.out.find("closed"), std::string::npos) << unnamed.out;
+  show = liaison(school_, {"referral", "show", id});
+  EXPECT_EQ(show.out.find("closed"), std::string::npos) << show.out;
+  EXPECT_EQ(
+      liaison(school_, {"referral", "show", id, "--feedback_duty=x"}).exit_code,
+      2);
 
   std::ofstream(deployment_.root() + "/broken.textproto") << "purpose: 7\n";
   CommandResult broken = liaison(
