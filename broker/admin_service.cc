@@ -1,10 +1,15 @@
 #include "broker/admin_service.h"
 
+#include <algorithm>
+#include <map>
 #include <memory>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "broker/message_util.h"
+#include "broker/status_macros.h"
+#include "certs/ca.h"
 
 namespace liaison {
 
@@ -21,6 +26,7 @@ void ReloadPolicyLogged(policy::PolicyInForce* policy, Store* store,
   e.set_kind(v1::ENTRY_KIND_ADMIN);
   e.set_actor(actor);
   *e.mutable_professional() = professional;
+  e.set_admin_action("reload_policy");
   e.set_allowed(loaded.ok());
   if (loaded.ok()) {
     e.set_policy_version((*loaded)->version());
@@ -53,13 +59,12 @@ void ReloadPolicyLogged(policy::PolicyInForce* policy, Store* store,
 grpc::ServerUnaryReactor* AdminService::ReloadPolicy(
     grpc::CallbackServerContext* ctx, const v1::ReloadRequest* /*request*/,
     v1::ReloadResponse* response) {
-  absl::StatusOr<v1::Principal> admin =
-      auth_->Authorize(*ctx->auth_context(), kAllowed, kServiceName);
-  if (!admin.ok()) return FinishUnary(ctx, admin.status());
+  absl::StatusOr<v1::LogEntry> entry = Begin(ctx);
+  if (!entry.ok()) return FinishUnary(ctx, entry.status());
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   ReloadPolicyLogged(
-      policy_, store_, clock_, admin->uri(), ProfessionalOf(ctx),
-      [reactor, response, policy = policy_](absl::StatusOr<std::string> v) {
+      c_.policy, c_.store, c_.clock, entry->actor(), entry->professional(),
+      [reactor, response, policy = c_.policy](absl::StatusOr<std::string> v) {
         if (v.ok()) {
           response->set_version(*v);
           const std::shared_ptr<const policy::PolicySet> set = policy->Get();
@@ -70,6 +75,326 @@ grpc::ServerUnaryReactor* AdminService::ReloadPolicy(
         }
         reactor->Finish(ToGrpcStatus(v.status()));
       });
+  return reactor;
+}
+
+void ReloadCrlLogged(const AdminContext& c, const std::string& actor,
+                     const v1::Professional& professional,
+                     std::function<void(absl::StatusOr<size_t>)> done) {
+  absl::StatusOr<std::shared_ptr<const x509::RevocationList>> read =
+      c.auth->ReadCrl();
+  if (!read.ok() &&
+      read.status().code() == absl::StatusCode::kFailedPrecondition) {
+    done(read.status());  // nothing configured: nothing attempted
+    return;
+  }
+  v1::LogEntry e;
+  SetTime(e.mutable_time(), c.clock->Now());
+  e.set_kind(v1::ENTRY_KIND_ADMIN);
+  e.set_actor(actor);
+  *e.mutable_professional() = professional;
+  e.set_admin_action("reload_crl");
+  e.set_allowed(read.ok());
+  if (const std::shared_ptr<const policy::PolicySet> set = c.policy->Get()) {
+    e.set_policy_version(set->version());
+  }
+  if (read.ok()) {
+    e.set_reason(absl::StrCat("CRL reloaded from ", c.auth->crl_path(), ": ",
+                              (*read)->revoked.size(),
+                              " revoked certificates"));
+  } else {
+    e.set_reason(absl::StrCat(
+        "CRL reload from ", c.auth->crl_path(),
+        " refused, the CRL in force stays: ", read.status().message()));
+  }
+  AdminContext context = c;
+  c.store->AppendLog(std::move(e), [context, read, done = std::move(done)](
+                                       absl::StatusOr<uint64_t> sequence) {
+    if (!sequence.ok()) {
+      done(sequence.status());
+      return;
+    }
+    if (!read.ok()) {
+      done(read.status());
+      return;
+    }
+    context.auth->InstallCrl(*read);
+    EndRefusedStreams(context);
+    done((*read)->revoked.size());
+  });
+}
+
+int EndRefusedStreams(const AdminContext& c) {
+  const Authenticator* auth = c.auth;
+  return c.waiters->CloseRefused(
+      [auth](const std::string& agency_id, const std::string& serial) {
+        return auth->Recheck(agency_id, serial);
+      });
+}
+
+void ExpiringCertificates(
+    const AdminContext& c, absl::Duration within,
+    std::function<void(
+        absl::StatusOr<std::vector<v1::BrokerStatus::ExpiringCertificate>>)>
+        done) {
+  using Expiring = v1::BrokerStatus::ExpiringCertificate;
+  const absl::Time now = c.clock->Now();
+  const absl::Time horizon = now + within;
+  std::vector<Expiring> own;
+  auto add = [&own](const std::string& serial, const std::string& subject,
+                    absl::Time not_after) {
+    Expiring& e = own.emplace_back();
+    e.set_serial(serial);
+    e.set_subject(subject);
+    SetTime(e.mutable_not_after(), not_after);
+  };
+  if (const X509* ca = c.server->ca(); x509::NotAfter(ca) < horizon) {
+    add(x509::SerialHex(ca),
+        absl::StrCat("deployment CA (", x509::SubjectLine(ca), ")"),
+        x509::NotAfter(ca));
+  }
+  const ServerIdentity::Info server = c.server->Current();
+  if (server.not_after < horizon) {
+    add(server.serial,
+        server.uri.empty() ? "the broker's server certificate" : server.uri,
+        server.not_after);
+  }
+  const Authenticator* auth = c.auth;
+  c.store->SeenCertificatesValidAt(
+      now, [own = std::move(own), horizon, auth, done = std::move(done)](
+               absl::StatusOr<std::vector<SeenCertificate>> seen) mutable {
+        if (!seen.ok()) {
+          done(seen.status());
+          return;
+        }
+        // Per principal, the newest certificate not revoked: an old one
+        // during a renewal's overlap is not a worry.
+        std::map<std::string, const SeenCertificate*> newest;
+        for (const SeenCertificate& s : *seen) {
+          if (auth->IsRevoked(s.serial)) continue;
+          const SeenCertificate*& n = newest[s.subject];
+          if (n == nullptr || n->not_after < s.not_after) n = &s;
+        }
+        std::vector<Expiring> out = std::move(own);
+        for (const auto& [subject, s] : newest) {
+          if (s->not_after >= horizon) continue;
+          Expiring& e = out.emplace_back();
+          e.set_serial(s->serial);
+          e.set_subject(subject);
+          SetTime(e.mutable_not_after(), s->not_after);
+        }
+        std::stable_sort(
+            out.begin(), out.end(), [](const Expiring& a, const Expiring& b) {
+              return a.not_after().seconds() < b.not_after().seconds();
+            });
+        done(std::move(out));
+      });
+}
+
+absl::StatusOr<v1::LogEntry> AdminService::Begin(
+    grpc::CallbackServerContext* ctx) const {
+  ASSIGN_OR_RETURN(
+      v1::Principal admin,
+      c_.auth->Authorize(*ctx->auth_context(), kAllowed, kServiceName));
+  v1::LogEntry e;
+  SetTime(e.mutable_time(), c_.clock->Now());
+  e.set_kind(v1::ENTRY_KIND_ADMIN);
+  e.set_actor(admin.uri());
+  *e.mutable_professional() = ProfessionalOf(ctx);
+  if (const std::shared_ptr<const policy::PolicySet> set = c_.policy->Get()) {
+    e.set_policy_version(set->version());
+  }
+  return e;
+}
+
+grpc::ServerUnaryReactor* AdminService::FinishAgency(
+    grpc::CallbackServerContext* ctx, absl::StatusOr<v1::Agency> agency,
+    v1::Agency* response) const {
+  if (!agency.ok()) return FinishUnary(ctx, agency.status());
+  *response = *std::move(agency);
+  EndRefusedStreams(c_);
+  return FinishUnary(ctx, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* AdminService::RegisterAgency(
+    grpc::CallbackServerContext* ctx, const v1::RegisterAgencyRequest* request,
+    v1::Agency* response) {
+  absl::StatusOr<v1::LogEntry> entry = Begin(ctx);
+  if (!entry.ok()) return FinishUnary(ctx, entry.status());
+  if (!request->has_agency()) {
+    return FinishUnary(ctx, absl::InvalidArgumentError(
+                                "agency is missing: give the agency to add"));
+  }
+  return FinishAgency(
+      ctx, c_.registry->Register(request->agency(), *std::move(entry), nullptr),
+      response);
+}
+
+grpc::ServerUnaryReactor* AdminService::SuspendAgency(
+    grpc::CallbackServerContext* ctx, const v1::SetAgencyStatusRequest* request,
+    v1::Agency* response) {
+  absl::StatusOr<v1::LogEntry> entry = Begin(ctx);
+  if (!entry.ok()) return FinishUnary(ctx, entry.status());
+  return FinishAgency(
+      ctx,
+      c_.registry->SetStatus(
+          request->agency_id(), v1::AGENCY_STATUS_SUSPENDED,
+          std::string(absl::StripAsciiWhitespace(request->reason())),
+          *std::move(entry), nullptr),
+      response);
+}
+
+grpc::ServerUnaryReactor* AdminService::ReactivateAgency(
+    grpc::CallbackServerContext* ctx, const v1::SetAgencyStatusRequest* request,
+    v1::Agency* response) {
+  absl::StatusOr<v1::LogEntry> entry = Begin(ctx);
+  if (!entry.ok()) return FinishUnary(ctx, entry.status());
+  return FinishAgency(
+      ctx,
+      c_.registry->SetStatus(
+          request->agency_id(), v1::AGENCY_STATUS_ACTIVE,
+          std::string(absl::StripAsciiWhitespace(request->reason())),
+          *std::move(entry), nullptr),
+      response);
+}
+
+grpc::ServerUnaryReactor* AdminService::ListAgencies(
+    grpc::CallbackServerContext* ctx,
+    const v1::ListAgenciesRequest* /*request*/,
+    v1::ListAgenciesResponse* response) {
+  absl::Status allowed =
+      c_.auth->Authorize(*ctx->auth_context(), kAllowed, kServiceName).status();
+  if (!allowed.ok()) return FinishUnary(ctx, allowed);
+  std::vector<v1::Agency> agencies = c_.registry->Agencies();
+  std::sort(
+      agencies.begin(), agencies.end(),
+      [](const v1::Agency& a, const v1::Agency& b) { return a.id() < b.id(); });
+  for (v1::Agency& a : agencies) *response->add_agencies() = std::move(a);
+  return FinishUnary(ctx, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* AdminService::BindCertificate(
+    grpc::CallbackServerContext* ctx, const v1::BindCertificateRequest* request,
+    v1::Agency* response) {
+  absl::StatusOr<v1::LogEntry> entry = Begin(ctx);
+  if (!entry.ok()) return FinishUnary(ctx, entry.status());
+  absl::StatusOr<std::string> serial =
+      certs::NormalizeSerial(request->serial());
+  if (!serial.ok()) return FinishUnary(ctx, serial.status());
+  return FinishAgency(
+      ctx,
+      c_.registry->Bind(request->agency_id(), *serial,
+                        /*bind=*/true, *std::move(entry), nullptr),
+      response);
+}
+
+grpc::ServerUnaryReactor* AdminService::UnbindCertificate(
+    grpc::CallbackServerContext* ctx, const v1::BindCertificateRequest* request,
+    v1::Agency* response) {
+  absl::StatusOr<v1::LogEntry> entry = Begin(ctx);
+  if (!entry.ok()) return FinishUnary(ctx, entry.status());
+  absl::StatusOr<std::string> serial =
+      certs::NormalizeSerial(request->serial());
+  if (!serial.ok()) return FinishUnary(ctx, serial.status());
+  return FinishAgency(
+      ctx,
+      c_.registry->Bind(request->agency_id(), *serial,
+                        /*bind=*/false, *std::move(entry), nullptr),
+      response);
+}
+
+grpc::ServerUnaryReactor* AdminService::SetRoute(
+    grpc::CallbackServerContext* ctx, const v1::Route* request,
+    v1::Route* response) {
+  absl::StatusOr<v1::LogEntry> entry = Begin(ctx);
+  if (!entry.ok()) return FinishUnary(ctx, entry.status());
+  absl::StatusOr<v1::Route> route =
+      c_.registry->SetRoute(*request, *std::move(entry), nullptr);
+  if (route.ok()) *response = *std::move(route);
+  return FinishUnary(ctx, route.status());
+}
+
+grpc::ServerUnaryReactor* AdminService::RemoveRoute(
+    grpc::CallbackServerContext* ctx, const v1::Route* request,
+    v1::RemoveRouteResponse* /*response*/) {
+  absl::StatusOr<v1::LogEntry> entry = Begin(ctx);
+  if (!entry.ok()) return FinishUnary(ctx, entry.status());
+  return FinishUnary(
+      ctx, c_.registry->RemoveRoute(*request, *std::move(entry), nullptr));
+}
+
+grpc::ServerUnaryReactor* AdminService::ListRoutes(
+    grpc::CallbackServerContext* ctx, const v1::ListRoutesRequest* /*request*/,
+    v1::ListRoutesResponse* response) {
+  absl::Status allowed =
+      c_.auth->Authorize(*ctx->auth_context(), kAllowed, kServiceName).status();
+  if (!allowed.ok()) return FinishUnary(ctx, allowed);
+  for (v1::Route& r : c_.registry->Routes()) {
+    *response->add_routes() = std::move(r);
+  }
+  return FinishUnary(ctx, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* AdminService::ReloadCrl(
+    grpc::CallbackServerContext* ctx, const v1::ReloadRequest* /*request*/,
+    v1::ReloadResponse* response) {
+  absl::StatusOr<v1::LogEntry> entry = Begin(ctx);
+  if (!entry.ok()) return FinishUnary(ctx, entry.status());
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  ReloadCrlLogged(c_, entry->actor(), entry->professional(),
+                  [reactor, response](absl::StatusOr<size_t> revoked) {
+                    if (revoked.ok()) {
+                      response->set_detail(absl::StrCat(
+                          "CRL in force: ", *revoked, " revoked certificates"));
+                    }
+                    reactor->Finish(ToGrpcStatus(revoked.status()));
+                  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AdminService::GetStatus(
+    grpc::CallbackServerContext* ctx, const v1::GetStatusRequest* request,
+    v1::BrokerStatus* response) {
+  absl::Status allowed =
+      c_.auth->Authorize(*ctx->auth_context(), kAllowed, kServiceName).status();
+  if (!allowed.ok()) return FinishUnary(ctx, allowed);
+  if (request->expiring_within_days() > 36500) {
+    return FinishUnary(ctx, absl::InvalidArgumentError(
+                                "expiring_within_days may be at most 36500"));
+  }
+  const absl::Duration within =
+      request->expiring_within_days() == 0
+          ? c_.expiring_within
+          : absl::Hours(24) * request->expiring_within_days();
+  response->set_version(LIAISON_VERSION);
+  if (const std::shared_ptr<const policy::PolicySet> set = c_.policy->Get()) {
+    response->set_policy_version(set->version());
+  }
+  SetTime(response->mutable_started_at(), c_.started_at);
+  for (const std::string& id : c_.waiters->Connected()) {
+    response->add_connected_agencies(id);
+  }
+  response->set_expiring_within_days(
+      static_cast<uint32_t>(absl::ToInt64Hours(within) / 24));
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  AdminContext c = c_;
+  c_.store->LatestTreeHead([c, within, reactor,
+                            response](absl::StatusOr<v1::TreeHead> head) {
+    // No head yet means an empty log.
+    if (head.ok()) response->set_log_size(head->tree_size());
+    ExpiringCertificates(
+        c, within,
+        [reactor, response](
+            absl::StatusOr<std::vector<v1::BrokerStatus::ExpiringCertificate>>
+                expiring) {
+          if (expiring.ok()) {
+            for (auto& e : *expiring) {
+              *response->add_expiring_certificates() = std::move(e);
+            }
+          }
+          reactor->Finish(ToGrpcStatus(expiring.status()));
+        });
+  });
   return reactor;
 }
 

@@ -1,13 +1,18 @@
 // liaison.v1.Admin: the API for administrators. Every method first
-// authorises the caller as an admin.
+// authorises the caller as an admin; every change is recorded in the
+// disclosure log as an ADMIN entry in the same commit as the change.
 #ifndef LIAISON_BROKER_ADMIN_SERVICE_H_
 #define LIAISON_BROKER_ADMIN_SERVICE_H_
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "broker/clock.h"
 #include "broker/identity.h"
+#include "broker/inbox_waiters.h"
+#include "broker/registry.h"
+#include "broker/server_identity.h"
 #include "broker/service_support.h"
 #include "broker/store.h"
 #include "liaison/v1/admin.grpc.pb.h"
@@ -15,35 +20,77 @@
 
 namespace liaison {
 
+// What the Admin service and the broker's own reports work with. Every
+// pointer must outlive the users.
+struct AdminContext {
+  Authenticator* auth = nullptr;
+  Registry* registry = nullptr;
+  policy::PolicyInForce* policy = nullptr;
+  Store* store = nullptr;
+  const Clock* clock = nullptr;
+  InboxWaiters* waiters = nullptr;
+  const ServerIdentity* server = nullptr;
+  // When this broker process started.
+  absl::Time started_at;
+  // The expiry report's default window.
+  absl::Duration expiring_within = absl::Hours(24 * 30);
+};
+
 class AdminService final : public v1::Admin::CallbackService {
  public:
-  // Every pointer must outlive the service.
-  AdminService(const Authenticator* auth, policy::PolicyInForce* policy,
-               Store* store, const Clock* clock)
-      : auth_(auth), policy_(policy), store_(store), clock_(clock) {}
+  explicit AdminService(AdminContext context) : c_(std::move(context)) {}
 
-  LIAISON_PENDING_UNARY(RegisterAgency, RegisterAgencyRequest, Agency)
-  LIAISON_PENDING_UNARY(SuspendAgency, SetAgencyStatusRequest, Agency)
-  LIAISON_PENDING_UNARY(ReactivateAgency, SetAgencyStatusRequest, Agency)
-  LIAISON_PENDING_UNARY(ListAgencies, ListAgenciesRequest, ListAgenciesResponse)
-  LIAISON_PENDING_UNARY(BindCertificate, BindCertificateRequest, Agency)
-  LIAISON_PENDING_UNARY(UnbindCertificate, BindCertificateRequest, Agency)
-  LIAISON_PENDING_UNARY(SetRoute, Route, Route)
-  LIAISON_PENDING_UNARY(RemoveRoute, Route, RemoveRouteResponse)
-  LIAISON_PENDING_UNARY(ListRoutes, ListRoutesRequest, ListRoutesResponse)
+  grpc::ServerUnaryReactor* RegisterAgency(
+      grpc::CallbackServerContext* ctx,
+      const v1::RegisterAgencyRequest* request, v1::Agency* response) override;
+  grpc::ServerUnaryReactor* SuspendAgency(
+      grpc::CallbackServerContext* ctx,
+      const v1::SetAgencyStatusRequest* request, v1::Agency* response) override;
+  grpc::ServerUnaryReactor* ReactivateAgency(
+      grpc::CallbackServerContext* ctx,
+      const v1::SetAgencyStatusRequest* request, v1::Agency* response) override;
+  grpc::ServerUnaryReactor* ListAgencies(
+      grpc::CallbackServerContext* ctx, const v1::ListAgenciesRequest* request,
+      v1::ListAgenciesResponse* response) override;
+  grpc::ServerUnaryReactor* BindCertificate(
+      grpc::CallbackServerContext* ctx,
+      const v1::BindCertificateRequest* request, v1::Agency* response) override;
+  grpc::ServerUnaryReactor* UnbindCertificate(
+      grpc::CallbackServerContext* ctx,
+      const v1::BindCertificateRequest* request, v1::Agency* response) override;
+  grpc::ServerUnaryReactor* SetRoute(grpc::CallbackServerContext* ctx,
+                                     const v1::Route* request,
+                                     v1::Route* response) override;
+  grpc::ServerUnaryReactor* RemoveRoute(
+      grpc::CallbackServerContext* ctx, const v1::Route* request,
+      v1::RemoveRouteResponse* response) override;
+  grpc::ServerUnaryReactor* ListRoutes(
+      grpc::CallbackServerContext* ctx, const v1::ListRoutesRequest* request,
+      v1::ListRoutesResponse* response) override;
   grpc::ServerUnaryReactor* ReloadPolicy(grpc::CallbackServerContext* ctx,
                                          const v1::ReloadRequest* request,
                                          v1::ReloadResponse* response) override;
-  LIAISON_PENDING_UNARY(ReloadCrl, ReloadRequest, ReloadResponse)
-  LIAISON_PENDING_UNARY(GetStatus, GetStatusRequest, BrokerStatus)
+  grpc::ServerUnaryReactor* ReloadCrl(grpc::CallbackServerContext* ctx,
+                                      const v1::ReloadRequest* request,
+                                      v1::ReloadResponse* response) override;
+  grpc::ServerUnaryReactor* GetStatus(grpc::CallbackServerContext* ctx,
+                                      const v1::GetStatusRequest* request,
+                                      v1::BrokerStatus* response) override;
 
  private:
   static constexpr v1::PrincipalKind kAllowed[] = {v1::PRINCIPAL_KIND_ADMIN};
   static constexpr absl::string_view kServiceName = "Admin";
-  const Authenticator* const auth_;
-  policy::PolicyInForce* const policy_;
-  Store* const store_;
-  const Clock* const clock_;
+
+  // The caller as an admin, and the start of the ADMIN entry recording
+  // what it does.
+  absl::StatusOr<v1::LogEntry> Begin(grpc::CallbackServerContext* ctx) const;
+  // Finishes an agency change: answers with the agency, then ends the open
+  // streams the registry no longer accepts.
+  grpc::ServerUnaryReactor* FinishAgency(grpc::CallbackServerContext* ctx,
+                                         absl::StatusOr<v1::Agency> agency,
+                                         v1::Agency* response) const;
+
+  const AdminContext c_;
 };
 
 // Loads the policy folder, logs the attempt as an ADMIN entry by `actor`
@@ -55,6 +102,27 @@ void ReloadPolicyLogged(policy::PolicyInForce* policy, Store* store,
                         const Clock* clock, const std::string& actor,
                         const v1::Professional& professional,
                         std::function<void(absl::StatusOr<std::string>)> done);
+
+// The same for the CRL: reads it, logs the attempt, and once the entry is
+// durable puts it in force and ends the Receive streams of certificates it
+// revokes. `done` gets the number of revoked serials, or the error (then
+// the CRL in force stays).
+void ReloadCrlLogged(const AdminContext& c, const std::string& actor,
+                     const v1::Professional& professional,
+                     std::function<void(absl::StatusOr<size_t>)> done);
+
+// Ends every open Receive stream whose agency or certificate the registry
+// or the CRL no longer accepts; returns how many.
+int EndRefusedStreams(const AdminContext& c);
+
+// Certificates the broker knows that expire within `within` of now,
+// soonest first: the deployment CA's, the broker's own, and for each
+// client principal seen, its newest unrevoked certificate.
+void ExpiringCertificates(
+    const AdminContext& c, absl::Duration within,
+    std::function<void(
+        absl::StatusOr<std::vector<v1::BrokerStatus::ExpiringCertificate>>)>
+        done);
 
 }  // namespace liaison
 

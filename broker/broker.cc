@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "broker/config.h"
+#include "broker/message_util.h"
 #include "broker/sqlite_store.h"
 #include "broker/status_macros.h"
 #include "certs/x509.h"
@@ -45,34 +46,11 @@ absl::Status MakePrivateDir(const std::string& dir) {
   return absl::OkStatus();
 }
 
-// Checks the server's own certificate and key before gRPC sees them, so a
-// mismatch is reported in words rather than as a failed bind.
-absl::Status CheckServerIdentity(const v1::BrokerConfig& config,
-                                 const Clock* clock) {
-  ASSIGN_OR_RETURN(x509::CertPtr cert,
-                   x509::ReadCertificateFile(config.tls_cert()));
-  ASSIGN_OR_RETURN(x509::KeyPtr key,
-                   x509::ReadPrivateKeyFile(config.tls_key()));
-  if (X509_check_private_key(cert.get(), key.get()) != 1) {
-    x509::OpenSslErrors();
-    return absl::InvalidArgumentError(absl::StrCat(
-        config.tls_key(), " is not the private key of ", config.tls_cert()));
-  }
-  if (x509::NotAfter(cert.get()) < clock->Now()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("the broker's certificate ", config.tls_cert(),
-                     " has expired; issue "
-                     "a new one with `liaison-certs issue server`"));
-  }
-  return absl::OkStatus();
-}
-
 std::string PolicySummary(const policy::PolicySet& set) {
-  return absl::StrCat("policy set ", set.version(), ": ",
-                      set.agreements().size(), " agreements, ",
-                      set.merged().jurisdictions_size(), " jurisdictions, ",
-                      set.merged().sectors_size(),
-                      " sectors; everything else is denied");
+  return absl::StrCat(
+      "policy set ", set.version(), ": ", set.agreements().size(),
+      " agreements, ", set.merged().jurisdictions_size(), " jurisdictions, ",
+      set.merged().sectors_size(), " sectors; everything else is denied");
 }
 
 }  // namespace
@@ -81,8 +59,17 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(
     const v1::BrokerConfig& config, const Clock* clock,
     const std::function<void(const std::string&)>& progress) {
   std::unique_ptr<Broker> broker(new Broker);
-  RETURN_IF_ERROR(CheckServerIdentity(config, clock));
   RETURN_IF_ERROR(MakePrivateDir(config.data_dir()));
+  ASSIGN_OR_RETURN(
+      broker->server_identity_,
+      ServerIdentity::Create(config.tls_cert(), config.tls_key(), config.ca(),
+                             config.data_dir(), clock));
+  {
+    const ServerIdentity::Info server = broker->server_identity_->Current();
+    progress(absl::StrCat("server certificate ", config.tls_cert(), ": serial ",
+                          server.serial, ", valid until ",
+                          x509::Rfc3339(server.not_after)));
+  }
 
   ASSIGN_OR_RETURN(
       LogSigner signer,
@@ -142,15 +129,17 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(
   broker->pseudonyms_ = std::make_unique<Pseudonymizer>(std::move(pseudonyms));
   broker->waiters_ = std::make_unique<InboxWaiters>();
 
-  ASSIGN_OR_RETURN(std::string ca_pem, x509::ReadFile(config.ca()));
-  ASSIGN_OR_RETURN(std::string cert_pem, x509::ReadFile(config.tls_cert()));
-  ASSIGN_OR_RETURN(std::string key_pem, x509::ReadFile(config.tls_key()));
-
   ::setenv("GRPC_SSL_CIPHER_SUITES", kCipherSuites, /*overwrite=*/1);
-  grpc::SslServerCredentialsOptions tls(
-      GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
-  tls.pem_root_certs = ca_pem;
-  tls.pem_key_cert_pairs.push_back({key_pem, cert_pem});
+  {
+    Store* seen = broker->store_.get();
+    broker->auth_->set_certificate_observer(
+        [seen, clock](const std::string& serial, const std::string& uri,
+                      absl::Time not_after) {
+          seen->RememberCertificate(
+              SeenCertificate{serial, uri, not_after, clock->Now()},
+              [](absl::StatusOr<bool>) {});
+        });
+  }
 
   broker->identity_service_ =
       std::make_unique<IdentityService>(broker->auth_.get());
@@ -176,14 +165,25 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(
   broker->audit_service_ = std::make_unique<AuditService>(
       broker->auth_.get(), broker->registry_.get(), broker->store_.get(),
       broker->pseudonyms_.get(), clock, broker->signer_->public_key());
-  broker->admin_service_ = std::make_unique<AdminService>(
-      broker->auth_.get(), broker->policy_.get(), broker->store_.get(), clock);
+  AdminContext& admin = broker->admin_context_;
+  admin.auth = broker->auth_.get();
+  admin.registry = broker->registry_.get();
+  admin.policy = broker->policy_.get();
+  admin.store = broker->store_.get();
+  admin.clock = clock;
+  admin.waiters = broker->waiters_.get();
+  admin.server = broker->server_identity_.get();
+  admin.started_at = clock->Now();
+  if (config.expiry_warning_days() > 0) {
+    admin.expiring_within = absl::Hours(24) * config.expiry_warning_days();
+  }
+  broker->admin_service_ = std::make_unique<AdminService>(admin);
   broker->clock_ = clock;
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(config.listen(), grpc::SslServerCredentials(tls),
-                           &broker->port_);
+  builder.AddListeningPort(
+      config.listen(), broker->server_identity_->Credentials(), &broker->port_);
   builder.SetMaxReceiveMessageSize(
       static_cast<int>(config.max_message_bytes()));
   builder.RegisterService(broker->identity_service_.get());
@@ -207,11 +207,106 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(
 
 Broker::~Broker() { Shutdown(absl::ZeroDuration()); }
 
+namespace {
+
+// The actor of what the broker does on SIGHUP.
+constexpr char kSignalActor[] = "liaison://broker/signal/SIGHUP";
+
+}  // namespace
+
+absl::StatusOr<size_t> Broker::ReloadCrl() {
+  absl::Notification done;
+  absl::StatusOr<size_t> result;
+  ReloadCrlLogged(admin_context_, kSignalActor, v1::Professional(),
+                  [&](absl::StatusOr<size_t> revoked) {
+                    result = std::move(revoked);
+                    done.Notify();
+                  });
+  done.WaitForNotification();
+  return result;
+}
+
+absl::StatusOr<std::string> Broker::ReloadServerCertificate() {
+  const ServerIdentity::Info before = server_identity_->Current();
+  absl::StatusOr<ServerIdentity::Info> after = server_identity_->Reload();
+  v1::LogEntry e;
+  SetTime(e.mutable_time(), clock_->Now());
+  e.set_kind(v1::ENTRY_KIND_ADMIN);
+  e.set_actor(kSignalActor);
+  e.set_admin_action("reload_server_certificate");
+  e.set_allowed(after.ok());
+  if (std::shared_ptr<const policy::PolicySet> set = policy_->Get()) {
+    e.set_policy_version(set->version());
+  }
+  std::string summary;
+  if (after.ok()) {
+    summary =
+        after->serial == before.serial
+            ? absl::StrCat("server certificate unchanged: serial ",
+                           after->serial, ", valid until ",
+                           x509::Rfc3339(after->not_after))
+            : absl::StrCat("server certificate serial ", before.serial,
+                           " replaced by ", after->serial, ", valid until ",
+                           x509::Rfc3339(after->not_after),
+                           "; open connections keep theirs");
+    e.set_reason(summary);
+  } else {
+    e.set_reason(absl::StrCat("server certificate reload refused, serial ",
+                              before.serial,
+                              " stays in force: ", after.status().message()));
+  }
+  absl::Notification done;
+  absl::Status logged;
+  store_->AppendLog(std::move(e), [&](absl::StatusOr<uint64_t> sequence) {
+    logged = sequence.status();
+    done.Notify();
+  });
+  done.WaitForNotification();
+  if (!after.ok()) return after.status();
+  if (!logged.ok()) {
+    return absl::UnavailableError(absl::StrCat(
+        summary,
+        "; but the disclosure log could not record it: ", logged.message()));
+  }
+  return summary;
+}
+
+std::vector<std::string> Broker::ExpiryReport() {
+  absl::Notification done;
+  absl::StatusOr<std::vector<v1::BrokerStatus::ExpiringCertificate>> found;
+  ExpiringCertificates(
+      admin_context_, admin_context_.expiring_within,
+      [&](absl::StatusOr<std::vector<v1::BrokerStatus::ExpiringCertificate>>
+              r) {
+        found = std::move(r);
+        done.Notify();
+      });
+  done.WaitForNotification();
+  const int64_t days = absl::ToInt64Hours(admin_context_.expiring_within) / 24;
+  if (!found.ok()) {
+    return {absl::StrCat("certificate expiry check failed: ",
+                         found.status().message())};
+  }
+  if (found->empty()) {
+    return {absl::StrCat("no certificate known to the broker expires within ",
+                         days, " days")};
+  }
+  std::vector<std::string> lines;
+  for (const auto& c : *found) {
+    const absl::Time at = absl::FromUnixSeconds(c.not_after().seconds());
+    lines.push_back(absl::StrCat(
+        "certificate expiring: ", c.subject(), " serial ", c.serial(), " on ",
+        x509::Rfc3339(at), " (", absl::ToInt64Hours(at - clock_->Now()) / 24,
+        " days); renew it with `liaison-certs renew`"));
+  }
+  return lines;
+}
+
 absl::StatusOr<std::string> Broker::ReloadPolicy() {
   absl::Notification done;
   absl::StatusOr<std::string> result;
-  ReloadPolicyLogged(policy_.get(), store_.get(), clock_,
-                     "liaison://broker/signal/SIGHUP", v1::Professional(),
+  ReloadPolicyLogged(policy_.get(), store_.get(), clock_, kSignalActor,
+                     v1::Professional(),
                      [&](absl::StatusOr<std::string> version) {
                        result = std::move(version);
                        done.Notify();

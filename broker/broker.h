@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -19,6 +20,7 @@
 #include "broker/inbox_waiters.h"
 #include "broker/pseudonym.h"
 #include "broker/registry.h"
+#include "broker/server_identity.h"
 #include "broker/store.h"
 #include "broker/sweeper.h"
 #include "broker/tree_head.h"
@@ -45,14 +47,26 @@ class Broker {
   // The bound port (useful when the config asked for port 0).
   int port() const { return port_; }
 
+  // What SIGHUP does, each step logged as an ADMIN entry by the broker.
+  //
   // Reloads the CRL; open connections stay open and their next call is
-  // checked against the new list. On error the old CRL stays in force.
-  absl::StatusOr<size_t> ReloadCrl() { return auth_->ReloadCrl(); }
-
+  // checked against the new list, and Receive streams of certificates it
+  // revokes end. On error the old CRL stays in force. Returns the number of
+  // revoked certificates.
+  absl::StatusOr<size_t> ReloadCrl();
   // Reloads the policy folder; decisions already under way finish with the
   // set they started with. On error the set in force stays, and the error
   // lists every problem as file:line. Returns a one-line summary.
   absl::StatusOr<std::string> ReloadPolicy();
+  // Re-reads the broker's own certificate and key (tls_cert, tls_key): new
+  // handshakes present the new certificate within a second, connections
+  // and streams already open keep going. On error the pair in force stays.
+  // Returns a one-line summary.
+  absl::StatusOr<std::string> ReloadServerCertificate();
+
+  // One line per certificate expiring within the configured window
+  // (expiry_warning_days), or one line saying none does.
+  std::vector<std::string> ExpiryReport();
 
   // Stops accepting calls, lets calls in flight finish for up to `grace`,
   // then cancels the rest. Safe to call more than once.
@@ -75,6 +89,8 @@ class Broker {
   std::unique_ptr<IdentityService> identity_service_;
   std::unique_ptr<ExchangeService> exchange_service_;
   std::unique_ptr<AuditService> audit_service_;
+  std::unique_ptr<ServerIdentity> server_identity_;
+  AdminContext admin_context_;
   std::unique_ptr<AdminService> admin_service_;
   std::unique_ptr<grpc::Server> server_;
   // Last: stopped first, before the server and the store it uses.

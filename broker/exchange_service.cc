@@ -245,15 +245,16 @@ void FinishDenied(Store* store, grpc::ServerUnaryReactor* reactor,
 // outside the lock because either may call back on the same thread.
 class InboxStream final : public grpc::ServerWriteReactor<v1::InboxMessage> {
  public:
-  InboxStream(std::string agency_id, absl::Duration lease, Store* store,
-              InboxWaiters* waiters, const Clock* clock)
+  InboxStream(std::string agency_id, const std::string& serial,
+              absl::Duration lease, Store* store, InboxWaiters* waiters,
+              const Clock* clock)
       : agency_id_(std::move(agency_id)),
         lease_(lease),
         store_(store),
         waiters_(waiters),
         clock_(clock),
         waker_(std::make_shared<Waker>(this)) {
-    waiters_->Add(agency_id_, waker_);
+    waiters_->Add(agency_id_, serial, waker_);
     Step step;
     {
       absl::MutexLock lock(&mu_);
@@ -306,6 +307,10 @@ class InboxStream final : public grpc::ServerWriteReactor<v1::InboxMessage> {
       absl::MutexLock lock(&mu_);
       if (stream_ != nullptr) stream_->Wake();
     }
+    void Close(const absl::Status& why) override {
+      absl::MutexLock lock(&mu_);
+      if (stream_ != nullptr) stream_->Close(why);
+    }
     void Detach() {
       absl::MutexLock lock(&mu_);
       stream_ = nullptr;
@@ -327,6 +332,18 @@ class InboxStream final : public grpc::ServerWriteReactor<v1::InboxMessage> {
     {
       absl::MutexLock lock(&mu_);
       again_ = true;
+      step = NextLocked();
+    }
+    Run(step);
+  }
+
+  // Ends the stream with `why` as soon as no write or fetch is outstanding;
+  // messages leased but not written are delivered again after the lease.
+  void Close(const absl::Status& why) {
+    Step step;
+    {
+      absl::MutexLock lock(&mu_);
+      if (!finish_) finish_ = ToGrpcStatus(why);
       step = NextLocked();
     }
     Run(step);
@@ -746,7 +763,8 @@ grpc::ServerWriteReactor<v1::InboxMessage>* ExchangeService::Receive(
         absl::StrCat("lease_seconds may be at most ",
                      absl::ToInt64Seconds(options_.max_lease))));
   }
-  return new InboxStream(caller->id(), lease, store_, waiters_, clock_);
+  return new InboxStream(caller->id(), caller->certificate_serial(), lease,
+                         store_, waiters_, clock_);
 }
 
 grpc::ServerUnaryReactor* ExchangeService::Ack(grpc::CallbackServerContext* ctx,

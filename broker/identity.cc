@@ -65,17 +65,27 @@ Authenticator::Authenticator(std::string crl_path, x509::CertPtr ca,
       clock_(clock),
       crl_(std::make_shared<x509::RevocationList>()) {}
 
-absl::StatusOr<size_t> Authenticator::ReloadCrl() {
+absl::StatusOr<std::shared_ptr<const x509::RevocationList>>
+Authenticator::ReadCrl() const {
   if (crl_path_.empty()) {
     return absl::FailedPreconditionError(
         "no CRL file is configured (set crl in the config or --crl)");
   }
   ASSIGN_OR_RETURN(x509::RevocationList list,
                    x509::ReadCrlFile(crl_path_, ca_.get()));
-  auto next = std::make_shared<const x509::RevocationList>(std::move(list));
-  const size_t count = next->revoked.size();
+  return std::make_shared<const x509::RevocationList>(std::move(list));
+}
+
+void Authenticator::InstallCrl(
+    std::shared_ptr<const x509::RevocationList> crl) {
   absl::MutexLock lock(&mu_);
-  crl_ = std::move(next);
+  crl_ = std::move(crl);
+}
+
+absl::StatusOr<size_t> Authenticator::ReloadCrl() {
+  ASSIGN_OR_RETURN(std::shared_ptr<const x509::RevocationList> next, ReadCrl());
+  const size_t count = next->revoked.size();
+  InstallCrl(std::move(next));
   return count;
 }
 
@@ -94,10 +104,66 @@ absl::StatusOr<Authenticator::PresentedCertificate> Authenticator::Parse(
   PresentedCertificate parsed{x509::SerialHex(cert->get()),
                               x509::UriSans(cert->get()),
                               x509::NotAfter(cert->get())};
-  absl::MutexLock lock(&mu_);
-  if (parsed_.size() >= kMaxCachedCertificates) parsed_.clear();
-  parsed_.emplace(pem, parsed);
+  {
+    absl::MutexLock lock(&mu_);
+    if (parsed_.size() >= kMaxCachedCertificates) parsed_.clear();
+    parsed_.emplace(pem, parsed);
+  }
+  if (observer_ && parsed.uris.size() == 1) {
+    observer_(parsed.serial, parsed.uris[0], parsed.not_after);
+  }
   return parsed;
+}
+
+absl::Status Authenticator::CheckNotRevoked(const std::string& serial) const {
+  std::shared_ptr<const x509::RevocationList> crl;
+  {
+    absl::MutexLock lock(&mu_);
+    crl = crl_;
+  }
+  if (auto it = crl->revoked.find(serial); it != crl->revoked.end()) {
+    return absl::UnauthenticatedError(
+        absl::StrCat("certificate serial ", serial, " was revoked on ",
+                     x509::Rfc3339(it->second),
+                     "; ask your administrator for a new certificate"));
+  }
+  return absl::OkStatus();
+}
+
+bool Authenticator::IsRevoked(const std::string& serial) const {
+  return !CheckNotRevoked(serial).ok();
+}
+
+absl::StatusOr<v1::Agency> Authenticator::CheckAgency(
+    const std::string& agency_id, const std::string& serial) const {
+  std::optional<v1::Agency> agency = registry_->FindAgency(agency_id);
+  if (!agency) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "agency \"", agency_id,
+        "\" is not registered with this broker; an administrator must "
+        "register it before its certificate can be used"));
+  }
+  if (agency->status() == v1::AGENCY_STATUS_SUSPENDED) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "agency \"", agency_id, "\" is suspended",
+        agency->status_reason().empty() ? "" : ": ", agency->status_reason(),
+        "; contact the administrator of this deployment"));
+  }
+  if (agency->certificate_serials_size() > 0 &&
+      std::find(agency->certificate_serials().begin(),
+                agency->certificate_serials().end(),
+                serial) == agency->certificate_serials().end()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "certificate serial ", serial, " is not bound to agency \"", agency_id,
+        "\"; an administrator must bind it"));
+  }
+  return *std::move(agency);
+}
+
+absl::Status Authenticator::Recheck(const std::string& agency_id,
+                                    const std::string& serial) const {
+  RETURN_IF_ERROR(CheckNotRevoked(serial));
+  return CheckAgency(agency_id, serial).status();
 }
 
 absl::StatusOr<v1::Principal> Authenticator::Authenticate(
@@ -112,16 +178,7 @@ absl::StatusOr<v1::Principal> Authenticator::Authenticate(
   ASSIGN_OR_RETURN(PresentedCertificate cert,
                    Parse(std::string(pems[0].data(), pems[0].size())));
 
-  std::shared_ptr<const x509::RevocationList> crl;
-  {
-    absl::MutexLock lock(&mu_);
-    crl = crl_;
-  }
-  if (auto it = crl->revoked.find(cert.serial); it != crl->revoked.end()) {
-    return absl::UnauthenticatedError(absl::StrCat(
-        "certificate serial ", cert.serial, " was revoked on ",
-        x509::Rfc3339(it->second), "; ask your administrator for a new certificate"));
-  }
+  RETURN_IF_ERROR(CheckNotRevoked(cert.serial));
   const absl::Time now = clock_->Now();
   if (cert.not_after < now) {
     return absl::UnauthenticatedError(absl::StrCat(
@@ -175,36 +232,15 @@ absl::StatusOr<v1::Principal> Authenticator::Authenticate(
     case PrincipalKind::kAgency:
       break;
   }
-  std::optional<v1::Agency> agency = registry_->FindAgency(name->id);
-  if (!agency) {
+  ASSIGN_OR_RETURN(v1::Agency agency, CheckAgency(name->id, cert.serial));
+  if (agency.sector() != name->sector) {
     return absl::PermissionDeniedError(absl::StrCat(
-        "agency \"", name->id,
-        "\" is not registered with this broker; an administrator must "
-        "register it before its certificate can be used"));
+        "certificate names agency \"", name->id, "\" in sector \"",
+        name->sector, "\" but the registry has it in sector \"",
+        agency.sector(), "\"; issue a certificate with the registered sector"));
   }
-  if (agency->sector() != name->sector) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("certificate names agency \"", name->id, "\" in sector \"",
-                     name->sector, "\" but the registry has it in sector \"",
-                     agency->sector(),
-                     "\"; issue a certificate with the registered sector"));
-  }
-  if (agency->status() == v1::AGENCY_STATUS_SUSPENDED) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "agency \"", name->id, "\" is suspended",
-        agency->status_reason().empty() ? "" : ": ", agency->status_reason(),
-        "; contact the administrator of this deployment"));
-  }
-  if (agency->certificate_serials_size() > 0 &&
-      std::find(agency->certificate_serials().begin(),
-                agency->certificate_serials().end(),
-                cert.serial) == agency->certificate_serials().end()) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "certificate serial ", cert.serial, " is not bound to agency \"",
-        name->id, "\"; an administrator must bind it"));
-  }
-  principal.set_display_name(agency->display_name());
-  principal.set_jurisdiction(agency->jurisdiction());
+  principal.set_display_name(agency.display_name());
+  principal.set_jurisdiction(agency.jurisdiction());
   return principal;
 }
 

@@ -9,6 +9,7 @@
 
 #include <grpcpp/security/auth_context.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -37,12 +38,37 @@ class Authenticator {
   // error and the CRL in force stays in force. Returns the number of revoked
   // serials now in force.
   absl::StatusOr<size_t> ReloadCrl();
+  // ReloadCrl in two steps, so the reload can be logged in between: reads
+  // and checks the file (FAILED_PRECONDITION when no CRL is configured),
+  // then puts a list read so in force.
+  absl::StatusOr<std::shared_ptr<const x509::RevocationList>> ReadCrl() const;
+  void InstallCrl(std::shared_ptr<const x509::RevocationList> crl);
+  const std::string& crl_path() const { return crl_path_; }
 
   // The caller's principal, or UNAUTHENTICATED (no certificate, revoked,
   // expired, malformed SAN) or PERMISSION_DENIED (broker certificate,
   // unregistered, suspended, sector mismatch, serial not bound).
   absl::StatusOr<v1::Principal> Authenticate(
       const grpc::AuthContext& auth) const;
+
+  // For a stream opened by agency `agency_id` with certificate `serial`:
+  // whether it may go on now, after registry or CRL changes. OK, or the
+  // refusal Authenticate would give a new call (revoked, unregistered,
+  // suspended, serial not bound).
+  absl::Status Recheck(const std::string& agency_id,
+                       const std::string& serial) const;
+
+  // Whether `serial` is on the CRL in force.
+  bool IsRevoked(const std::string& serial) const;
+
+  // Called once for each client certificate first parsed by this process
+  // (so that expiry can be reported); must not block. Set before calls are
+  // served.
+  using CertificateObserver = std::function<void(
+      const std::string& serial, const std::string& uri, absl::Time not_after)>;
+  void set_certificate_observer(CertificateObserver observer) {
+    observer_ = std::move(observer);
+  }
 
   // Authenticate, then require the principal to be of one of `allowed`
   // kinds; `service` names the service in the refusal.
@@ -63,11 +89,18 @@ class Authenticator {
   Authenticator(std::string crl_path, x509::CertPtr ca,
                 const Registry* registry, const Clock* clock);
   absl::StatusOr<PresentedCertificate> Parse(const std::string& pem) const;
+  // The revocation check: UNAUTHENTICATED when `serial` is revoked.
+  absl::Status CheckNotRevoked(const std::string& serial) const;
+  // The registry's checks of an agency certificate other than its sector;
+  // returns the agency.
+  absl::StatusOr<v1::Agency> CheckAgency(const std::string& agency_id,
+                                         const std::string& serial) const;
 
   const std::string crl_path_;
   const x509::CertPtr ca_;
   const Registry* const registry_;
   const Clock* const clock_;
+  CertificateObserver observer_;
 
   mutable absl::Mutex mu_;
   std::shared_ptr<const x509::RevocationList> crl_ ABSL_GUARDED_BY(mu_);

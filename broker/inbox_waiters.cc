@@ -16,15 +16,14 @@ InboxWaiters::~InboxWaiters() {
   timer_thread_.join();
 }
 
-void InboxWaiters::Add(const std::string& agency_id,
+void InboxWaiters::Add(const std::string& agency_id, const std::string& serial,
                        const std::shared_ptr<Waiter>& waiter) {
   absl::MutexLock lock(&mu_);
-  std::vector<std::weak_ptr<Waiter>>& list = waiters_[agency_id];
-  list.erase(std::remove_if(
-                 list.begin(), list.end(),
-                 [](const std::weak_ptr<Waiter>& w) { return w.expired(); }),
+  std::vector<Entry>& list = waiters_[agency_id];
+  list.erase(std::remove_if(list.begin(), list.end(),
+                            [](const Entry& e) { return e.waiter.expired(); }),
              list.end());
-  list.push_back(waiter);
+  list.push_back(Entry{waiter, serial});
 }
 
 void InboxWaiters::Notify(const std::string& agency_id) {
@@ -33,8 +32,10 @@ void InboxWaiters::Notify(const std::string& agency_id) {
     absl::MutexLock lock(&mu_);
     auto it = waiters_.find(agency_id);
     if (it == waiters_.end()) return;
-    for (const std::weak_ptr<Waiter>& w : it->second) {
-      if (std::shared_ptr<Waiter> s = w.lock()) live.push_back(std::move(s));
+    for (const Entry& e : it->second) {
+      if (std::shared_ptr<Waiter> s = e.waiter.lock()) {
+        live.push_back(std::move(s));
+      }
     }
   }
   // Woken outside the lock: a waiter may call back into this object.
@@ -45,6 +46,54 @@ void InboxWaiters::WakeAt(const std::weak_ptr<Waiter>& waiter,
                           absl::Time when) {
   absl::MutexLock lock(&mu_);
   timers_.emplace(when, waiter);
+}
+
+int InboxWaiters::CloseRefused(const Check& check) {
+  struct Live {
+    std::string agency_id;
+    std::string serial;
+    std::shared_ptr<Waiter> waiter;
+  };
+  std::vector<Live> live;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [agency_id, list] : waiters_) {
+      for (const Entry& e : list) {
+        if (std::shared_ptr<Waiter> w = e.waiter.lock()) {
+          live.push_back(Live{agency_id, e.serial, std::move(w)});
+        }
+      }
+    }
+  }
+  // Checked and closed outside the lock, like Notify.
+  int closed = 0;
+  for (const Live& l : live) {
+    absl::Status why = check(l.agency_id, l.serial);
+    if (why.ok()) continue;
+    l.waiter->Close(why);
+    ++closed;
+  }
+  return closed;
+}
+
+std::vector<std::string> InboxWaiters::Connected() {
+  std::vector<std::string> out;
+  absl::MutexLock lock(&mu_);
+  for (auto it = waiters_.begin(); it != waiters_.end();) {
+    std::vector<Entry>& list = it->second;
+    list.erase(
+        std::remove_if(list.begin(), list.end(),
+                       [](const Entry& e) { return e.waiter.expired(); }),
+        list.end());
+    if (list.empty()) {
+      waiters_.erase(it++);
+      continue;
+    }
+    out.push_back(it->first);
+    ++it;
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 bool InboxWaiters::Interrupted() const {

@@ -23,8 +23,10 @@ ABSL_FLAG(std::string, config, "",
 ABSL_FLAG(std::string, listen, "",
           "Address to listen on, host:port (default 127.0.0.1:7443; port 0 "
           "picks a free port).");
-ABSL_FLAG(std::string, tls_cert, "", "The broker's server certificate (PEM).");
-ABSL_FLAG(std::string, tls_key, "", "The broker's private key (PEM).");
+ABSL_FLAG(std::string, tls_cert, "",
+          "The broker's server certificate (PEM); reloaded on SIGHUP.");
+ABSL_FLAG(std::string, tls_key, "",
+          "The broker's private key (PEM); reloaded on SIGHUP.");
 ABSL_FLAG(std::string, ca, "", "The deployment CA certificate (PEM).");
 ABSL_FLAG(std::string, crl, "",
           "CRL written by `liaison-certs crl`; reloaded on SIGHUP.");
@@ -55,9 +57,16 @@ callers whose certificates were issued by --ca and are not revoked by --crl,
 and whose principals the registry knows. Prints "listening on HOST:PORT" once
 it accepts calls and writes the port to DATA_DIR/broker.port.
 
-Signals: SIGHUP reloads the CRL and the policy set without dropping
-connections (a broken policy set is refused and the one in force stays);
-SIGTERM or SIGINT stops accepting calls, lets calls in flight finish, and exits 0.
+Signals: SIGHUP reloads the broker's own certificate and key (--tls_cert,
+--tls_key), the CRL and the policy set without dropping connections or
+streams; whatever does not check (a key that is not the certificate's, a
+broken policy set, an unreadable CRL) is refused and what is in force stays.
+Each reload is recorded in the disclosure log. SIGTERM or SIGINT stops
+accepting calls, lets calls in flight finish, and exits 0.
+
+Certificates expiring within expiry_warning_days (default 30) are listed in
+the output at start and every 24 hours: the CA's, the broker's own, and
+those of every principal that has called.
 
 Example:
   liaison-broker --config=deploy/broker.textproto --listen=127.0.0.1:0
@@ -162,11 +171,29 @@ int main(int argc, char** argv) {
     return Fail(std::string(s.message()));
   }
   Say(absl::StrCat("listening on ", host, ":", port));
+  for (const std::string& line : (*broker)->ExpiryReport()) Say(line);
+  absl::Time next_report = absl::Now() + absl::Hours(24);
 
   for (;;) {
-    int sig = 0;
-    if (sigwait(&signals, &sig) != 0) continue;
+    const absl::Duration until_report = next_report - absl::Now();
+    if (until_report <= absl::ZeroDuration()) {
+      for (const std::string& line : (*broker)->ExpiryReport()) Say(line);
+      next_report = absl::Now() + absl::Hours(24);
+      continue;
+    }
+    const timespec wait = absl::ToTimespec(until_report);
+    const int sig = sigtimedwait(&signals, nullptr, &wait);
+    if (sig < 0) continue;  // the daily report is due, or EINTR
     if (sig == SIGHUP) {
+      absl::StatusOr<std::string> server = (*broker)->ReloadServerCertificate();
+      if (server.ok()) {
+        Say(*server);
+      } else {
+        Say(
+            absl::StrCat("server certificate reload failed, the one in force "
+                         "stays: ",
+                         server.status().message()));
+      }
       absl::StatusOr<size_t> reloaded = (*broker)->ReloadCrl();
       if (reloaded.ok()) {
         Say(absl::StrCat("CRL reloaded: ", *reloaded, " revoked certificates"));

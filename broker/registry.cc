@@ -1,5 +1,8 @@
 #include "broker/registry.h"
 
+#include <algorithm>
+#include <tuple>
+
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -124,6 +127,220 @@ absl::StatusOr<Registry::SeedResult> Registry::ApplySeed(
   }
   RETURN_IF_ERROR(Load());
   return result;
+}
+
+absl::Status Registry::Commit(RegistryChange change, Sequence* sequence) {
+  change.entry.set_kind(v1::ENTRY_KIND_ADMIN);
+  change.entry.set_allowed(true);
+  ASSIGN_OR_RETURN(uint64_t seq,
+                   store_->CommitRegistryChange(std::move(change)));
+  if (sequence != nullptr) *sequence = seq;
+  // The change is durable; a failure to re-read it now is reported, and the
+  // next successful change or restart installs it.
+  return Load();
+}
+
+absl::StatusOr<v1::Agency> Registry::Register(const v1::Agency& agency,
+                                              v1::LogEntry entry,
+                                              Sequence* sequence) {
+  if (sequence != nullptr) *sequence = std::nullopt;
+  RETURN_IF_ERROR(ValidateAgency(agency));
+  if (agency.status() == v1::AGENCY_STATUS_SUSPENDED) {
+    return absl::InvalidArgumentError(
+        "a new agency cannot be registered suspended; register it, then "
+        "suspend it with a reason");
+  }
+  if (!agency.status_reason().empty()) {
+    return absl::InvalidArgumentError(
+        "status_reason is set by SuspendAgency; leave it empty");
+  }
+  if (agency.certificate_serials_size() > 0) {
+    return absl::InvalidArgumentError(
+        "certificate_serials are set by BindCertificate; leave them empty");
+  }
+  absl::MutexLock lock(&change_mu_);
+  if (Current()->agencies.contains(agency.id())) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("agency \"", agency.id(),
+                     "\" is already registered; suspend or change it instead"));
+  }
+  RegistryChange change;
+  change.agency = agency;
+  change.agency->set_status(v1::AGENCY_STATUS_ACTIVE);
+  entry.set_counterpart(agency.id());
+  entry.set_admin_action("register_agency");
+  entry.set_reason(absl::StrCat(
+      "registered agency ", agency.id(), " (", agency.display_name(),
+      ") in sector ", agency.sector(), ", jurisdiction ",
+      agency.jurisdiction().empty() ? "(none)" : agency.jurisdiction(),
+      ", area ", agency.area().empty() ? "(none)" : agency.area(),
+      agency.public_authority() ? ", a public authority" : ""));
+  change.entry = std::move(entry);
+  v1::Agency registered = *change.agency;
+  RETURN_IF_ERROR(Commit(std::move(change), sequence));
+  return registered;
+}
+
+absl::StatusOr<v1::Agency> Registry::SetStatus(const std::string& agency_id,
+                                               v1::AgencyStatus status,
+                                               const std::string& reason,
+                                               v1::LogEntry entry,
+                                               Sequence* sequence) {
+  if (sequence != nullptr) *sequence = std::nullopt;
+  const bool suspend = status == v1::AGENCY_STATUS_SUSPENDED;
+  if (suspend && reason.empty()) {
+    return absl::InvalidArgumentError(
+        "a reason is required to suspend an agency; it is shown to the "
+        "agency's system on every refused call");
+  }
+  absl::MutexLock lock(&change_mu_);
+  std::optional<v1::Agency> agency = FindAgency(agency_id);
+  if (!agency) {
+    return absl::NotFoundError(
+        absl::StrCat("no agency with id \"", agency_id, "\" is registered"));
+  }
+  const bool was_suspended = agency->status() == v1::AGENCY_STATUS_SUSPENDED;
+  if (!suspend && !was_suspended) return *agency;
+  agency->set_status(status);
+  agency->set_status_reason(suspend ? reason : "");
+  RegistryChange change;
+  change.agency = *agency;
+  entry.set_counterpart(agency_id);
+  entry.set_admin_action(suspend ? "suspend_agency" : "reactivate_agency");
+  entry.set_reason(
+      suspend ? absl::StrCat("suspended agency ", agency_id, ": ", reason)
+              : absl::StrCat("reactivated agency ", agency_id,
+                             reason.empty() ? "" : ": ", reason));
+  change.entry = std::move(entry);
+  RETURN_IF_ERROR(Commit(std::move(change), sequence));
+  return *agency;
+}
+
+absl::StatusOr<v1::Agency> Registry::Bind(const std::string& agency_id,
+                                          const std::string& serial, bool bind,
+                                          v1::LogEntry entry,
+                                          Sequence* sequence) {
+  if (sequence != nullptr) *sequence = std::nullopt;
+  absl::MutexLock lock(&change_mu_);
+  std::optional<v1::Agency> agency = FindAgency(agency_id);
+  if (!agency) {
+    return absl::NotFoundError(
+        absl::StrCat("no agency with id \"", agency_id, "\" is registered"));
+  }
+  std::vector<std::string> serials(agency->certificate_serials().begin(),
+                                   agency->certificate_serials().end());
+  auto it = std::find(serials.begin(), serials.end(), serial);
+  if (bind && it != serials.end()) return *agency;
+  if (!bind && it == serials.end()) {
+    return absl::NotFoundError(absl::StrCat("certificate serial ", serial,
+                                            " is not bound to agency \"",
+                                            agency_id, "\""));
+  }
+  if (bind) {
+    serials.push_back(serial);
+    std::sort(serials.begin(), serials.end());
+  } else {
+    serials.erase(it);
+  }
+  agency->clear_certificate_serials();
+  for (const std::string& s : serials) agency->add_certificate_serials(s);
+  RegistryChange change;
+  change.agency = *agency;
+  entry.set_counterpart(agency_id);
+  entry.set_admin_action(bind ? "bind_certificate" : "unbind_certificate");
+  entry.set_reason(absl::StrCat(
+      bind ? "bound certificate serial " : "unbound certificate serial ",
+      serial, bind ? " to agency " : " from agency ", agency_id, "; ",
+      serials.empty()
+          ? "no serial is bound now, so any unrevoked certificate naming the "
+            "agency is accepted"
+          : absl::StrCat(serials.size(), " bound now")));
+  change.entry = std::move(entry);
+  RETURN_IF_ERROR(Commit(std::move(change), sequence));
+  return *agency;
+}
+
+absl::StatusOr<v1::Route> Registry::SetRoute(const v1::Route& route,
+                                             v1::LogEntry entry,
+                                             Sequence* sequence) {
+  if (sequence != nullptr) *sequence = std::nullopt;
+  if (absl::Status s = ValidateSector(route.sector()); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("route: ", s.message()));
+  }
+  if (route.area().empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "route for sector \"", route.sector(), "\" needs an area"));
+  }
+  absl::MutexLock lock(&change_mu_);
+  std::optional<v1::Agency> agency = FindAgency(route.agency_id());
+  if (!agency) {
+    return absl::NotFoundError(absl::StrCat(
+        "route ", route.sector(), " in ", route.area(), " names agency \"",
+        route.agency_id(), "\", which is not registered"));
+  }
+  if (agency->sector() != route.sector()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "agency \"", route.agency_id(), "\" is in sector \"", agency->sector(),
+        "\", so it cannot serve sector \"", route.sector(), "\""));
+  }
+  std::shared_ptr<const Snapshot> snap = Current();
+  auto before =
+      snap->routes.find(absl::StrCat(route.sector(), "/", route.area()));
+  if (before != snap->routes.end() && before->second == route.agency_id()) {
+    return route;
+  }
+  RegistryChange change;
+  change.route = route;
+  entry.set_counterpart(route.agency_id());
+  entry.set_admin_action("set_route");
+  entry.set_reason(
+      absl::StrCat("route ", route.sector(), " in ", route.area(),
+                   " now served by ", route.agency_id(),
+                   before == snap->routes.end()
+                       ? " (new entry)"
+                       : absl::StrCat(" (was ", before->second, ")")));
+  change.entry = std::move(entry);
+  RETURN_IF_ERROR(Commit(std::move(change), sequence));
+  return route;
+}
+
+absl::Status Registry::RemoveRoute(const v1::Route& route, v1::LogEntry entry,
+                                   Sequence* sequence) {
+  if (sequence != nullptr) *sequence = std::nullopt;
+  absl::MutexLock lock(&change_mu_);
+  std::shared_ptr<const Snapshot> snap = Current();
+  auto before =
+      snap->routes.find(absl::StrCat(route.sector(), "/", route.area()));
+  if (before == snap->routes.end()) {
+    return absl::NotFoundError(absl::StrCat("no route for sector \"",
+                                            route.sector(), "\" in area \"",
+                                            route.area(), "\""));
+  }
+  RegistryChange change;
+  change.removed_route = route;
+  entry.set_counterpart(before->second);
+  entry.set_admin_action("remove_route");
+  entry.set_reason(absl::StrCat("route ", route.sector(), " in ", route.area(),
+                                " removed (was served by ", before->second,
+                                ")"));
+  change.entry = std::move(entry);
+  return Commit(std::move(change), sequence);
+}
+
+std::vector<v1::Route> Registry::Routes() const {
+  std::shared_ptr<const Snapshot> snap = Current();
+  std::vector<v1::Route> out;
+  for (const auto& [key, agency_id] : snap->routes) {
+    const size_t slash = key.find('/');
+    v1::Route& r = out.emplace_back();
+    r.set_sector(key.substr(0, slash));
+    r.set_area(key.substr(slash + 1));
+    r.set_agency_id(agency_id);
+  }
+  std::sort(out.begin(), out.end(), [](const v1::Route& a, const v1::Route& b) {
+    return std::tie(a.sector(), a.area()) < std::tie(b.sector(), b.area());
+  });
+  return out;
 }
 
 std::optional<v1::Agency> Registry::FindAgency(const std::string& id) const {

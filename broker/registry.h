@@ -41,6 +41,40 @@ class Registry {
   };
   absl::StatusOr<SeedResult> ApplySeed(const v1::RegistrySeed& seed);
 
+  // Administrators' changes. Each checks the request against the registry
+  // in force, writes the change together with `entry` (an ADMIN entry the
+  // caller filled with time, actor and professional; the registry adds
+  // counterpart, admin_action and reason) in one commit, then installs the
+  // new snapshot. They are serialised among themselves. On error nothing
+  // changed. A request that changes nothing (binding a bound serial,
+  // reactivating an active agency) succeeds without an entry; `sequence`,
+  // when not null, receives the entry's sequence or nullopt then.
+  using Sequence = std::optional<uint64_t>;
+  // INVALID_ARGUMENT (ValidateAgency, or a status other than UNSPECIFIED
+  // or ACTIVE, or bindings); ALREADY_EXISTS for a registered id.
+  absl::StatusOr<v1::Agency> Register(const v1::Agency& agency,
+                                      v1::LogEntry entry, Sequence* sequence);
+  // NOT_FOUND for an unknown agency; INVALID_ARGUMENT when suspending
+  // without a reason.
+  absl::StatusOr<v1::Agency> SetStatus(const std::string& agency_id,
+                                       v1::AgencyStatus status,
+                                       const std::string& reason,
+                                       v1::LogEntry entry, Sequence* sequence);
+  // `serial` must already be upper-case hex (NormalizeSerial). NOT_FOUND
+  // for an unknown agency, or (unbind) a serial not bound to it.
+  absl::StatusOr<v1::Agency> Bind(const std::string& agency_id,
+                                  const std::string& serial, bool bind,
+                                  v1::LogEntry entry, Sequence* sequence);
+  // INVALID_ARGUMENT for a bad sector or an empty area; NOT_FOUND for an
+  // unknown agency; FAILED_PRECONDITION for an agency of another sector.
+  absl::StatusOr<v1::Route> SetRoute(const v1::Route& route, v1::LogEntry entry,
+                                     Sequence* sequence);
+  // NOT_FOUND when there is no entry for (sector, area).
+  absl::Status RemoveRoute(const v1::Route& route, v1::LogEntry entry,
+                           Sequence* sequence);
+  // Every routing entry, by sector then area.
+  std::vector<v1::Route> Routes() const;
+
   std::optional<v1::Agency> FindAgency(const std::string& id) const;
   // The agency the routing directory names for `sector` in `area`.
   std::optional<v1::Agency> ResolveRoute(const std::string& sector,
@@ -61,8 +95,12 @@ class Registry {
     absl::flat_hash_map<std::string, std::string> routes;
   };
   std::shared_ptr<const Snapshot> Current() const;
+  // Commits `change` and reloads; call with change_mu_ held.
+  absl::Status Commit(RegistryChange change, Sequence* sequence);
 
   Store* const store_;
+  // Serialises administrators' read-modify-write changes.
+  absl::Mutex change_mu_;
   mutable absl::Mutex mu_;
   std::shared_ptr<const Snapshot> snapshot_ ABSL_GUARDED_BY(mu_);
 };

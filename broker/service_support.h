@@ -54,36 +54,6 @@ inline v1::Professional ProfessionalOf(const grpc::CallbackServerContext* ctx) {
   return p;
 }
 
-// The answer for a method whose capability has not been built yet, given
-// after the caller was authorised so refusals stay accurate.
-inline absl::Status NotYetAvailable(absl::string_view method) {
-  return absl::UnimplementedError(
-      absl::StrCat(method, " is not available in this version of the broker"));
-}
-
 }  // namespace liaison
-
-// Declares a unary method that authorises its caller with `auth_` for the
-// service's principal kinds (`kAllowed`, `kServiceName` in the class) and
-// then answers UNIMPLEMENTED. Later capabilities replace these one by one.
-#define LIAISON_PENDING_UNARY(Method, Request, Response)                      \
-  grpc::ServerUnaryReactor* Method(grpc::CallbackServerContext* ctx,          \
-                                   const v1::Request*, v1::Response*)         \
-      override {                                                              \
-    absl::Status status =                                                     \
-        auth_->Authorize(*ctx->auth_context(), kAllowed, kServiceName)        \
-            .status();                                                        \
-    return FinishUnary(ctx, status.ok() ? NotYetAvailable(#Method) : status); \
-  }
-
-#define LIAISON_PENDING_STREAM(Method, Request, Message)               \
-  grpc::ServerWriteReactor<v1::Message>* Method(                       \
-      grpc::CallbackServerContext* ctx, const v1::Request*) override { \
-    absl::Status status =                                              \
-        auth_->Authorize(*ctx->auth_context(), kAllowed, kServiceName) \
-            .status();                                                 \
-    return new RefusedStream<v1::Message>(                             \
-        status.ok() ? NotYetAvailable(#Method) : status);              \
-  }
 
 #endif  // LIAISON_BROKER_SERVICE_SUPPORT_H_

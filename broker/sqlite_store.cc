@@ -152,6 +152,17 @@ const char* const kMigrations[] = {
       PRIMARY KEY (consent_id, message_id)
     );
     )sql",
+    // 6: client certificates the broker has seen, for expiry reports.
+    // Times are microseconds since the Unix epoch.
+    R"sql(
+    CREATE TABLE certificates_seen (
+      serial    TEXT PRIMARY KEY,
+      subject   TEXT NOT NULL,
+      not_after INTEGER NOT NULL,
+      last_seen INTEGER NOT NULL
+    );
+    CREATE INDEX certificates_seen_expiry ON certificates_seen (not_after);
+    )sql",
 };
 constexpr int kLogIndexVersion = 3;
 
@@ -451,44 +462,46 @@ void SqliteStore::CommitLoop() {
 // Registry.
 
 absl::Status SqliteStore::UpsertAgency(const v1::Agency& agency) {
-  return RunAndWait([&]() -> absl::Status {
-    ASSIGN_OR_RETURN(
-        Query upsert,
-        Query::Prepare(
-            db_,
-            "INSERT INTO agencies (id, sector, jurisdiction, area, "
-            "display_name, public_authority, privacy_officer_contact, "
-            "status, status_reason) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9) "
-            "ON CONFLICT(id) DO UPDATE SET sector=?2, jurisdiction=?3, "
-            "area=?4, display_name=?5, public_authority=?6, "
-            "privacy_officer_contact=?7, status=?8, status_reason=?9"));
-    upsert.Bind(1, agency.id())
-        .Bind(2, agency.sector())
-        .Bind(3, agency.jurisdiction())
-        .Bind(4, agency.area())
-        .Bind(5, agency.display_name())
-        .Bind(6, int64_t{agency.public_authority() ? 1 : 0})
-        .Bind(7, agency.privacy_officer_contact())
-        .Bind(8, int64_t{agency.status() == v1::AGENCY_STATUS_UNSPECIFIED
-                             ? v1::AGENCY_STATUS_ACTIVE
-                             : agency.status()})
-        .Bind(9, agency.status_reason());
-    RETURN_IF_ERROR(upsert.Run());
-    ASSIGN_OR_RETURN(
-        Query clear,
-        Query::Prepare(db_,
-                       "DELETE FROM agency_certificates WHERE agency_id=?1"));
-    RETURN_IF_ERROR(clear.Bind(1, agency.id()).Run());
-    for (const std::string& serial : agency.certificate_serials()) {
-      ASSIGN_OR_RETURN(Query bind,
-                       Query::Prepare(db_,
-                                      "INSERT OR IGNORE INTO "
-                                      "agency_certificates (agency_id, "
-                                      "serial) VALUES (?1, ?2)"));
-      RETURN_IF_ERROR(bind.Bind(1, agency.id()).Bind(2, serial).Run());
-    }
-    return absl::OkStatus();
-  });
+  return RunAndWait([&] { return UpsertAgencyLocked(agency); });
+}
+
+absl::Status SqliteStore::UpsertAgencyLocked(const v1::Agency& agency) {
+  ASSIGN_OR_RETURN(
+      Query upsert,
+      Query::Prepare(
+          db_,
+          "INSERT INTO agencies (id, sector, jurisdiction, area, "
+          "display_name, public_authority, privacy_officer_contact, "
+          "status, status_reason) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9) "
+          "ON CONFLICT(id) DO UPDATE SET sector=?2, jurisdiction=?3, "
+          "area=?4, display_name=?5, public_authority=?6, "
+          "privacy_officer_contact=?7, status=?8, status_reason=?9"));
+  upsert.Bind(1, agency.id())
+      .Bind(2, agency.sector())
+      .Bind(3, agency.jurisdiction())
+      .Bind(4, agency.area())
+      .Bind(5, agency.display_name())
+      .Bind(6, int64_t{agency.public_authority() ? 1 : 0})
+      .Bind(7, agency.privacy_officer_contact())
+      .Bind(8, int64_t{agency.status() == v1::AGENCY_STATUS_UNSPECIFIED
+                           ? v1::AGENCY_STATUS_ACTIVE
+                           : agency.status()})
+      .Bind(9, agency.status_reason());
+  RETURN_IF_ERROR(upsert.Run());
+  ASSIGN_OR_RETURN(
+      Query clear,
+      Query::Prepare(db_,
+                     "DELETE FROM agency_certificates WHERE agency_id=?1"));
+  RETURN_IF_ERROR(clear.Bind(1, agency.id()).Run());
+  for (const std::string& serial : agency.certificate_serials()) {
+    ASSIGN_OR_RETURN(Query bind,
+                     Query::Prepare(db_,
+                                    "INSERT OR IGNORE INTO "
+                                    "agency_certificates (agency_id, "
+                                    "serial) VALUES (?1, ?2)"));
+    RETURN_IF_ERROR(bind.Bind(1, agency.id()).Bind(2, serial).Run());
+  }
+  return absl::OkStatus();
 }
 
 absl::Status SqliteStore::SetAgencyStatus(const std::string& agency_id,
@@ -590,25 +603,102 @@ absl::StatusOr<std::vector<v1::Auditor>> SqliteStore::ListAuditors() {
 }
 
 absl::Status SqliteStore::UpsertRoute(const v1::Route& route) {
-  return RunAndWait([&]() -> absl::Status {
-    ASSIGN_OR_RETURN(
-        Query upsert,
-        Query::Prepare(db_,
-                       "INSERT INTO routes (sector, area, agency_id) VALUES "
-                       "(?1, ?2, ?3) ON CONFLICT(sector, area) DO UPDATE SET "
-                       "agency_id=?3"));
-    absl::Status s = upsert.Bind(1, route.sector())
-                         .Bind(2, route.area())
-                         .Bind(3, route.agency_id())
-                         .Run();
-    if (!s.ok() &&
-        (sqlite3_extended_errcode(db_) == SQLITE_CONSTRAINT_FOREIGNKEY)) {
-      return absl::NotFoundError(absl::StrCat(
-          "route ", route.sector(), " in ", route.area(), " names agency \"",
-          route.agency_id(), "\", which is not registered"));
+  return RunAndWait([&] { return UpsertRouteLocked(route); });
+}
+
+absl::Status SqliteStore::UpsertRouteLocked(const v1::Route& route) {
+  ASSIGN_OR_RETURN(
+      Query upsert,
+      Query::Prepare(db_,
+                     "INSERT INTO routes (sector, area, agency_id) VALUES "
+                     "(?1, ?2, ?3) ON CONFLICT(sector, area) DO UPDATE SET "
+                     "agency_id=?3"));
+  absl::Status s = upsert.Bind(1, route.sector())
+                       .Bind(2, route.area())
+                       .Bind(3, route.agency_id())
+                       .Run();
+  if (!s.ok() &&
+      (sqlite3_extended_errcode(db_) == SQLITE_CONSTRAINT_FOREIGNKEY)) {
+    return absl::NotFoundError(absl::StrCat(
+        "route ", route.sector(), " in ", route.area(), " names agency \"",
+        route.agency_id(), "\", which is not registered"));
+  }
+  return s;
+}
+
+absl::Status SqliteStore::RemoveRouteLocked(const v1::Route& route) {
+  ASSIGN_OR_RETURN(
+      Query remove,
+      Query::Prepare(db_, "DELETE FROM routes WHERE sector=?1 AND area=?2"));
+  RETURN_IF_ERROR(remove.Bind(1, route.sector()).Bind(2, route.area()).Run());
+  if (sqlite3_changes(db_) == 0) {
+    return absl::NotFoundError(absl::StrCat("no route for sector \"",
+                                            route.sector(), "\" in area \"",
+                                            route.area(), "\""));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> SqliteStore::CommitRegistryChange(
+    RegistryChange change) {
+  uint64_t sequence = 0;
+  absl::Status committed = RunAndWait([&]() -> absl::Status {
+    if (change.agency) RETURN_IF_ERROR(UpsertAgencyLocked(*change.agency));
+    if (change.route) RETURN_IF_ERROR(UpsertRouteLocked(*change.route));
+    if (change.removed_route) {
+      RETURN_IF_ERROR(RemoveRouteLocked(*change.removed_route));
     }
-    return s;
+    RETURN_IF_ERROR(AppendLogLocked(&change.entry));
+    sequence = change.entry.sequence();
+    return absl::OkStatus();
   });
+  if (!committed.ok()) return committed;
+  return sequence;
+}
+
+void SqliteStore::RememberCertificate(SeenCertificate c, StoreDone<bool> done) {
+  SubmitFor<bool>(
+      [this, c = std::move(c)](bool* out) -> absl::Status {
+        ASSIGN_OR_RETURN(
+            Query upsert,
+            Query::Prepare(db_,
+                           "INSERT INTO certificates_seen (serial, subject, "
+                           "not_after, last_seen) VALUES (?1, ?2, ?3, ?4) "
+                           "ON CONFLICT(serial) DO UPDATE SET last_seen=?4"));
+        RETURN_IF_ERROR(upsert.Bind(1, c.serial)
+                            .Bind(2, c.subject)
+                            .Bind(3, absl::ToUnixMicros(c.not_after))
+                            .Bind(4, absl::ToUnixMicros(c.last_seen))
+                            .Run());
+        *out = true;
+        return absl::OkStatus();
+      },
+      std::move(done));
+}
+
+void SqliteStore::SeenCertificatesValidAt(
+    absl::Time now, StoreDone<std::vector<SeenCertificate>> done) {
+  SubmitFor<std::vector<SeenCertificate>>(
+      [this, now](std::vector<SeenCertificate>* out) -> absl::Status {
+        ASSIGN_OR_RETURN(
+            Query select,
+            Query::Prepare(reader_db_,
+                           "SELECT serial, subject, not_after, last_seen FROM "
+                           "certificates_seen WHERE not_after >= ?1 ORDER BY "
+                           "not_after, serial"));
+        select.Bind(1, absl::ToUnixMicros(now));
+        for (;;) {
+          ASSIGN_OR_RETURN(bool row, select.Step());
+          if (!row) break;
+          SeenCertificate& c = out->emplace_back();
+          c.serial = select.Text(0);
+          c.subject = select.Text(1);
+          c.not_after = absl::FromUnixMicros(select.Int(2));
+          c.last_seen = absl::FromUnixMicros(select.Int(3));
+        }
+        return absl::OkStatus();
+      },
+      std::move(done), /*read=*/true);
 }
 
 absl::StatusOr<std::vector<v1::Route>> SqliteStore::ListRoutes() {

@@ -67,6 +67,11 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<v1::Auditor>> ListAuditors() override;
   absl::Status UpsertRoute(const v1::Route& route) override;
   absl::StatusOr<std::vector<v1::Route>> ListRoutes() override;
+  absl::StatusOr<uint64_t> CommitRegistryChange(RegistryChange change) override;
+  void RememberCertificate(SeenCertificate certificate,
+                           StoreDone<bool> done) override;
+  void SeenCertificatesValidAt(
+      absl::Time now, StoreDone<std::vector<SeenCertificate>> done) override;
 
   void CommitReferral(NewReferral referral,
                       StoreDone<v1::SendReferralResponse> done) override;
@@ -166,6 +171,10 @@ class SqliteStore final : public Store {
   absl::Status SignGroupHead(uint64_t size_before);
 
   absl::Status AppendLogLocked(v1::LogEntry* entry);
+  // The registry's writes, on the commit thread.
+  absl::Status UpsertAgencyLocked(const v1::Agency& agency);
+  absl::Status UpsertRouteLocked(const v1::Route& route);
+  absl::Status RemoveRouteLocked(const v1::Route& route);
   // The response remembered for a request already committed under
   // (agency, key), nullopt for a new key; ALREADY_EXISTS when the key was
   // used for a request with another digest. `what` names the request.

@@ -313,6 +313,7 @@ TEST_F(SignedLog, MigrationIndexesAndHashesAnOlderLog) {
                          "DROP TABLE tree_heads; DROP TABLE override_reviews; "
                          "DROP TABLE summary_requests; "
                          "DROP TABLE consent_uses; DROP TABLE consents; "
+                         "DROP TABLE certificates_seen; "
                          "ALTER TABLE cases DROP COLUMN subject_pseudonym; "
                          "PRAGMA user_version=2;",
                          nullptr, nullptr, nullptr),

@@ -36,6 +36,29 @@ struct QueuedNotice {
   v1::InboxMessage message;
 };
 
+// An administrator's change to the registry and the ADMIN entry that
+// records it, made durable in one commit: both or neither. Each set field
+// is applied in the order below.
+struct RegistryChange {
+  // Inserted, or replaced with every field including its bindings.
+  std::optional<v1::Agency> agency;
+  // Inserted or replaced; NOT_FOUND when it names an unregistered agency.
+  std::optional<v1::Route> route;
+  // (sector, area) removed; NOT_FOUND when there is no such entry.
+  std::optional<v1::Route> removed_route;
+  v1::LogEntry entry;
+};
+
+// A client certificate the broker has seen, for expiry reports.
+struct SeenCertificate {
+  // Upper-case hex.
+  std::string serial;
+  // The certificate's principal URI.
+  std::string subject;
+  absl::Time not_after;
+  absl::Time last_seen;
+};
+
 // A referral the broker decided to let through, with everything that must
 // become durable in the same commit: the referral, its case, the
 // recipient's inbox message and the disclosure's log entry.
@@ -298,6 +321,20 @@ class Store {
   // The routing directory: one agency per (sector, area).
   virtual absl::Status UpsertRoute(const v1::Route& route) = 0;
   virtual absl::StatusOr<std::vector<v1::Route>> ListRoutes() = 0;
+
+  // Applies `change` and appends its entry in one commit; returns the
+  // entry's sequence. On any error nothing changed.
+  virtual absl::StatusOr<uint64_t> CommitRegistryChange(
+      RegistryChange change) = 0;
+
+  // Client certificates seen by the broker. Remember inserts or refreshes
+  // one (an error is only logged by the caller: it never refuses a call);
+  // SeenCertificatesValidAt lists those whose not_after is not before
+  // `now`, soonest first.
+  virtual void RememberCertificate(SeenCertificate certificate,
+                                   StoreDone<bool> done) = 0;
+  virtual void SeenCertificatesValidAt(
+      absl::Time now, StoreDone<std::vector<SeenCertificate>> done) = 0;
 
   // The message path.
   virtual void CommitReferral(NewReferral referral,
