@@ -86,8 +86,7 @@ int Verify(const X509* cert, const X509* ca, X509_CRL* crl = nullptr,
     X509_STORE_set_flags(store.get(), X509_V_FLAG_CRL_CHECK);
   }
   std::unique_ptr<X509_STORE_CTX, StoreCtxFree> ctx(X509_STORE_CTX_new());
-  X509_STORE_CTX_init(ctx.get(), store.get(), const_cast<X509*>(cert),
-                      nullptr);
+  X509_STORE_CTX_init(ctx.get(), store.get(), const_cast<X509*>(cert), nullptr);
   X509_STORE_CTX_set_purpose(ctx.get(), purpose);
   const int ok = X509_verify_cert(ctx.get());
   return ok == 1 ? X509_V_OK : X509_STORE_CTX_get_error(ctx.get());
@@ -170,8 +169,8 @@ TEST_F(CaTest, InitCreatesPrivateDirectoryAndSelfSignedCa) {
 
 TEST_F(CaTest, InitRefusesDirectoryThatHoldsCa) {
   const std::string before = Contents(dir_ + "/ca.crt");
-  absl::StatusOr<CertificateAuthority> again = CertificateAuthority::Init(
-      dir_, "Another CA", absl::Hours(24), now_);
+  absl::StatusOr<CertificateAuthority> again =
+      CertificateAuthority::Init(dir_, "Another CA", absl::Hours(24), now_);
   EXPECT_EQ(again.status().code(), absl::StatusCode::kAlreadyExists);
   EXPECT_THAT(again.status().message(), HasSubstr("already holds a CA"));
   EXPECT_EQ(Contents(dir_ + "/ca.crt"), before);
@@ -213,10 +212,11 @@ TEST_F(CaTest, IssuedAgencyCertificateVerifiesAndNamesItsPrincipal) {
   EXPECT_EQ(X509_get_signature_nid(cert.get()), NID_ecdsa_with_SHA256);
   EXPECT_EQ(X509_get_extended_key_usage(cert.get()), XKU_SSL_CLIENT);
   EXPECT_EQ(X509_get_key_usage(cert.get()), KU_DIGITAL_SIGNATURE);
-  EXPECT_EQ(ASN1_OCTET_STRING_cmp(X509_get0_authority_key_id(cert.get()),
-                                  X509_get0_subject_key_id(const_cast<X509*>(
-                                      ca_->ca_certificate()))),
-            0);
+  EXPECT_EQ(
+      ASN1_OCTET_STRING_cmp(
+          X509_get0_authority_key_id(cert.get()),
+          X509_get0_subject_key_id(const_cast<X509*>(ca_->ca_certificate()))),
+      0);
   EXPECT_NE(X509_get0_subject_key_id(cert.get()), nullptr);
   EXPECT_EQ(x509::IssuerLine(cert.get()),
             x509::SubjectLine(ca_->ca_certificate()));
@@ -253,7 +253,8 @@ TEST_F(CaTest, ServerCertificateCarriesAddressesAndBothUsages) {
   ASSERT_NE(cert, nullptr);
   EXPECT_THAT(x509::DnsSans(cert.get()),
               ElementsAre("localhost", "broker.example.org"));
-  EXPECT_THAT(x509::IpSans(cert.get()), ElementsAre("127.0.0.1", "0:0:0:0:0:0:0:1"));
+  EXPECT_THAT(x509::IpSans(cert.get()),
+              ElementsAre("127.0.0.1", "0:0:0:0:0:0:0:1"));
   EXPECT_EQ(X509_get_extended_key_usage(cert.get()),
             XKU_SSL_SERVER | XKU_SSL_CLIENT);
   EXPECT_EQ(Verify(cert.get(), ca_->ca_certificate(), nullptr,
@@ -516,7 +517,8 @@ TEST_F(CaTest, ConcurrentIssuersAllLandInTheIndex) {
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([this, t] {
-      absl::StatusOr<CertificateAuthority> ca = CertificateAuthority::Open(dir_);
+      absl::StatusOr<CertificateAuthority> ca =
+          CertificateAuthority::Open(dir_);
       ASSERT_TRUE(ca.ok()) << ca.status();
       for (int i = 0; i < kEach; ++i) {
         IssueSpec spec =
@@ -548,8 +550,8 @@ TEST(ReasonTest, NamesRoundTrip) {
        {RevocationReason::kUnspecified, RevocationReason::kKeyCompromise,
         RevocationReason::kSuperseded, RevocationReason::kAffiliationChanged,
         RevocationReason::kCessationOfOperation}) {
-    EXPECT_EQ(ParseRevocationReason(ReasonName(r)).value_or(
-                  RevocationReason::kUnspecified),
+    EXPECT_EQ(ParseRevocationReason(ReasonName(r))
+                  .value_or(RevocationReason::kUnspecified),
               r);
   }
   absl::StatusOr<RevocationReason> bad = ParseRevocationReason("lost");
@@ -628,7 +630,7 @@ class CliTest : public ::testing::Test {
 
 TEST(CliHelpTest, EveryCommandHasHelp) {
   for (const std::string command :
-       {"init", "issue", "revoke", "crl", "list", "inspect", "help"}) {
+       {"init", "issue", "renew", "revoke", "crl", "list", "inspect", "help"}) {
     SCOPED_TRACE(command);
     CliResult flag = RunCli({command, "--help"});
     EXPECT_EQ(flag.exit_code, 0) << flag.err;
@@ -680,7 +682,10 @@ TEST(CliHelpTest, CommandLineMistakesExitTwo) {
       {{"crl", "extra"}, "unexpected argument"},
       {{"crl", "--days=soon"}, "--days=soon is not a whole number"},
       {{"crl", "--days=0"}, "--days must be between 1"},
-      {{"list", "--expiring"}, "--expiring needs a value"},
+      {{"list", "--expiring=soon"}, "--expiring=soon is not a whole number"},
+      {{"renew"}, "SERIAL or CERT_FILE"},
+      {{"renew", "AB", "CD"}, "unexpected argument"},
+      {{"renew", "AB", "--reason=superseded"}, "--reason does not apply"},
       {{"issue", "admin", "--id=x", "--force=maybe"}, "true or false"},
       {{"revoke", "AB", "--reason=lost"}, "unknown revocation reason"},
   };
@@ -801,10 +806,62 @@ TEST_F(CliTest, BackdatedExpiredCertificateAndExpiringList) {
   list = Certs({"list"});
   EXPECT_THAT(list.out, HasSubstr("EXPIRED"));
 
-  CliResult bad_time = Certs({"issue", "admin", "--id=x",
-                              "--not_before=yesterday"});
+  CliResult bad_time =
+      Certs({"issue", "admin", "--id=x", "--not_before=yesterday"});
   EXPECT_EQ(bad_time.exit_code, 2);
   EXPECT_THAT(bad_time.err, HasSubstr("RFC 3339"));
+}
+
+TEST_F(CliTest, BareExpiringMeansThirtyDays) {
+  ASSERT_EQ(Certs({"issue", "auditor", "--id=dpo", "--days=20"}).exit_code, 0);
+  ASSERT_EQ(Certs({"issue", "admin", "--id=ops", "--days=40"}).exit_code, 0);
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"list", "--expiring"}, {"list", "--expiring", "30"}}) {
+    CliResult list = Certs(args);
+    EXPECT_EQ(list.exit_code, 0) << list.err;
+    EXPECT_THAT(list.out, HasSubstr("liaison://auditor/dpo"));
+    EXPECT_THAT(list.out, testing::Not(HasSubstr("liaison://admin/ops")));
+  }
+}
+
+TEST_F(CliTest, RenewIssuesASuccessorAndLeavesTheOldOneValid) {
+  CliResult old = Certs({"issue", "server", "--id=b1", "--dns=broker.example",
+                         "--ip=10.0.0.7", "--days=20"});
+  ASSERT_EQ(old.exit_code, 0) << old.err;
+  const std::string old_serial = Field(old.out, "serial");
+  CliResult renewed = Certs({"renew", Field(old.out, "certificate")});
+  ASSERT_EQ(renewed.exit_code, 0) << renewed.err;
+  EXPECT_EQ(Field(renewed.out, "renewed").substr(0, old_serial.size()),
+            old_serial);
+  const std::string serial = Field(renewed.out, "serial");
+  EXPECT_NE(serial, old_serial);
+  EXPECT_EQ(Field(renewed.out, "principal"), "liaison://broker/b1");
+  EXPECT_THAT(renewed.out, HasSubstr("revoke " + old_serial));
+  // Same names, fresh key, as long as the old one, and both are valid.
+  CliResult shown = Certs({"inspect", Field(renewed.out, "certificate")});
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_EQ(Field(shown.out, "dns_sans"), "broker.example");
+  EXPECT_EQ(Field(shown.out, "ip_sans"), "10.0.0.7");
+  EXPECT_NE(Field(renewed.out, "key"), Field(old.out, "key"));
+  CliResult list = Certs({"list", "--expiring=21"});
+  EXPECT_THAT(list.out, HasSubstr(old_serial));
+  EXPECT_THAT(list.out, HasSubstr(serial));
+  CliResult longer = Certs({"renew", serial, "--days=90"});
+  ASSERT_EQ(longer.exit_code, 0) << longer.err;
+  EXPECT_EQ(
+      Certs({"list", "--expiring=30"}).out.find(Field(longer.out, "serial")),
+      std::string::npos);
+
+  // Revoked or unknown serials are not renewed, and nothing is issued.
+  ASSERT_EQ(Certs({"revoke", old_serial}).exit_code, 0);
+  const size_t issued = Certs({"list"}).out.size();
+  CliResult revoked = Certs({"renew", old_serial});
+  EXPECT_EQ(revoked.exit_code, 1);
+  EXPECT_THAT(revoked.err, HasSubstr("was revoked"));
+  CliResult unknown = Certs({"renew", "ABCDEF"});
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_THAT(unknown.err, HasSubstr("never issued"));
+  EXPECT_EQ(Certs({"list"}).out.size(), issued);
 }
 
 TEST_F(CliTest, InspectReportsCertificatesThatNameNoSinglePrincipal) {
@@ -827,8 +884,8 @@ TEST_F(CliTest, DirectoryComesFromEnvironmentAndMustHoldCa) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   CliResult missing = RunCli({"--dir=" + root_ + "/nothing", "list"});
   EXPECT_EQ(missing.exit_code, 1);
-  EXPECT_THAT(missing.err, HasSubstr("liaison-certs --dir=" + root_ +
-                                     "/nothing init"));
+  EXPECT_THAT(missing.err,
+              HasSubstr("liaison-certs --dir=" + root_ + "/nothing init"));
   CliResult init = Certs({"init"});
   EXPECT_EQ(init.exit_code, 1);
   EXPECT_THAT(init.err, HasSubstr("already holds a CA"));

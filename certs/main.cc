@@ -17,6 +17,7 @@
 #include "absl/flags/marshalling.h"
 #include "absl/flags/parse.h"
 #include "absl/status/status.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
@@ -24,6 +25,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "broker/principal.h"
+#include "broker/status_macros.h"
 #include "certs/ca.h"
 #include "certs/command_line.h"
 #include "certs/x509.h"
@@ -40,7 +42,9 @@ ABSL_FLAG(bool, force, false, "issue: replace existing files");
 ABSL_FLAG(std::vector<std::string>, dns, {}, "issue server: DNS names");
 ABSL_FLAG(std::vector<std::string>, ip, {}, "issue server: IP addresses");
 ABSL_FLAG(std::string, reason, "unspecified", "revoke: revocation reason");
-ABSL_FLAG(int, expiring, 0, "list: only certificates expiring within N days");
+ABSL_FLAG(int, expiring, 30,
+          "list: only certificates expiring within N days (bare --expiring: "
+          "30)");
 
 namespace liaison::certs {
 namespace {
@@ -57,6 +61,7 @@ Usage: liaison-certs [--dir=DIR] COMMAND [ARGUMENTS] [FLAGS]
 Commands:
   init      create the CA
   issue     issue a certificate and key for an agency, auditor, admin or server
+  renew     issue a successor for a certificate; both work until the old is revoked
   revoke    mark a certificate revoked
   crl       write a signed certificate revocation list
   list      show the certificates the CA has issued
@@ -127,6 +132,38 @@ Flags:
 
 Prints serial, principal, certificate, key and not_after, one per line.
 )"},
+      {"renew",
+       {"days", "out", "force"},
+       R"(Usage: liaison-certs [--dir=DIR] renew SERIAL|CERT_FILE [--days=N] [--out=FOLDER]
+
+Issues a successor for a certificate this CA issued: the same principal
+(and, for a server, the same DNS names and IP addresses), a fresh EC P-256
+key, valid from now. The old certificate is left as it is, so both work
+during the overlap while the new one is installed. Name the old one by its
+serial, as `liaison-certs list` prints it, or by its certificate file. A
+revoked certificate is not renewed: issue a new one.
+
+The files are FOLDER/KIND-ID-renewed-YYYYMMDDTHHMMSSZ.crt and .key (mode
+0600; "-2" and so on is added for a second renewal within the second), so
+the old files, still in use, are not touched.
+
+Then:
+  1. install the new certificate and key where the old ones are used (for
+     the broker's own, point tls_cert and tls_key at them and send SIGHUP);
+  2. if the agency has bound serials, bind the new one:
+     liaison admin bind AGENCY_ID NEW_SERIAL
+  3. once the new one is in use, revoke the old one and publish a CRL:
+     liaison-certs revoke OLD_SERIAL --reason=superseded && liaison-certs crl
+     and have the broker reload it (SIGHUP or `liaison admin reload-crl`).
+
+Flags:
+  --days=N       validity in days (default: as long as the old one's)
+  --out=FOLDER   where to write the files (default DIR/issued)
+  --force        replace existing files of the same name
+
+Prints renewed (the old serial), serial, principal, certificate, key and
+not_after, one per line, then the steps above with the serials filled in.
+)"},
       {"revoke",
        {"reason"},
        R"(Usage: liaison-certs [--dir=DIR] revoke SERIAL|CERT_FILE [--reason=REASON]
@@ -156,15 +193,15 @@ Prints the file written, the CRL number and how many certificates it lists.
 )"},
       {"list",
        {"expiring"},
-       R"(Usage: liaison-certs [--dir=DIR] list [--expiring=DAYS]
+       R"(Usage: liaison-certs [--dir=DIR] list [--expiring[=DAYS]]
 
 Shows every certificate the CA has issued as a table:
   SERIAL  STATUS  NOT_AFTER  PRINCIPAL
 where STATUS is VALID, REVOKED or EXPIRED.
 
 Flags:
-  --expiring=DAYS   only valid certificates that expire within DAYS days,
-                    soonest first (none found is not an error)
+  --expiring[=DAYS] only valid certificates that expire within DAYS days
+                    (default 30), soonest first (none found is not an error)
 )"},
       {"inspect",
        {},
@@ -380,6 +417,132 @@ int RunIssue(const CommandLine& cl) {
   return 0;
 }
 
+// The serial a person named: a certificate file (which must be this CA's)
+// or a serial in any form NormalizeSerial accepts.
+absl::StatusOr<std::string> SerialOf(const CertificateAuthority& ca,
+                                     const std::string& target) {
+  struct stat st;
+  if (::stat(target.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+    ASSIGN_OR_RETURN(x509::CertPtr cert, x509::ReadCertificateFile(target));
+    if (!ca.IsIssuerOf(cert.get())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(target, " was not issued by the CA in ", ca.dir()));
+    }
+    return x509::SerialHex(cert.get());
+  }
+  absl::StatusOr<std::string> normalized = NormalizeSerial(target);
+  if (!normalized.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "\"", target,
+        "\" is neither a certificate file nor a serial (hexadecimal, as "
+        "`liaison-certs list` prints it)"));
+  }
+  return *normalized;
+}
+
+int RunRenew(const CommandLine& cl) {
+  if (cl.positional.size() != 2) {
+    return UsageError(
+        cl.positional.size() < 2
+            ? "renew needs the SERIAL or CERT_FILE to renew"
+            : absl::StrCat("unexpected argument \"", cl.positional[2], "\""),
+        "renew");
+  }
+  if (cl.flags.count("days") != 0) {
+    if (absl::StatusOr<absl::Duration> d = Days(cl, 365); !d.ok()) {
+      return UsageError(d.status().message(), "renew");
+    }
+  }
+  const std::string dir = CaDir();
+  absl::StatusOr<CertificateAuthority> ca = CertificateAuthority::Open(dir);
+  if (!ca.ok()) return Failure(ca.status());
+  absl::StatusOr<std::string> serial = SerialOf(*ca, cl.positional[1]);
+  if (!serial.ok()) return Failure(serial.status());
+  const std::vector<IndexEntry> entries = ca->List();
+  auto old =
+      std::find_if(entries.begin(), entries.end(),
+                   [&](const IndexEntry& e) { return e.serial == *serial; });
+  if (old == entries.end()) {
+    return Failure(absl::NotFoundError(
+        absl::StrCat("the CA in ", dir, " never issued serial ", *serial,
+                     "; `liaison-certs list` shows what it issued")));
+  }
+  if (old->revoked) {
+    return Failure(absl::FailedPreconditionError(absl::StrCat(
+        "serial ", *serial, " was revoked on ",
+        FormatTimestamp(old->revoked_at),
+        "; a revoked certificate is not renewed: issue a new one with "
+        "`liaison-certs issue`")));
+  }
+  // The old certificate itself says what the new one must name.
+  std::string old_path = old->cert_path;
+  if (!old_path.empty() && old_path[0] != '/') old_path = dir + "/" + old_path;
+  if (struct stat st; ::stat(cl.positional[1].c_str(), &st) == 0) {
+    old_path = cl.positional[1];
+  }
+  absl::StatusOr<x509::CertPtr> old_cert = x509::ReadCertificateFile(old_path);
+  if (!old_cert.ok()) {
+    return Failure(absl::NotFoundError(absl::StrCat(
+        "cannot read serial ", *serial, "'s certificate at ", old_path, " (",
+        old_cert.status().message(),
+        "); name the certificate file instead: liaison-certs renew FILE")));
+  }
+  absl::StatusOr<PrincipalName> name = CertificatePrincipal(old_cert->get());
+  if (!name.ok()) return Failure(name.status());
+  const bool server = name->kind == PrincipalKind::kBroker;
+  IssueSpec spec;
+  spec.common_name = name->id;
+  spec.uri_sans = {name->Uri()};
+  spec.dns_sans = x509::DnsSans(old_cert->get());
+  spec.ip_sans = x509::IpSans(old_cert->get());
+  spec.not_before = absl::Now();
+  spec.validity = old->not_after - old->not_before;
+  if (cl.flags.count("days") != 0) spec.validity = *Days(cl, 365);
+  spec.server_auth = server;
+  spec.client_auth = true;
+  spec.label = absl::StrCat(
+      server ? "server" : KindName(name->kind), "-", name->id, "-renewed-",
+      absl::FormatTime("%Y%m%dT%H%M%SZ", spec.not_before, absl::UTCTimeZone()));
+  std::string out = absl::GetFlag(FLAGS_out);
+  if (out.empty()) out = ca->issued_dir();
+  // A second renewal within the same second gets "-2", and so on.
+  const std::string stem = spec.label;
+  for (int n = 2; !absl::GetFlag(FLAGS_force) && n < 1000; ++n) {
+    struct stat st;
+    const std::string base = absl::StrCat(out, "/", spec.label);
+    if (::stat((base + ".crt").c_str(), &st) != 0 &&
+        ::stat((base + ".key").c_str(), &st) != 0) {
+      break;
+    }
+    spec.label = absl::StrCat(stem, "-", n);
+  }
+  absl::StatusOr<IssuedCertificate> issued =
+      ca->Issue(spec, out, absl::GetFlag(FLAGS_force));
+  if (!issued.ok()) return Failure(issued.status());
+  std::cout << "renewed: " << *serial << " (valid until "
+            << FormatTimestamp(old->not_after) << ")\n"
+            << "serial: " << issued->serial << "\n"
+            << "principal: " << name->Uri() << "\n"
+            << "certificate: " << issued->cert_path << "\n"
+            << "key: " << issued->key_path << "\n"
+            << "not_after: " << FormatTimestamp(issued->not_after) << "\n"
+            << "Both certificates are valid now. Next:\n"
+            << "  1. install the new certificate and key where the old ones "
+               "are used"
+            << (server ? " (tls_cert, tls_key), then send the broker SIGHUP"
+                       : "")
+            << ";\n";
+  if (name->kind == PrincipalKind::kAgency) {
+    std::cout << "  2. if the agency has bound serials: liaison admin bind "
+              << name->id << " " << issued->serial << "\n";
+  }
+  std::cout << "  " << (name->kind == PrincipalKind::kAgency ? "3" : "2")
+            << ". once it is in use: liaison-certs --dir=" << dir << " revoke "
+            << *serial << " --reason=superseded && liaison-certs --dir=" << dir
+            << " crl, then SIGHUP the broker or `liaison admin reload-crl`\n";
+  return 0;
+}
+
 int RunRevoke(const CommandLine& cl) {
   if (cl.positional.size() < 2) {
     return UsageError("revoke needs the SERIAL or CERT_FILE to revoke",
@@ -398,27 +561,10 @@ int RunRevoke(const CommandLine& cl) {
   absl::StatusOr<CertificateAuthority> ca = CertificateAuthority::Open(dir);
   if (!ca.ok()) return Failure(ca.status());
 
-  std::string serial;
-  struct stat st;
-  if (::stat(target.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
-    absl::StatusOr<x509::CertPtr> cert = x509::ReadCertificateFile(target);
-    if (!cert.ok()) return Failure(cert.status());
-    if (!ca->IsIssuerOf(cert->get())) {
-      return Failure(absl::InvalidArgumentError(
-          absl::StrCat(target, " was not issued by the CA in ", dir)));
-    }
-    serial = x509::SerialHex(cert->get());
-  } else {
-    absl::StatusOr<std::string> normalized = NormalizeSerial(target);
-    if (!normalized.ok()) {
-      return Failure(absl::InvalidArgumentError(absl::StrCat(
-          "\"", target,
-          "\" is neither a certificate file nor a serial (hexadecimal, as "
-          "`liaison-certs list` prints it)")));
-    }
-    serial = *normalized;
-  }
-  absl::StatusOr<IndexEntry> revoked = ca->Revoke(serial, *reason, absl::Now());
+  absl::StatusOr<std::string> serial = SerialOf(*ca, target);
+  if (!serial.ok()) return Failure(serial.status());
+  absl::StatusOr<IndexEntry> revoked =
+      ca->Revoke(*serial, *reason, absl::Now());
   if (!revoked.ok()) return Failure(revoked.status());
   std::cout << "revoked: " << revoked->serial << " " << revoked->principal
             << " (reason " << ReasonName(revoked->reason) << ")\n"
@@ -572,6 +718,20 @@ int RunInspect(const CommandLine& cl) {
 }
 
 int Run(int argc, char** argv) {
+  // A bare --expiring (no "=", no number after it) means the default window.
+  std::vector<std::string> storage(argv, argv + argc);
+  for (size_t i = 1; i < storage.size(); ++i) {
+    if (storage[i] != "--expiring" && storage[i] != "-expiring") continue;
+    int days = 0;
+    if (i + 1 < storage.size() && absl::SimpleAtoi(storage[i + 1], &days)) {
+      continue;
+    }
+    storage[i] = "--expiring=30";
+  }
+  std::vector<char*> args;
+  for (std::string& a : storage) args.push_back(a.data());
+  argc = static_cast<int>(args.size());
+  argv = args.data();
   const CommandLine cl = Scan(argc, argv);
   if (cl.positional.empty()) {
     if (cl.help) {
@@ -632,6 +792,7 @@ int Run(int argc, char** argv) {
     return RunInit(cl);
   }
   if (name == "issue") return RunIssue(cl);
+  if (name == "renew") return RunRenew(cl);
   if (name == "revoke") return RunRevoke(cl);
   if (name == "crl") return RunCrl(cl);
   if (name == "list") return RunList(cl);

@@ -4,6 +4,7 @@
 // change in the disclosure log as ADMIN.
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <fstream>
 #include <functional>
@@ -12,6 +13,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/time/clock.h"
+#include "certs/x509.h"
 #include "liaison/v1/admin.grpc.pb.h"
 #include "liaison/v1/audit.grpc.pb.h"
 #include "liaison/v1/exchange.grpc.pb.h"
@@ -626,6 +628,135 @@ TEST_F(AdminTest, StatusAndCrlReloadTellTheBrokersState) {
             grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(WhoAmI(health_).error_code(), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_TRUE(WhoAmI(soon).ok());
+}
+
+TEST_F(AdminTest, RenewalOverlapsUntilTheOldCertificateIsRevoked) {
+  ASSERT_TRUE(Bind("malmo-sc", social_.serial, true).ok());
+  const Credentials renewed = deployment_.Renew(social_.serial);
+  ASSERT_NE(renewed.serial, social_.serial);
+  // The agency binds its serials, so the new one must be bound to work.
+  EXPECT_EQ(WhoAmI(renewed).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  ASSERT_TRUE(Bind("malmo-sc", renewed.serial, true).ok());
+  // The overlap: both work, and a stream stays open on the old one.
+  EXPECT_TRUE(WhoAmI(social_).ok());
+  EXPECT_TRUE(WhoAmI(renewed).ok());
+  OpenStream old_stream(Channel(social_));
+  ASSERT_TRUE(WaitConnected("malmo-sc", true));
+
+  // The old one is revoked and the CRL reloaded on SIGHUP: its stream ends,
+  // its calls are refused, and the new one goes on.
+  deployment_.Revoke(social_.serial);
+  const size_t lines = broker_->LineCount();
+  broker_->Signal(SIGHUP);
+  ASSERT_TRUE(broker_->WaitForLine("CRL reloaded: 1 revoked", lines))
+      << broker_->Output();
+  std::optional<grpc::Status> ended = old_stream.EndedWithin(absl::Seconds(10));
+  ASSERT_TRUE(ended.has_value());
+  EXPECT_EQ(ended->error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_TRUE(absl::StrContains(ended->error_message(), "revoked"));
+  EXPECT_EQ(WhoAmI(social_).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_TRUE(WhoAmI(renewed).ok());
+  OpenStream new_stream(Channel(renewed));
+  EXPECT_FALSE(new_stream.EndedWithin(absl::Milliseconds(300)).has_value());
+  // The broker logged the reload as ADMIN, by the signal.
+  const std::vector<v1::LogEntry> log = AdminEntries();
+  auto crl = std::find_if(log.begin(), log.end(), [](const v1::LogEntry& e) {
+    return e.admin_action() == "reload_crl";
+  });
+  ASSERT_NE(crl, log.end());
+  EXPECT_EQ(crl->actor(), "liaison://broker/signal/SIGHUP");
+}
+
+// The serial of the certificate the broker presented on `channel`'s
+// connection, as seen by the client.
+std::string ServerSerial(const std::shared_ptr<grpc::Channel>& channel) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  v1::WhoAmIResponse resp;
+  grpc::Status s =
+      v1::Identity::NewStub(channel)->WhoAmI(&ctx, v1::WhoAmIRequest(), &resp);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  std::vector<grpc::string_ref> pems =
+      ctx.auth_context()->FindPropertyValues("x509_pem_cert");
+  if (pems.empty()) return "";
+  absl::StatusOr<x509::CertPtr> cert = x509::ParseCertificatePem(
+      absl::string_view(pems[0].data(), pems[0].size()));
+  return cert.ok() ? x509::SerialHex(cert->get()) : "";
+}
+
+void CopyFile(const std::string& from, const std::string& to) {
+  std::ifstream in(from, std::ios::binary);
+  std::ofstream out(to, std::ios::binary | std::ios::trunc);
+  out << in.rdbuf();
+}
+
+TEST_F(AdminTest, BrokerCertificateRotatesWithoutRestartWhileStreamsGoOn) {
+  const std::string cert =
+      deployment_.ca_dir() + "/issued/server-broker-test.crt";
+  const std::string key =
+      deployment_.ca_dir() + "/issued/server-broker-test.key";
+  const std::shared_ptr<grpc::Channel> before = Channel(social_);
+  const std::string old_serial = ServerSerial(before);
+  ASSERT_FALSE(old_serial.empty());
+  OpenStream stream(before);
+  ASSERT_TRUE(WaitConnected("malmo-sc", true));
+
+  // A renewed server certificate is put where the config points, then SIGHUP.
+  const Credentials renewed = deployment_.Renew(cert);
+  CopyFile(renewed.key, key);
+  CopyFile(renewed.cert, cert);
+  size_t lines = broker_->LineCount();
+  broker_->Signal(SIGHUP);
+  ASSERT_TRUE(broker_->WaitForLine("replaced by " + renewed.serial, lines))
+      << broker_->Output();
+  // New connections get the new certificate (the TLS layer picks the
+  // installed pair up within a second).
+  std::string seen;
+  for (int i = 0; i < 100 && seen != renewed.serial; ++i) {
+    seen = ServerSerial(Channel(health_));
+    if (seen != renewed.serial) absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_EQ(seen, renewed.serial);
+  // The stream opened before goes on and still delivers.
+  EXPECT_FALSE(stream.EndedWithin(absl::Milliseconds(100)).has_value());
+  const std::string consent =
+      RecordConsentFromSubject(Channel(health_), kExampleSubject);
+  {
+    grpc::ClientContext ctx;
+    v1::SendReferralResponse sent;
+    grpc::Status s =
+        v1::Exchange::NewStub(Channel(health_))
+            ->SendReferral(
+                &ctx,
+                ExampleHealthReferral("after-rotation", "malmo-sc", consent),
+                &sent);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  for (int i = 0; i < 100 && stream.read() == 0; ++i) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_EQ(stream.read(), 1);
+  EXPECT_FALSE(stream.EndedWithin(absl::Milliseconds(100)).has_value());
+
+  // A key that is not the certificate's is refused; the pair in force
+  // stays and new connections still work.
+  CopyFile(social_.key, key);
+  lines = broker_->LineCount();
+  broker_->Signal(SIGHUP);
+  ASSERT_TRUE(broker_->WaitForLine("server certificate reload failed", lines))
+      << broker_->Output();
+  absl::SleepFor(absl::Milliseconds(1500));
+  EXPECT_EQ(ServerSerial(Channel(health_)), renewed.serial);
+  const std::vector<v1::LogEntry> log = AdminEntries();
+  int rotations = 0;
+  int refused = 0;
+  for (const v1::LogEntry& e : log) {
+    if (e.admin_action() != "reload_server_certificate") continue;
+    ++rotations;
+    if (!e.allowed()) ++refused;
+  }
+  EXPECT_EQ(rotations, 2);
+  EXPECT_EQ(refused, 1);
 }
 
 }  // namespace

@@ -11,9 +11,9 @@
 #include <fstream>
 
 #include "absl/strings/match.h"
-#include "liaison/v1/exchange.grpc.pb.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "liaison/v1/exchange.grpc.pb.h"
 
 namespace liaison::testing {
 namespace {
@@ -128,9 +128,19 @@ void Deployment::WritePolicyFile(const std::string& name,
 }
 
 Credentials Deployment::Issue(const std::vector<std::string>& kind_and_flags) {
-  std::vector<std::string> args = {BinaryPath("liaison-certs"),
-                                   "--dir=" + ca_dir_, "issue"};
+  std::vector<std::string> args = {"issue"};
   args.insert(args.end(), kind_and_flags.begin(), kind_and_flags.end());
+  return IssuedBy(args);
+}
+
+Credentials Deployment::Renew(const std::string& serial_or_file) {
+  return IssuedBy({"renew", serial_or_file});
+}
+
+Credentials Deployment::IssuedBy(const std::vector<std::string>& command) {
+  std::vector<std::string> args = {BinaryPath("liaison-certs"),
+                                   "--dir=" + ca_dir_};
+  args.insert(args.end(), command.begin(), command.end());
   CommandResult r = RunCommand(args);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   Credentials creds;
@@ -291,6 +301,36 @@ std::shared_ptr<grpc::Channel> ChannelFor(const BrokerProcess& broker,
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   return grpc::CreateCustomChannel(broker.address(), grpc::SslCredentials(tls),
                                    args);
+}
+
+v1::SendReferralRequest ExampleHealthReferral(const std::string& key,
+                                              const std::string& to,
+                                              const std::string& consent_id) {
+  v1::SendReferralRequest r;
+  r.set_idempotency_key(key);
+  r.mutable_destination()->set_agency_id(to);
+  r.mutable_subject()->set_identifier(kExampleSubject);
+  r.mutable_subject()->set_birth_date("2011-04-12");
+  r.set_purpose("child_welfare");
+  r.add_concerns(v1::CONCERN_CATEGORY_SELF_HARM);
+  r.set_urgency(v1::URGENCY_WITHIN_24H);
+  v1::HealthRecord* h = r.mutable_record()->mutable_health();
+  h->mutable_subject()->set_identifier(kExampleSubject);
+  h->mutable_subject()->set_birth_date("2011-04-12");
+  h->mutable_address()->set_street("Amiralsgatan 17B");
+  h->mutable_address()->set_postcode("214 37");
+  h->mutable_address()->set_municipality("Malmo");
+  h->add_diagnosis_codes("F32.1");
+  h->set_clinician_notes("Says things are bad at home.");
+  h->set_active_involvement(true);
+  h->mutable_contact_point()->set_name("CAMHS duty team");
+  r.mutable_basis()->set_consent_id(consent_id);
+  v1::PreSharingChecklist* c = r.mutable_checklist();
+  c->set_concern_verified(true);
+  c->set_person_informed(true);
+  c->set_colleague_or_expert_consulted(true);
+  c->set_manager_approved(true);
+  return r;
 }
 
 }  // namespace liaison::testing

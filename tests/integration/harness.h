@@ -16,6 +16,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "liaison/v1/exchange.pb.h"
 
 namespace liaison::testing {
 
@@ -57,6 +58,8 @@ class Deployment {
 
   // `liaison-certs issue <kind> ...extra`; fails the test on error.
   Credentials Issue(const std::vector<std::string>& kind_and_flags);
+  // `liaison-certs renew <serial_or_file>`; fails the test on error.
+  Credentials Renew(const std::string& serial_or_file);
   // `liaison-certs revoke <serial>` then `liaison-certs crl`.
   void Revoke(const std::string& serial);
 
@@ -69,6 +72,9 @@ class Deployment {
   void AppendConfig(const std::string& text);
 
  private:
+  // Runs liaison-certs `command` and reads the credentials it printed.
+  Credentials IssuedBy(const std::vector<std::string>& command);
+
   std::string root_;
   std::string ca_dir_;
 };
@@ -130,6 +136,16 @@ std::string RecordConsentFromSubject(
     const std::string& subject_identifier,
     const std::vector<std::string>& purposes = {
         "child_welfare", "crime_prevention", "referral_feedback"});
+
+// A referral from a health agency to `to` about a 15-year-old, with a full
+// health record, under `consent_id` (see RecordConsentFromSubject) and a
+// completed pre-sharing checklist: one the default policy lets through to
+// social care.
+v1::SendReferralRequest ExampleHealthReferral(const std::string& key,
+                                              const std::string& to,
+                                              const std::string& consent_id);
+// Its subject's identifier.
+inline constexpr char kExampleSubject[] = "20110412-2389";
 
 // Path of a built binary, set by CMake.
 std::string BinaryPath(const std::string& name);

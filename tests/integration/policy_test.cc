@@ -73,34 +73,10 @@ class PolicyTest : public ::testing::Test {
   // free text, under consent.
   v1::SendReferralRequest HealthReferral(const std::string& key,
                                          const std::string& to) {
-    v1::SendReferralRequest r;
-    r.set_idempotency_key(key);
-    r.mutable_destination()->set_agency_id(to);
-    r.mutable_subject()->set_identifier("20110412-2389");
-    r.mutable_subject()->set_birth_date("2011-04-12");
-    r.set_purpose("child_welfare");
-    r.add_concerns(v1::CONCERN_CATEGORY_SELF_HARM);
-    r.set_urgency(v1::URGENCY_WITHIN_24H);
-    v1::HealthRecord* h = r.mutable_record()->mutable_health();
-    h->mutable_subject()->set_identifier("20110412-2389");
-    h->mutable_subject()->set_birth_date("2011-04-12");
-    h->mutable_address()->set_street("Amiralsgatan 17B");
-    h->mutable_address()->set_postcode("214 37");
-    h->mutable_address()->set_municipality("Malmo");
-    h->add_diagnosis_codes("F32.1");
-    h->set_clinician_notes("Says things are bad at home.");
-    h->set_active_involvement(true);
-    h->mutable_contact_point()->set_name("CAMHS duty team");
     if (consent_.empty()) {
-      consent_ = RecordConsentFromSubject(Channel(health_), "20110412-2389");
+      consent_ = RecordConsentFromSubject(Channel(health_), kExampleSubject);
     }
-    r.mutable_basis()->set_consent_id(consent_);
-    v1::PreSharingChecklist* c = r.mutable_checklist();
-    c->set_concern_verified(true);
-    c->set_person_informed(true);
-    c->set_colleague_or_expert_consulted(true);
-    c->set_manager_approved(true);
-    return r;
+    return ExampleHealthReferral(key, to, consent_);
   }
 
   grpc::Status Send(const Credentials& from, const v1::SendReferralRequest& r,
