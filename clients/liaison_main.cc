@@ -21,6 +21,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "broker/status_macros.h"
+#include "clients/admin_commands.h"
 #include "clients/audit_commands.h"
 #include "clients/cli.h"
 #include "clients/client.h"
@@ -103,6 +104,8 @@ Commands:
                   record, refuse, withdraw, show.
   audit           For auditors: query, export and prove the disclosure log,
                   subject access reports, override reviews.
+  admin           For administrators: agencies, certificate bindings, routes,
+                  reloads, broker status.
   help            Show help for a command: liaison help inbox
 
 Connection flags (each also read from the environment):
@@ -1059,6 +1062,9 @@ Example:
       {"audit",
        {liaison::cli::kAuditHelp, liaison::cli::AuditFlags(),
         liaison::cli::RunAudit}},
+      {"admin",
+       {liaison::cli::kAdminHelp, liaison::cli::AdminFlags(),
+        liaison::cli::RunAdmin}},
   };
   return *commands;
 }

@@ -667,6 +667,105 @@ TEST_F(AdminTest, RenewalOverlapsUntilTheOldCertificateIsRevoked) {
   EXPECT_EQ(crl->actor(), "liaison://broker/signal/SIGHUP");
 }
 
+TEST_F(AdminTest, TheBrokerReportsExpiringCertificatesWhenItStarts) {
+  // Right after "listening on".
+  EXPECT_TRUE(broker_->WaitForLine(
+      "no certificate known to the broker expires within 30 days", 0))
+      << broker_->Output();
+  // An auditor whose only certificate runs out in ten days calls once; the
+  // broker remembers it across a restart and names it at the next start.
+  const Credentials soon =
+      deployment_.Issue({"auditor", "--id=dpo", "--days=10",
+                         "--out=" + deployment_.root() + "/soon"});
+  ASSERT_TRUE(WhoAmI(soon).ok());
+  ASSERT_EQ(broker_->Stop(), 0);
+  broker_ = std::make_unique<BrokerProcess>(
+      deployment_, std::vector<std::string>{"--shutdown_grace_seconds=2"});
+  ASSERT_GT(broker_->port(), 0) << broker_->Output();
+  ASSERT_TRUE(
+      broker_->WaitForLine("certificate expiring: liaison://auditor/dpo "
+                           "serial " +
+                               soon.serial,
+                           0))
+      << broker_->Output();
+  EXPECT_FALSE(absl::StrContains(broker_->Output(), "no certificate known"));
+  // The auditor's 365-day certificate from SetUp has not been used, so the
+  // broker knows only the short one; once the long one calls, it is the
+  // auditor's newest and the short one is no longer a worry.
+  ASSERT_TRUE(WhoAmI(auditor_).ok());
+  const v1::BrokerStatus status = Status();
+  for (const auto& e : status.expiring_certificates()) {
+    EXPECT_NE(e.subject(), "liaison://auditor/dpo");
+  }
+}
+
+TEST_F(AdminTest, TheCommandLineAdministersTheBroker) {
+  auto cli = [&](const Credentials& c, std::vector<std::string> args) {
+    return RunLiaison(*broker_, deployment_.ca_cert(), c, args);
+  };
+  CommandResult r = cli(
+      admin_, {"admin", "register", "lund-health", "--sector=health",
+               "--jurisdiction=se", "--area=lund", "--display_name=Lund Health",
+               "--privacy_officer=dpo@lund.example"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, "registered")) << r.out;
+  EXPECT_TRUE(absl::StrContains(r.out, "dpo@lund.example")) << r.out;
+  r = cli(admin_, {"admin", "route", "set", "health", "lund", "lund-health"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = cli(admin_, {"admin", "routes"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, "lund-health")) << r.out;
+  r = cli(admin_,
+          {"admin", "suspend", "lund-health", "--reason=contract ended"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, "SUSPENDED: contract ended")) << r.out;
+  r = cli(admin_, {"admin", "agencies"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, "3 agencies")) << r.out;
+  r = cli(admin_, {"admin", "bind", "malmo-sc", social_.serial});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, social_.serial)) << r.out;
+  r = cli(admin_, {"admin", "reload-crl"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, "0 revoked")) << r.out;
+  r = cli(admin_, {"admin", "reload-policy"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  OpenStream stream(Channel(social_));
+  ASSERT_TRUE(WaitConnected("malmo-sc", true));
+  r = cli(admin_, {"admin", "status", "--expiring_days=400"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, "connected agencies: malmo-sc"))
+      << r.out;
+  EXPECT_TRUE(absl::StrContains(r.out, "liaison://admin/ops")) << r.out;
+
+  // Mistakes: usage errors exit 2 and reach no broker; refusals exit 1.
+  const std::vector<std::vector<std::string>> usage = {
+      {"admin"},
+      {"admin", "frobnicate"},
+      {"admin", "suspend", "malmo-sc"},
+      {"admin", "register", "x"},
+      {"admin", "bind", "malmo-sc"},
+      {"admin", "route", "set", "health", "lund"},
+      {"admin", "status", "--reason=x"},
+  };
+  const size_t entries = AdminEntries().size();
+  for (const auto& args : usage) {
+    r = cli(admin_, args);
+    EXPECT_EQ(r.exit_code, 2) << args.back() << ": " << r.err;
+    EXPECT_TRUE(absl::StrContains(r.err, "liaison help admin")) << r.err;
+  }
+  r = cli(admin_, {"admin", "bind", "malmo-sc", "not-a-serial"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(r.err, "INVALID_ARGUMENT")) << r.err;
+  r = cli(health_, {"admin", "status"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(r.err, "PERMISSION_DENIED")) << r.err;
+  EXPECT_EQ(AdminEntries().size(), entries);
+  r = RunCommand({BinaryPath("liaison"), "help", "admin"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_TRUE(absl::StrContains(r.out, "reload-crl")) << r.out;
+}
+
 // The serial of the certificate the broker presented on `channel`'s
 // connection, as seen by the client.
 std::string ServerSerial(const std::shared_ptr<grpc::Channel>& channel) {

@@ -139,11 +139,7 @@ class AuditTest : public ::testing::Test {
 
   // Runs the liaison command line as `c`.
   CommandResult Cli(const Credentials& c, std::vector<std::string> args) {
-    std::vector<std::string> argv = {
-        BinaryPath("liaison"), "--broker=" + broker_->address(),
-        "--cert=" + c.cert, "--key=" + c.key, "--ca=" + deployment_.ca_cert()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return RunCommand(argv);
+    return RunLiaison(*broker_, deployment_.ca_cert(), c, args);
   }
 
   CommandResult Verify(const std::string& export_path,

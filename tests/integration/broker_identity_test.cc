@@ -1,6 +1,5 @@
 // The broker knows who is calling: every principal kind over real mutual
 // TLS, and every way a caller must be refused (DESIGN.md section 3).
-#include <algorithm>
 #include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
@@ -11,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include "absl/time/clock.h"
@@ -474,13 +474,15 @@ TEST(BrokerStartup, BrokenConfigIsReportedWithFileAndLine) {
   Deployment deployment;
   std::ifstream before(deployment.config());
   const std::string text((std::istreambuf_iterator<char>(before)), {});
-  const int line = 1 + static_cast<int>(std::count(text.begin(), text.end(), '\n'));
+  const int line =
+      1 + static_cast<int>(std::count(text.begin(), text.end(), '\n'));
   std::ofstream(deployment.config(), std::ios::app) << "lisen: \"x\"\n";
   BrokerProcess broker(deployment);
   EXPECT_EQ(broker.port(), 0);
   EXPECT_EQ(broker.WaitForExit(), 1);
-  EXPECT_NE(broker.Output().find("broker.textproto:" + std::to_string(line) + ":"),
-            std::string::npos)
+  EXPECT_NE(
+      broker.Output().find("broker.textproto:" + std::to_string(line) + ":"),
+      std::string::npos)
       << broker.Output();
   EXPECT_NE(broker.Output().find("lisen"), std::string::npos);
 }

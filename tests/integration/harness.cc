@@ -303,6 +303,16 @@ std::shared_ptr<grpc::Channel> ChannelFor(const BrokerProcess& broker,
                                    args);
 }
 
+CommandResult RunLiaison(const BrokerProcess& broker,
+                         const std::string& ca_cert, const Credentials& creds,
+                         const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {
+      BinaryPath("liaison"), "--broker=" + broker.address(),
+      "--cert=" + creds.cert, "--key=" + creds.key, "--ca=" + ca_cert};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunCommand(argv);
+}
+
 v1::SendReferralRequest ExampleHealthReferral(const std::string& key,
                                               const std::string& to,
                                               const std::string& consent_id) {

@@ -126,6 +126,12 @@ std::shared_ptr<grpc::Channel> ChannelFor(const BrokerProcess& broker,
                                           const std::string& ca_cert,
                                           const Credentials& creds);
 
+// Runs the liaison command line against `broker` as `creds`, with
+// `args` after the connection flags.
+CommandResult RunLiaison(const BrokerProcess& broker,
+                         const std::string& ca_cert, const Credentials& creds,
+                         const std::vector<std::string>& args);
+
 // Records, as the agency `channel` authenticates, a consent given by the
 // person `subject_identifier` themself for every built-in sector to share
 // with every other for `purposes`, at any level, and returns its id. Tests
