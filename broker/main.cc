@@ -196,7 +196,8 @@ int main(int argc, char** argv) {
       }
       absl::StatusOr<size_t> reloaded = (*broker)->ReloadCrl();
       if (reloaded.ok()) {
-        Say(absl::StrCat("CRL reloaded: ", *reloaded, " revoked certificates"));
+        Say(absl::StrCat("CRL reloaded: ", *reloaded, " revoked certificate",
+                         *reloaded == 1 ? "" : "s"));
       } else {
         Say(absl::StrCat("CRL reload failed, previous CRL stays in force: ",
                          reloaded.status().message()));

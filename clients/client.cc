@@ -1,5 +1,6 @@
 #include "clients/client.h"
 
+#include <grpc/grpc_security_constants.h>
 #include <openssl/x509.h>
 
 #include "absl/strings/str_cat.h"
@@ -10,10 +11,9 @@ namespace liaison::client {
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenChannel(
     const ConnectionOptions& options) {
-  for (const auto& [value, flag] :
-       {std::pair{&options.cert_path, "--cert"},
-        std::pair{&options.key_path, "--key"},
-        std::pair{&options.ca_path, "--ca"}}) {
+  for (const auto& [value, flag] : {std::pair{&options.cert_path, "--cert"},
+                                    std::pair{&options.key_path, "--key"},
+                                    std::pair{&options.ca_path, "--ca"}}) {
     if (value->empty()) {
       return absl::InvalidArgumentError(
           absl::StrCat("no ", flag, " file given"));
@@ -27,32 +27,31 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenChannel(
   if (!options.server_name.empty()) {
     args.SetSslTargetNameOverride(options.server_name);
   }
-  return grpc::CreateCustomChannel(options.address,
-                                   grpc::SslCredentials(tls), args);
+  return grpc::CreateCustomChannel(options.address, grpc::SslCredentials(tls),
+                                   args);
 }
 
 absl::Status CheckOwnCertificate(const ConnectionOptions& options,
                                  absl::Time now) {
   ASSIGN_OR_RETURN(x509::CertPtr cert,
                    x509::ReadCertificateFile(options.cert_path));
-  ASSIGN_OR_RETURN(x509::KeyPtr key, x509::ReadPrivateKeyFile(options.key_path));
+  ASSIGN_OR_RETURN(x509::KeyPtr key,
+                   x509::ReadPrivateKeyFile(options.key_path));
   if (X509_check_private_key(cert.get(), key.get()) != 1) {
     x509::OpenSslErrors();
-    return absl::InvalidArgumentError(
-        absl::StrCat(options.key_path, " is not the private key of ",
-                     options.cert_path));
+    return absl::InvalidArgumentError(absl::StrCat(
+        options.key_path, " is not the private key of ", options.cert_path));
   }
   if (x509::NotAfter(cert.get()) < now) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "certificate ", options.cert_path, " (serial ",
-        x509::SerialHex(cert.get()), ") expired on ",
-        x509::Rfc3339(x509::NotAfter(cert.get())),
-        "; ask your administrator to renew it"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("certificate ", options.cert_path, " (serial ",
+                     x509::SerialHex(cert.get()), ") expired on ",
+                     x509::Rfc3339(x509::NotAfter(cert.get())),
+                     "; ask your administrator to renew it"));
   }
   if (x509::NotBefore(cert.get()) > now) {
     return absl::FailedPreconditionError(
-        absl::StrCat("certificate ", options.cert_path,
-                     " is not valid until ",
+        absl::StrCat("certificate ", options.cert_path, " is not valid until ",
                      x509::Rfc3339(x509::NotBefore(cert.get()))));
   }
   return absl::OkStatus();
@@ -81,6 +80,17 @@ absl::Status FromGrpcStatus(const grpc::Status& status,
   }
   return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
                       message);
+}
+
+std::string PeerCertificateSerial(const grpc::ClientContext& context) {
+  std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
+  if (auth == nullptr) return "";
+  std::vector<grpc::string_ref> pems =
+      auth->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME);
+  if (pems.empty()) return "";
+  absl::StatusOr<x509::CertPtr> cert = x509::ParseCertificatePem(
+      absl::string_view(pems[0].data(), pems[0].size()));
+  return cert.ok() ? x509::SerialHex(cert->get()) : "";
 }
 
 }  // namespace liaison::client

@@ -46,6 +46,10 @@ absl::Status CheckOwnCertificate(const ConnectionOptions& options,
 void SetProfessional(grpc::ClientContext* context,
                      const v1::Professional& professional);
 
+// The serial of the certificate the broker presented on the connection a
+// finished call used, upper-case hex; empty when unknown.
+std::string PeerCertificateSerial(const grpc::ClientContext& context);
+
 // The status a call returned, as an absl::Status. UNAVAILABLE gets a hint
 // about the usual causes (broker down, handshake refused).
 absl::Status FromGrpcStatus(const grpc::Status& status,

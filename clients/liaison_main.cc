@@ -147,9 +147,14 @@ int RunWhoAmI(const Invocation& in) {
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = Connect(in);
   if (!channel.ok()) return Fail(channel.status());
   auto stub = v1::Identity::NewStub(*channel);
+  // The broker's certificate, as this connection saw it, is shown too, so
+  // an operator can tell which one a rotation left in force.
+  std::string broker_serial;
   absl::StatusOr<v1::WhoAmIResponse> response = Unary<v1::WhoAmIResponse>(
       in, [&](grpc::ClientContext* c, v1::WhoAmIResponse* r) {
-        return stub->WhoAmI(c, v1::WhoAmIRequest(), r);
+        grpc::Status s = stub->WhoAmI(c, v1::WhoAmIRequest(), r);
+        broker_serial = liaison::client::PeerCertificateSerial(*c);
+        return s;
       });
   if (!response.ok()) return Fail(response.status());
   const v1::Principal& p = response->principal();
@@ -170,7 +175,10 @@ int RunWhoAmI(const Invocation& in) {
             << liaison::client::Rfc3339(p.certificate_not_after().seconds())
             << "\n"
             << "broker:       liaison-broker " << response->broker_version()
-            << " at " << in.connection.address << std::endl;
+            << " at " << in.connection.address
+            << (broker_serial.empty() ? ""
+                                      : ", certificate serial " + broker_serial)
+            << std::endl;
   return 0;
 }
 

@@ -9,8 +9,12 @@
 # services may see, a summary pushed to the agencies on the case,
 # a case conference recorded afterwards, the guardian withdrawing the
 # consent (recall notices, and the next referral refused), the auditor's
-# checks, a referral no agreement covers being denied, a revoked
-# certificate being refused after a CRL reload, and stops the broker.
+# checks, a referral no agreement covers being denied, and administration:
+# the broker's status, registering an agency and routing to it,
+# suspending and reactivating one, renewing a certificate with an overlap
+# and revoking the old one, rotating the broker's own certificate without a
+# restart, and the ADMIN entries all of that left in the log; then stops
+# the broker.
 # Everything it makes is in quickstart-out/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -304,17 +308,63 @@ if "$bin/liaison-audit" verify --export=log-tampered.jsonl \
 fi
 sed 's/^/    /' tampered.txt
 
-step "The police certificate is revoked; the broker reloads its CRL (SIGHUP)"
-serial=$("$bin/liaison-certs" list | awk '/liaison:\/\/agency\/police\/malmo-police/ {print $1}')
-"$bin/liaison-certs" revoke "$serial" --reason=key_compromise
-"$bin/liaison-certs" crl
-kill -HUP $broker_pid
-for _ in $(seq 1 100); do grep -q "CRL reloaded" broker.log && break; sleep 0.1; done
-grep "CRL reloaded" broker.log | sed 's/^/    /'
-step "liaison whoami as the revoked police certificate (refused)"
-if as agency-malmo-police whoami; then
+step "The administrator looks at the broker (liaison admin status)"
+as admin-ops admin status | sed 's/^/    /'
+
+step "The administrator registers a second school and routes education in Lund to it"
+as admin-ops admin register lund-school --sector=education --jurisdiction=se \
+  --area=lund --display_name="Lund Cathedral School" \
+  --privacy_officer=dpo@lund-school.example | sed 's/^/    /'
+as admin-ops admin route set education lund lund-school | sed 's/^/    /'
+as admin-ops admin routes | sed 's/^/    /'
+
+step "The police district is suspended: its calls are refused with the reason"
+as admin-ops admin suspend malmo-police --reason="security review of the case system" |
+  tail -n 1 | sed 's/^/    /'
+if as agency-malmo-police whoami 2>suspended.txt; then
+  echo "a suspended agency was accepted" >&2; exit 1
+fi
+sed 's/^/    /' suspended.txt
+as admin-ops admin reactivate malmo-police --reason="review completed" |
+  tail -n 1 | sed 's/^/    /'
+as agency-malmo-police whoami | head -n 1 | sed 's/^/    /'
+
+step "The hospital's certificate is renewed (liaison-certs renew): old and new both work"
+old_serial=$("$bin/liaison-certs" list | awk '/liaison:\/\/agency\/health\/malmo-hospital/ {print $1; exit}')
+"$bin/liaison-certs" renew "$old_serial" >renewed.txt
+sed 's/^/    /' renewed.txt
+new_cert=$(sed -n 's/^certificate: //p' renewed.txt)
+new_key=$(sed -n 's/^key: //p' renewed.txt)
+as_file() {  # as_file <cert> <key> <liaison args...>
+  local cert=$1 key=$2; shift 2
+  "$bin/liaison" --broker="$address" --ca=ca/ca.crt --cert="$cert" --key="$key" "$@"
+}
+as agency-malmo-hospital whoami | grep certificate | sed 's/^/    old: /'
+as_file "$new_cert" "$new_key" whoami | grep certificate | sed 's/^/    new: /'
+
+step "Once the new one is installed, the old one is revoked and the CRL reloaded (liaison admin reload-crl)"
+"$bin/liaison-certs" revoke "$old_serial" --reason=superseded | head -n 1 | sed 's/^/    /'
+"$bin/liaison-certs" crl >/dev/null
+as admin-ops admin reload-crl | sed 's/^/    /'
+if as agency-malmo-hospital whoami 2>revoked.txt; then
   echo "a revoked certificate was accepted" >&2; exit 1
 fi
+sed 's/^/    old: /' revoked.txt
+as_file "$new_cert" "$new_key" whoami | head -n 1 | sed 's/^/    new: /'
+
+step "The broker's own certificate is rotated without a restart (renew, install, SIGHUP)"
+as agency-malmo-social whoami | grep '^broker:' | sed 's/^/    before: /'
+"$bin/liaison-certs" renew ca/issued/server-broker-1.crt >server-renewed.txt
+cp "$(sed -n 's/^key: //p' server-renewed.txt)" ca/issued/server-broker-1.key
+cp "$(sed -n 's/^certificate: //p' server-renewed.txt)" ca/issued/server-broker-1.crt
+kill -HUP $broker_pid
+for _ in $(seq 1 100); do grep -q "policy reload" broker.log && break; sleep 0.1; done
+grep -E "server certificate serial|CRL reloaded" broker.log | sed 's/^/    /'
+sleep 1.5  # the TLS layer picks the new pair up within a second
+as agency-malmo-social whoami | grep '^broker:' | sed 's/^/    after:  /'
+
+step "The auditor sees the administrative actions on its jurisdiction's agencies (liaison audit query --kind=admin)"
+as auditor-regional-dpo audit query --kind=admin | sed 's/^/    /'
 
 step "Stopping the broker (SIGTERM)"
 kill -TERM $broker_pid

@@ -13,7 +13,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/time/clock.h"
-#include "certs/x509.h"
+#include "clients/client.h"
 #include "liaison/v1/admin.grpc.pb.h"
 #include "liaison/v1/audit.grpc.pb.h"
 #include "liaison/v1/exchange.grpc.pb.h"
@@ -775,12 +775,7 @@ std::string ServerSerial(const std::shared_ptr<grpc::Channel>& channel) {
   grpc::Status s =
       v1::Identity::NewStub(channel)->WhoAmI(&ctx, v1::WhoAmIRequest(), &resp);
   EXPECT_TRUE(s.ok()) << s.error_message();
-  std::vector<grpc::string_ref> pems =
-      ctx.auth_context()->FindPropertyValues("x509_pem_cert");
-  if (pems.empty()) return "";
-  absl::StatusOr<x509::CertPtr> cert = x509::ParseCertificatePem(
-      absl::string_view(pems[0].data(), pems[0].size()));
-  return cert.ok() ? x509::SerialHex(cert->get()) : "";
+  return client::PeerCertificateSerial(ctx);
 }
 
 void CopyFile(const std::string& from, const std::string& to) {
