@@ -6,6 +6,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "broker/message_util.h"
 #include "broker/status_macros.h"
@@ -191,6 +192,36 @@ void ExpiringCertificates(
       });
 }
 
+absl::Status AdminService::KnownToPolicy(const v1::Agency& agency) const {
+  const std::shared_ptr<const policy::PolicySet> set = c_.policy->Get();
+  if (set == nullptr) return absl::OkStatus();
+  std::vector<std::string> sectors;
+  for (const auto& sector : set->merged().sectors()) {
+    sectors.push_back(sector.name());
+  }
+  if (std::find(sectors.begin(), sectors.end(), agency.sector()) ==
+      sectors.end()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "sector \"", agency.sector(), "\" is not in the policy set in force (",
+        set->version(), ": ", absl::StrJoin(sectors, ", "),
+        "); publish a policy set that defines it, then register the agency"));
+  }
+  if (agency.jurisdiction().empty()) return absl::OkStatus();
+  std::vector<std::string> jurisdictions;
+  for (const auto& j : set->merged().jurisdictions()) {
+    jurisdictions.push_back(j.id());
+  }
+  if (std::find(jurisdictions.begin(), jurisdictions.end(),
+                agency.jurisdiction()) == jurisdictions.end()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "jurisdiction \"", agency.jurisdiction(),
+        "\" is not in the policy set in force (", set->version(), ": ",
+        absl::StrJoin(jurisdictions, ", "),
+        "); use one of those or publish a policy set that defines it"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<v1::LogEntry> AdminService::Begin(
     grpc::CallbackServerContext* ctx) const {
   ASSIGN_OR_RETURN(
@@ -225,6 +256,10 @@ grpc::ServerUnaryReactor* AdminService::RegisterAgency(
     return FinishUnary(ctx, absl::InvalidArgumentError(
                                 "agency is missing: give the agency to add"));
   }
+  // The request's own form first, then what the policy in force knows.
+  absl::Status valid = Registry::ValidateAgency(request->agency());
+  if (valid.ok()) valid = KnownToPolicy(request->agency());
+  if (!valid.ok()) return FinishUnary(ctx, valid);
   return FinishAgency(
       ctx, c_.registry->Register(request->agency(), *std::move(entry), nullptr),
       response);

@@ -84,6 +84,9 @@ class AdminService final : public v1::Admin::CallbackService {
   // The caller as an admin, and the start of the ADMIN entry recording
   // what it does.
   absl::StatusOr<v1::LogEntry> Begin(grpc::CallbackServerContext* ctx) const;
+  // FAILED_PRECONDITION when the policy set in force does not define the
+  // agency's sector or jurisdiction.
+  absl::Status KnownToPolicy(const v1::Agency& agency) const;
   // Finishes an agency change: answers with the agency, then ends the open
   // streams the registry no longer accepts.
   grpc::ServerUnaryReactor* FinishAgency(grpc::CallbackServerContext* ctx,

@@ -4,6 +4,7 @@
 #include <tuple>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "broker/principal.h"
@@ -40,11 +41,76 @@ std::shared_ptr<const Registry::Snapshot> Registry::Current() const {
   return snapshot_;
 }
 
+namespace {
+
+// An optional short name made of a-z, 0-9, '.', '_' and '-' (areas,
+// jurisdictions), as routes and policy files spell them.
+bool IsShortName(absl::string_view v, size_t max) {
+  if (v.size() > max) return false;
+  for (char c : v) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+          c == '_' || c == '-')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Free text for people: bounded, one line, no control characters.
+bool IsOneLine(absl::string_view v, size_t max) {
+  if (v.size() > max) return false;
+  for (unsigned char c : v) {
+    if (c < 0x20 || c == 0x7f) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::Status Registry::ValidateText(absl::string_view field,
+                                    absl::string_view value, size_t max) {
+  if (IsOneLine(value, max)) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(field, " must be one line of at most ", max,
+                   " characters, without control characters"));
+}
+
+absl::Status Registry::ValidateArea(absl::string_view area) {
+  if (!area.empty() && IsShortName(area, 64)) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "area \"", absl::CHexEscape(area),
+      "\" must be 1 to 64 characters of a-z, 0-9, '.', '_' and '-', e.g. "
+      "\"malmo\""));
+}
+
 absl::Status Registry::ValidateAgency(const v1::Agency& agency) {
   RETURN_IF_ERROR(ValidatePrincipalId(agency.id()));
   if (absl::Status s = ValidateSector(agency.sector()); !s.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("agency \"", agency.id(), "\": ", s.message()));
+  }
+  if (!IsShortName(agency.jurisdiction(), 32)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "agency \"", agency.id(), "\": jurisdiction \"",
+        absl::CHexEscape(agency.jurisdiction()),
+        "\" must be up to 32 characters of a-z, 0-9, '.', '_' and '-', as "
+        "the policy set names it, e.g. \"se\""));
+  }
+  if (!agency.area().empty()) {
+    if (absl::Status s = ValidateArea(agency.area()); !s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("agency \"", agency.id(), "\": ", s.message()));
+    }
+  }
+  for (const auto& [field, value, max] :
+       {std::tuple<const char*, const std::string*, size_t>{
+            "display_name", &agency.display_name(), 200},
+        {"privacy_officer_contact", &agency.privacy_officer_contact(), 254},
+        {"status_reason", &agency.status_reason(), 500}}) {
+    if (absl::Status s = ValidateText(field, *value, max); !s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("agency \"", agency.id(), "\": ", s.message()));
+    }
   }
   if (agency.status() != v1::AGENCY_STATUS_UNSPECIFIED &&
       agency.status() != v1::AGENCY_STATUS_ACTIVE &&
@@ -97,6 +163,9 @@ absl::StatusOr<Registry::SeedResult> Registry::ApplySeed(
     if (r.area().empty()) {
       return absl::InvalidArgumentError(
           absl::StrCat("route for sector \"", r.sector(), "\" needs an area"));
+    }
+    if (absl::Status s = ValidateArea(r.area()); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("route: ", s.message()));
     }
     bool known = before->agencies.contains(r.agency_id());
     for (const v1::Agency& a : seed.agencies()) {
@@ -193,6 +262,7 @@ absl::StatusOr<v1::Agency> Registry::SetStatus(const std::string& agency_id,
         "a reason is required to suspend an agency; it is shown to the "
         "agency's system on every refused call");
   }
+  RETURN_IF_ERROR(ValidateText("reason", reason, 500));
   absl::MutexLock lock(&change_mu_);
   std::optional<v1::Agency> agency = FindAgency(agency_id);
   if (!agency) {
@@ -270,6 +340,9 @@ absl::StatusOr<v1::Route> Registry::SetRoute(const v1::Route& route,
   if (route.area().empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "route for sector \"", route.sector(), "\" needs an area"));
+  }
+  if (absl::Status s = ValidateArea(route.area()); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("route: ", s.message()));
   }
   absl::MutexLock lock(&change_mu_);
   std::optional<v1::Agency> agency = FindAgency(route.agency_id());

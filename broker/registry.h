@@ -83,8 +83,15 @@ class Registry {
   // Every registered agency, in no particular order.
   std::vector<v1::Agency> Agencies() const;
 
-  // Checks one agency entry as the registry requires it.
+  // Checks one agency entry as the registry requires it: id and sector as
+  // in certificate URIs, jurisdiction and area short names, the texts for
+  // people one bounded line each.
   static absl::Status ValidateAgency(const v1::Agency& agency);
+  // An area of the routing directory; INVALID_ARGUMENT saying the form.
+  static absl::Status ValidateArea(absl::string_view area);
+  // Free text shown to people (`field` names it in the error).
+  static absl::Status ValidateText(absl::string_view field,
+                                   absl::string_view value, size_t max);
   static absl::Status ValidateAuditor(const v1::Auditor& auditor);
 
  private:

@@ -345,6 +345,42 @@ TEST_F(AdminTest, RegistersAgenciesAndRefusesBadRequestsChangingNothing) {
          a->set_status(v1::AGENCY_STATUS_SUSPENDED);
        },
        grpc::StatusCode::INVALID_ARGUMENT},
+      {"sector the policy does not define",
+       [](v1::Agency* a) {
+         a->set_id("other");
+         a->set_sector("transport");
+       },
+       grpc::StatusCode::FAILED_PRECONDITION},
+      {"jurisdiction the policy does not define",
+       [](v1::Agency* a) {
+         a->set_id("other");
+         a->set_jurisdiction("xx");
+       },
+       grpc::StatusCode::FAILED_PRECONDITION},
+      {"malformed jurisdiction",
+       [](v1::Agency* a) {
+         a->set_id("other");
+         a->set_jurisdiction("Sweden");
+       },
+       grpc::StatusCode::INVALID_ARGUMENT},
+      {"area with a slash",
+       [](v1::Agency* a) {
+         a->set_id("other");
+         a->set_area("lund/north");
+       },
+       grpc::StatusCode::INVALID_ARGUMENT},
+      {"display name of two lines",
+       [](v1::Agency* a) {
+         a->set_id("other");
+         a->set_display_name("Lund\nregistered agency evil");
+       },
+       grpc::StatusCode::INVALID_ARGUMENT},
+      {"display name too long",
+       [](v1::Agency* a) {
+         a->set_id("other");
+         a->set_display_name(std::string(201, 'x'));
+       },
+       grpc::StatusCode::INVALID_ARGUMENT},
       {"with bindings",
        [](v1::Agency* a) {
          a->set_id("other");
