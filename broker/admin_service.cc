@@ -119,7 +119,12 @@ void ReloadCrlLogged(const AdminContext& c, const std::string& actor,
       done(read.status());
       return;
     }
-    context.auth->InstallCrl(*read);
+    if (!context.auth->InstallCrl(*read)) {
+      done(absl::FailedPreconditionError(
+          "the CRL file is older than the CRL in force (another reload "
+          "installed a newer one meanwhile); the newer one stays"));
+      return;
+    }
     EndRefusedStreams(context);
     done((*read)->revoked.size());
   });

@@ -228,7 +228,10 @@ absl::StatusOr<size_t> Broker::ReloadCrl() {
 
 absl::StatusOr<std::string> Broker::ReloadServerCertificate() {
   const ServerIdentity::Info before = server_identity_->Current();
-  absl::StatusOr<ServerIdentity::Info> after = server_identity_->Reload();
+  absl::StatusOr<ServerIdentity::Checked> checked = server_identity_->Read();
+  absl::StatusOr<ServerIdentity::Info> after =
+      checked.ok() ? absl::StatusOr<ServerIdentity::Info>(checked->info)
+                   : absl::StatusOr<ServerIdentity::Info>(checked.status());
   v1::LogEntry e;
   SetTime(e.mutable_time(), clock_->Now());
   e.set_kind(v1::ENTRY_KIND_ADMIN);
@@ -263,11 +266,13 @@ absl::StatusOr<std::string> Broker::ReloadServerCertificate() {
   });
   done.WaitForNotification();
   if (!after.ok()) return after.status();
+  // Only a change the log holds is put in force.
   if (!logged.ok()) {
     return absl::UnavailableError(absl::StrCat(
-        summary,
-        "; but the disclosure log could not record it: ", logged.message()));
+        "the disclosure log could not record the reload, so serial ",
+        before.serial, " stays in force: ", logged.message()));
   }
+  RETURN_IF_ERROR(server_identity_->Install(*checked));
   return summary;
 }
 

@@ -245,19 +245,30 @@ void FinishDenied(Store* store, grpc::ServerUnaryReactor* reactor,
 // outside the lock because either may call back on the same thread.
 class InboxStream final : public grpc::ServerWriteReactor<v1::InboxMessage> {
  public:
-  InboxStream(std::string agency_id, const std::string& serial,
-              absl::Duration lease, Store* store, InboxWaiters* waiters,
-              const Clock* clock)
-      : agency_id_(std::move(agency_id)),
+  // `principal` is the agency as Receive authorised it.
+  InboxStream(grpc::CallbackServerContext* ctx, const v1::Principal& principal,
+              absl::Duration lease, const Authenticator* auth, Store* store,
+              InboxWaiters* waiters, const Clock* clock)
+      : ctx_(ctx),
+        agency_id_(principal.id()),
+        serial_(principal.certificate_serial()),
+        not_after_(
+            absl::FromUnixSeconds(principal.certificate_not_after().seconds())),
         lease_(lease),
         store_(store),
         waiters_(waiters),
         clock_(clock),
         waker_(std::make_shared<Waker>(this)) {
-    waiters_->Add(agency_id_, serial, waker_);
+    waiters_->Add(agency_id_, serial_, waker_);
+    // A registry or CRL change between the authorisation and Add did not
+    // see this stream: check again now that it is registered.
+    absl::Status still = auth->Recheck(agency_id_, serial_);
+    // Woken when the certificate expires, to end the stream then.
+    waiters_->WakeAt(waker_, absl::Now() + (not_after_ - clock_->Now()));
     Step step;
     {
       absl::MutexLock lock(&mu_);
+      if (!still.ok()) finish_ = ToGrpcStatus(still);
       again_ = true;
       step = NextLocked();
     }
@@ -341,11 +352,15 @@ class InboxStream final : public grpc::ServerWriteReactor<v1::InboxMessage> {
   // messages leased but not written are delivered again after the lease.
   void Close(const absl::Status& why) {
     Step step;
+    bool stalled = false;
     {
       absl::MutexLock lock(&mu_);
       if (!finish_) finish_ = ToGrpcStatus(why);
+      // A write the client does not read would hold the stream open.
+      stalled = writing_;
       step = NextLocked();
     }
+    if (stalled) ctx_->TryCancel();
     Run(step);
   }
 
@@ -353,6 +368,13 @@ class InboxStream final : public grpc::ServerWriteReactor<v1::InboxMessage> {
   Step NextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     Step step;
     if (fetching_ || writing_ || finished_) return step;
+    if (!finish_ && clock_->Now() >= not_after_) {
+      finish_ =
+          grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                       absl::StrCat("certificate serial ", serial_,
+                                    " expired on ", x509::Rfc3339(not_after_),
+                                    "; ask your administrator to renew it"));
+    }
     if (finish_) {
       finished_ = true;
       step.action = Step::kFinish;
@@ -411,7 +433,10 @@ class InboxStream final : public grpc::ServerWriteReactor<v1::InboxMessage> {
 
   static constexpr size_t kBatch = 16;
 
+  grpc::CallbackServerContext* const ctx_;
   const std::string agency_id_;
+  const std::string serial_;
+  const absl::Time not_after_;
   const absl::Duration lease_;
   Store* const store_;
   InboxWaiters* const waiters_;
@@ -763,8 +788,7 @@ grpc::ServerWriteReactor<v1::InboxMessage>* ExchangeService::Receive(
         absl::StrCat("lease_seconds may be at most ",
                      absl::ToInt64Seconds(options_.max_lease))));
   }
-  return new InboxStream(caller->id(), caller->certificate_serial(), lease,
-                         store_, waiters_, clock_);
+  return new InboxStream(ctx, *caller, lease, auth_, store_, waiters_, clock_);
 }
 
 grpc::ServerUnaryReactor* ExchangeService::Ack(grpc::CallbackServerContext* ctx,

@@ -76,10 +76,14 @@ Authenticator::ReadCrl() const {
   return std::make_shared<const x509::RevocationList>(std::move(list));
 }
 
-void Authenticator::InstallCrl(
+bool Authenticator::InstallCrl(
     std::shared_ptr<const x509::RevocationList> crl) {
   absl::MutexLock lock(&mu_);
+  // Two reloads racing across a change of the file must not leave the
+  // older list in force.
+  if (crl->this_update < crl_->this_update) return false;
   crl_ = std::move(crl);
+  return true;
 }
 
 absl::StatusOr<size_t> Authenticator::ReloadCrl() {
@@ -104,14 +108,9 @@ absl::StatusOr<Authenticator::PresentedCertificate> Authenticator::Parse(
   PresentedCertificate parsed{x509::SerialHex(cert->get()),
                               x509::UriSans(cert->get()),
                               x509::NotAfter(cert->get())};
-  {
-    absl::MutexLock lock(&mu_);
-    if (parsed_.size() >= kMaxCachedCertificates) parsed_.clear();
-    parsed_.emplace(pem, parsed);
-  }
-  if (observer_ && parsed.uris.size() == 1) {
-    observer_(parsed.serial, parsed.uris[0], parsed.not_after);
-  }
+  absl::MutexLock lock(&mu_);
+  if (parsed_.size() >= kMaxCachedCertificates) parsed_.clear();
+  parsed_.emplace(pem, parsed);
   return parsed;
 }
 
@@ -158,6 +157,16 @@ absl::StatusOr<v1::Agency> Authenticator::CheckAgency(
         "\"; an administrator must bind it"));
   }
   return *std::move(agency);
+}
+
+void Authenticator::Accepted(const PresentedCertificate& cert) const {
+  if (!observer_) return;
+  {
+    absl::MutexLock lock(&mu_);
+    if (accepted_.size() >= kMaxCachedCertificates) accepted_.clear();
+    if (!accepted_.insert(cert.serial).second) return;
+  }
+  observer_(cert.serial, cert.uris[0], cert.not_after);
 }
 
 absl::Status Authenticator::Recheck(const std::string& agency_id,
@@ -216,6 +225,7 @@ absl::StatusOr<v1::Principal> Authenticator::Authenticate(
           " is a broker server certificate and cannot call the API; use an "
           "agency, auditor or admin certificate"));
     case PrincipalKind::kAdmin:
+      Accepted(cert);
       return principal;
     case PrincipalKind::kAuditor: {
       std::optional<v1::Auditor> auditor = registry_->FindAuditor(name->id);
@@ -227,6 +237,7 @@ absl::StatusOr<v1::Principal> Authenticator::Authenticate(
       }
       principal.set_display_name(auditor->display_name());
       principal.set_jurisdiction(auditor->scope());
+      Accepted(cert);
       return principal;
     }
     case PrincipalKind::kAgency:
@@ -241,6 +252,7 @@ absl::StatusOr<v1::Principal> Authenticator::Authenticate(
   }
   principal.set_display_name(agency.display_name());
   principal.set_jurisdiction(agency.jurisdiction());
+  Accepted(cert);
   return principal;
 }
 

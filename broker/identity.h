@@ -15,6 +15,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
@@ -42,7 +43,8 @@ class Authenticator {
   // and checks the file (FAILED_PRECONDITION when no CRL is configured),
   // then puts a list read so in force.
   absl::StatusOr<std::shared_ptr<const x509::RevocationList>> ReadCrl() const;
-  void InstallCrl(std::shared_ptr<const x509::RevocationList> crl);
+  // False, leaving the list in force, when `crl` is older than it.
+  bool InstallCrl(std::shared_ptr<const x509::RevocationList> crl);
   const std::string& crl_path() const { return crl_path_; }
 
   // The caller's principal, or UNAUTHENTICATED (no certificate, revoked,
@@ -61,8 +63,9 @@ class Authenticator {
   // Whether `serial` is on the CRL in force.
   bool IsRevoked(const std::string& serial) const;
 
-  // Called once for each client certificate first parsed by this process
-  // (so that expiry can be reported); must not block. Set before calls are
+  // Called once for each client certificate this process first accepts
+  // (refused ones are not reported), so that expiry can be reported; must
+  // not block. Set before calls are
   // served.
   using CertificateObserver = std::function<void(
       const std::string& serial, const std::string& uri, absl::Time not_after)>;
@@ -89,6 +92,8 @@ class Authenticator {
   Authenticator(std::string crl_path, x509::CertPtr ca,
                 const Registry* registry, const Clock* clock);
   absl::StatusOr<PresentedCertificate> Parse(const std::string& pem) const;
+  // Tells the observer of a certificate accepted for the first time.
+  void Accepted(const PresentedCertificate& cert) const;
   // The revocation check: UNAUTHENTICATED when `serial` is revoked.
   absl::Status CheckNotRevoked(const std::string& serial) const;
   // The registry's checks of an agency certificate other than its sector;
@@ -106,6 +111,8 @@ class Authenticator {
   std::shared_ptr<const x509::RevocationList> crl_ ABSL_GUARDED_BY(mu_);
   mutable absl::flat_hash_map<std::string, PresentedCertificate> parsed_
       ABSL_GUARDED_BY(mu_);
+  // Serials already reported to the observer.
+  mutable absl::flat_hash_set<std::string> accepted_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace liaison

@@ -59,8 +59,9 @@ it accepts calls and writes the port to DATA_DIR/broker.port.
 
 Signals: SIGHUP reloads the broker's own certificate and key (--tls_cert,
 --tls_key), the CRL and the policy set without dropping connections or
-streams; whatever does not check (a key that is not the certificate's, a
-broken policy set, an unreadable CRL) is refused and what is in force stays.
+streams (only the streams of certificates the new CRL revokes end);
+whatever does not check (a key that is not the certificate's, a broken
+policy set, an unreadable CRL) is refused and what is in force stays.
 Each reload is recorded in the disclosure log. SIGTERM or SIGINT stops
 accepting calls, lets calls in flight finish, and exits 0.
 

@@ -201,12 +201,25 @@ absl::StatusOr<Registry::SeedResult> Registry::ApplySeed(
 absl::Status Registry::Commit(RegistryChange change, Sequence* sequence) {
   change.entry.set_kind(v1::ENTRY_KIND_ADMIN);
   change.entry.set_allowed(true);
+  // The snapshot after the change is made from the one before, so that once
+  // the change is durable, putting it in force cannot fail.
+  auto next = std::make_shared<Snapshot>(*Current());
+  if (change.agency) next->agencies[change.agency->id()] = *change.agency;
+  if (change.route) {
+    next->routes[absl::StrCat(change.route->sector(), "/",
+                              change.route->area())] =
+        change.route->agency_id();
+  }
+  if (change.removed_route) {
+    next->routes.erase(absl::StrCat(change.removed_route->sector(), "/",
+                                    change.removed_route->area()));
+  }
   ASSIGN_OR_RETURN(uint64_t seq,
                    store_->CommitRegistryChange(std::move(change)));
   if (sequence != nullptr) *sequence = seq;
-  // The change is durable; a failure to re-read it now is reported, and the
-  // next successful change or restart installs it.
-  return Load();
+  absl::MutexLock lock(&mu_);
+  snapshot_ = std::move(next);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<v1::Agency> Registry::Register(const v1::Agency& agency,
@@ -236,6 +249,7 @@ absl::StatusOr<v1::Agency> Registry::Register(const v1::Agency& agency,
   RegistryChange change;
   change.agency = agency;
   change.agency->set_status(v1::AGENCY_STATUS_ACTIVE);
+  change.agency_is_new = true;
   entry.set_counterpart(agency.id());
   entry.set_admin_action("register_agency");
   entry.set_reason(absl::StrCat(
@@ -271,6 +285,9 @@ absl::StatusOr<v1::Agency> Registry::SetStatus(const std::string& agency_id,
   }
   const bool was_suspended = agency->status() == v1::AGENCY_STATUS_SUSPENDED;
   if (!suspend && !was_suspended) return *agency;
+  if (suspend && was_suspended && agency->status_reason() == reason) {
+    return *agency;
+  }
   agency->set_status(status);
   agency->set_status_reason(suspend ? reason : "");
   RegistryChange change;

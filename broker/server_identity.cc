@@ -37,16 +37,18 @@ absl::StatusOr<std::unique_ptr<ServerIdentity>> ServerIdentity::Create(
   std::unique_ptr<ServerIdentity> identity(
       new ServerIdentity(cert_path, key_path, ca_path, dir + "/identity.pem",
                          std::move(ca), clock));
-  RETURN_IF_ERROR(identity->Install().status());
+  ASSIGN_OR_RETURN(Checked checked, identity->Read());
+  RETURN_IF_ERROR(identity->Install(checked));
   return identity;
 }
 
-absl::StatusOr<ServerIdentity::Info> ServerIdentity::Install() {
-  absl::MutexLock lock(&mu_);
+absl::StatusOr<ServerIdentity::Checked> ServerIdentity::Read() const {
   ASSIGN_OR_RETURN(std::string cert_pem, x509::ReadFile(cert_path_));
   ASSIGN_OR_RETURN(std::string key_pem, x509::ReadFile(key_path_));
   ASSIGN_OR_RETURN(x509::CertPtr cert, x509::ParseCertificatePem(cert_pem));
-  ASSIGN_OR_RETURN(x509::KeyPtr key, x509::ReadPrivateKeyFile(key_path_));
+  // The very bytes that will be installed are the ones checked.
+  ASSIGN_OR_RETURN(x509::KeyPtr key,
+                   x509::ParsePrivateKeyPem(key_pem, key_path_));
   if (X509_check_private_key(cert.get(), key.get()) != 1) {
     x509::OpenSslErrors();
     return absl::InvalidArgumentError(
@@ -60,25 +62,29 @@ absl::StatusOr<ServerIdentity::Info> ServerIdentity::Install() {
         "; agencies would refuse it. Issue one with `liaison-certs issue "
         "server`"));
   }
-  Info info;
-  info.serial = x509::SerialHex(cert.get());
-  info.not_after = x509::NotAfter(cert.get());
-  for (const std::string& uri : x509::UriSans(cert.get())) info.uri = uri;
-  if (info.not_after < clock_->Now()) {
+  Checked checked;
+  checked.info.serial = x509::SerialHex(cert.get());
+  checked.info.not_after = x509::NotAfter(cert.get());
+  for (const std::string& uri : x509::UriSans(cert.get())) {
+    checked.info.uri = uri;
+  }
+  if (checked.info.not_after < clock_->Now()) {
     return absl::FailedPreconditionError(
         absl::StrCat("the broker's certificate ", cert_path_, " expired on ",
-                     x509::Rfc3339(info.not_after),
+                     x509::Rfc3339(checked.info.not_after),
                      "; issue a new one with `liaison-certs issue server`"));
   }
   if (!cert_pem.empty() && cert_pem.back() != '\n') cert_pem += '\n';
-  RETURN_IF_ERROR(x509::WriteFileAtomic(installed_, cert_pem + key_pem, 0600));
-  absl::MutexLock info_lock(&info_mu_);
-  info_ = info;
-  return info;
+  checked.pem = cert_pem + key_pem;
+  return checked;
 }
 
-absl::StatusOr<ServerIdentity::Info> ServerIdentity::Reload() {
-  return Install();
+absl::Status ServerIdentity::Install(const Checked& checked) {
+  absl::MutexLock lock(&install_mu_);
+  RETURN_IF_ERROR(x509::WriteFileAtomic(installed_, checked.pem, 0600));
+  absl::MutexLock info_lock(&info_mu_);
+  info_ = checked.info;
+  return absl::OkStatus();
 }
 
 ServerIdentity::Info ServerIdentity::Current() const {

@@ -45,9 +45,16 @@ class ServerIdentity {
   // client certificate that verifies against the CA.
   std::shared_ptr<grpc::ServerCredentials> Credentials() const;
 
-  // Re-reads the configured files; on any error the pair in force stays and
-  // the error says what to fix. Returns the new pair's description.
-  absl::StatusOr<Info> Reload();
+  // A pair read from the configured files and checked, not yet in force.
+  struct Checked {
+    Info info;
+    std::string pem;  // certificate, then key
+  };
+  // Re-reads and checks the configured files; what is in force does not
+  // change. The error says what to fix.
+  absl::StatusOr<Checked> Read() const;
+  // Puts a checked pair in force: handshakes present it within a second.
+  absl::Status Install(const Checked& checked);
 
   Info Current() const;
   // The CA certificate the identity was checked against.
@@ -63,16 +70,14 @@ class ServerIdentity {
         installed_(std::move(installed)),
         ca_(std::move(ca)),
         clock_(clock) {}
-  // Checks the configured pair and writes it to installed_.
-  absl::StatusOr<Info> Install();
-
   const std::string cert_path_;
   const std::string key_path_;
   const std::string ca_path_;
   const std::string installed_;
   const x509::CertPtr ca_;
   const Clock* const clock_;
-  absl::Mutex mu_;
+  // Serialises installs.
+  absl::Mutex install_mu_;
   mutable absl::Mutex info_mu_;
   Info info_ ABSL_GUARDED_BY(info_mu_);
 };

@@ -393,7 +393,8 @@ absl::StatusOr<std::optional<v1::OverrideReview>> LogTables::ReviewOf(
   return std::optional<v1::OverrideReview>(std::move(review));
 }
 
-absl::Status LogTables::CheckReviewable(const OverrideReviewChange& change) {
+absl::Status LogTables::PrepareReview(OverrideReviewChange* change_out) {
+  const OverrideReviewChange& change = *change_out;
   ASSIGN_OR_RETURN(std::optional<v1::OverrideReview> review,
                    ReviewOf(change.override_sequence, change.scope));
   if (!review.has_value()) {
@@ -408,6 +409,7 @@ absl::Status LogTables::CheckReviewable(const OverrideReviewChange& change) {
         v1::OverrideReview::Outcome_Name(review->outcome()), " by ",
         review->reviewer()));
   }
+  change_out->entry.set_counterpart(ActingParty(review->entry().actor()));
   return absl::OkStatus();
 }
 

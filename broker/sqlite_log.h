@@ -49,9 +49,11 @@ class LogTables final : public merkle::NodeReader {
   absl::StatusOr<std::vector<v1::OverrideReview>> Overrides(
       const std::optional<std::vector<std::string>>& scope,
       bool include_reviewed);
-  // Checks the review may be recorded, then records it against the entry
-  // `change.entry` (already appended, sequence set).
-  absl::Status CheckReviewable(const OverrideReviewChange& change);
+  // Checks the review may be recorded and names, as the review entry's
+  // counterpart, the agency whose data the override disclosed, so that
+  // auditors scoped to it see the review. SaveReview then records it
+  // against `change.entry` (already appended, sequence set).
+  absl::Status PrepareReview(OverrideReviewChange* change);
   absl::Status SaveReview(const OverrideReviewChange& change,
                           uint64_t review_sequence);
 

@@ -643,6 +643,17 @@ absl::StatusOr<uint64_t> SqliteStore::CommitRegistryChange(
     RegistryChange change) {
   uint64_t sequence = 0;
   absl::Status committed = RunAndWait([&]() -> absl::Status {
+    if (change.agency && change.agency_is_new) {
+      ASSIGN_OR_RETURN(
+          Query exists,
+          Query::Prepare(db_, "SELECT 1 FROM agencies WHERE id=?1"));
+      exists.Bind(1, change.agency->id());
+      ASSIGN_OR_RETURN(bool found, exists.Step());
+      if (found) {
+        return absl::AlreadyExistsError(absl::StrCat(
+            "agency \"", change.agency->id(), "\" is already registered"));
+      }
+    }
     if (change.agency) RETURN_IF_ERROR(UpsertAgencyLocked(*change.agency));
     if (change.route) RETURN_IF_ERROR(UpsertRouteLocked(*change.route));
     if (change.removed_route) {
@@ -1743,7 +1754,7 @@ void SqliteStore::ReviewOverride(OverrideReviewChange change,
                                  StoreDone<uint64_t> done) {
   SubmitFor<uint64_t>(
       [this, change = std::move(change)](uint64_t* out) mutable {
-        RETURN_IF_ERROR(log_->CheckReviewable(change));
+        RETURN_IF_ERROR(log_->PrepareReview(&change));
         RETURN_IF_ERROR(AppendLogLocked(&change.entry));
         *out = change.entry.sequence();
         return log_->SaveReview(change, *out);

@@ -282,6 +282,16 @@ TEST_F(SignedLog, OverrideReviewsFollowTheQueueAndAreLogged) {
              std::vector<std::string>{"st-olavs"});
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_EQ(*first, 2u);
+  // The review names the agency whose data the override disclosed, so
+  // auditors scoped to that agency see it.
+  LogQuery reviews;
+  reviews.kinds.push_back(v1::ENTRY_KIND_OVERRIDE_REVIEWED);
+  reviews.agency_sets.push_back({"p"});
+  absl::StatusOr<LogPage> seen =
+      Wait<LogPage>([&](auto done) { store_->ReadLog(reviews, done); });
+  ASSERT_TRUE(seen.ok()) << seen.status();
+  ASSERT_EQ(seen->entries.size(), 1u);
+  EXPECT_EQ(seen->entries[0].entry.counterpart(), "p");
   ASSERT_EQ(list(std::nullopt, false)->size(), 1u);
   ASSERT_TRUE(review(override_seq, v1::OverrideReview::OUTCOME_NOT_JUSTIFIED,
                      std::nullopt)

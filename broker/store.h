@@ -42,6 +42,9 @@ struct QueuedNotice {
 struct RegistryChange {
   // Inserted, or replaced with every field including its bindings.
   std::optional<v1::Agency> agency;
+  // The agency must not exist yet: ALREADY_EXISTS, and nothing changes,
+  // when it does.
+  bool agency_is_new = false;
   // Inserted or replaced; NOT_FOUND when it names an unregistered agency.
   std::optional<v1::Route> route;
   // (sector, area) removed; NOT_FOUND when there is no such entry.

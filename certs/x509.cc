@@ -65,8 +65,8 @@ std::vector<std::string> SansOfType(const X509* cert, int type) {
       }
       continue;
     }
-    const ASN1_IA5STRING* s = type == GEN_URI ? name->d.uniformResourceIdentifier
-                                              : name->d.dNSName;
+    const ASN1_IA5STRING* s =
+        type == GEN_URI ? name->d.uniformResourceIdentifier : name->d.dNSName;
     out.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
                      static_cast<size_t>(ASN1_STRING_length(s)));
   }
@@ -163,23 +163,28 @@ absl::StatusOr<CertPtr> ReadCertificateFile(const std::string& path) {
   return cert;
 }
 
-absl::StatusOr<KeyPtr> ReadPrivateKeyFile(const std::string& path) {
-  absl::StatusOr<std::string> pem = ReadFile(path);
-  if (!pem.ok()) return pem.status();
-  BioPtr bio(BIO_new_mem_buf(pem->data(), static_cast<int>(pem->size())));
+absl::StatusOr<KeyPtr> ParsePrivateKeyPem(absl::string_view pem,
+                                          absl::string_view source) {
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   KeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
   if (!key) {
     return absl::InvalidArgumentError(
-        absl::StrCat(path, ": not a PEM private key: ", OpenSslErrors()));
+        absl::StrCat(source, ": not a PEM private key: ", OpenSslErrors()));
   }
   return key;
+}
+
+absl::StatusOr<KeyPtr> ReadPrivateKeyFile(const std::string& path) {
+  absl::StatusOr<std::string> pem = ReadFile(path);
+  if (!pem.ok()) return pem.status();
+  return ParsePrivateKeyPem(*pem, path);
 }
 
 absl::StatusOr<std::string> CertificateToPem(const X509* cert) {
   BioPtr bio(BIO_new(BIO_s_mem()));
   if (PEM_write_bio_X509(bio.get(), const_cast<X509*>(cert)) != 1) {
-    return absl::InternalError(absl::StrCat("PEM encoding failed: ",
-                                            OpenSslErrors()));
+    return absl::InternalError(
+        absl::StrCat("PEM encoding failed: ", OpenSslErrors()));
   }
   return BioContents(bio.get());
 }
@@ -188,8 +193,8 @@ absl::StatusOr<std::string> PrivateKeyToPem(const EVP_PKEY* key) {
   BioPtr bio(BIO_new(BIO_s_mem()));
   if (PEM_write_bio_PrivateKey(bio.get(), const_cast<EVP_PKEY*>(key), nullptr,
                                nullptr, 0, nullptr, nullptr) != 1) {
-    return absl::InternalError(absl::StrCat("PEM encoding failed: ",
-                                            OpenSslErrors()));
+    return absl::InternalError(
+        absl::StrCat("PEM encoding failed: ", OpenSslErrors()));
   }
   return BioContents(bio.get());
 }
@@ -248,8 +253,9 @@ absl::StatusOr<RevocationList> ReadCrlFile(const std::string& path,
   if (ca_key == nullptr || X509_CRL_verify(crl.get(), ca_key) != 1) {
     OpenSslErrors();
     return absl::InvalidArgumentError(absl::StrCat(
-        path, ": CRL signature does not verify against the deployment CA; "
-              "write it with `liaison-certs crl` from this deployment's CA"));
+        path,
+        ": CRL signature does not verify against the deployment CA; "
+        "write it with `liaison-certs crl` from this deployment's CA"));
   }
   RevocationList out;
   out.this_update = Asn1TimeToAbsl(X509_CRL_get0_lastUpdate(crl.get()));

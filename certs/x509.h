@@ -45,6 +45,9 @@ absl::Status WriteFileAtomic(const std::string& path, absl::string_view data,
 absl::StatusOr<CertPtr> ParseCertificatePem(absl::string_view pem);
 absl::StatusOr<CertPtr> ReadCertificateFile(const std::string& path);
 absl::StatusOr<KeyPtr> ReadPrivateKeyFile(const std::string& path);
+// A PEM private key held in memory; `source` names it in errors.
+absl::StatusOr<KeyPtr> ParsePrivateKeyPem(absl::string_view pem,
+                                          absl::string_view source);
 absl::StatusOr<std::string> CertificateToPem(const X509* cert);
 absl::StatusOr<std::string> PrivateKeyToPem(const EVP_PKEY* key);
 

@@ -408,7 +408,7 @@ certificates only).
 Usage: liaison [connection flags] admin SUBCOMMAND [arguments] [flags]
 
   agencies                        list every agency
-  register ID --sector=S --jurisdiction=J --area=A --display_name=NAME
+  register ID --sector=S [--jurisdiction=J] [--area=A] [--display_name=NAME]
            [--public_authority=true|false] [--privacy_officer=CONTACT]
                                   add an agency
   suspend ID --reason=TEXT        refuse the agency's calls

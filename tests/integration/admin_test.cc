@@ -438,6 +438,8 @@ TEST_F(AdminTest, SuspendingEndsTheOpenStreamAndRefusesNewCalls) {
       Suspend("malmo-sc", "certificate key reported lost", &suspended).ok());
   EXPECT_EQ(suspended.status(), v1::AGENCY_STATUS_SUSPENDED);
   EXPECT_EQ(suspended.status_reason(), "certificate key reported lost");
+  // The same suspension again changes nothing and logs nothing.
+  ASSERT_TRUE(Suspend("malmo-sc", "certificate key reported lost").ok());
   std::optional<grpc::Status> ended = stream.EndedWithin(absl::Seconds(10));
   ASSERT_TRUE(ended.has_value()) << "the stream stayed open";
   EXPECT_EQ(ended->error_code(), grpc::StatusCode::PERMISSION_DENIED);
@@ -609,6 +611,11 @@ TEST_F(AdminTest, StatusAndCrlReloadTellTheBrokersState) {
   for (const auto& e : status.expiring_certificates()) {
     EXPECT_NE(e.serial(), soon.serial);
   }
+  // A certificate the broker refuses is not one it reports on.
+  const Credentials ghost =
+      deployment_.Issue({"agency", "--sector=health", "--id=ghost", "--days=5",
+                         "--out=" + deployment_.root() + "/ghost"});
+  EXPECT_EQ(WhoAmI(ghost).error_code(), grpc::StatusCode::PERMISSION_DENIED);
   {
     // Within a year's window, the newest certificate of each caller is.
     grpc::ClientContext ctx;
@@ -625,6 +632,8 @@ TEST_F(AdminTest, StatusAndCrlReloadTellTheBrokersState) {
     EXPECT_NE(std::find(serials.begin(), serials.end(), admin_.serial),
               serials.end());
     EXPECT_EQ(std::find(serials.begin(), serials.end(), soon.serial),
+              serials.end());
+    EXPECT_EQ(std::find(serials.begin(), serials.end(), ghost.serial),
               serials.end());
   }
 
@@ -664,6 +673,25 @@ TEST_F(AdminTest, StatusAndCrlReloadTellTheBrokersState) {
             grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(WhoAmI(health_).error_code(), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_TRUE(WhoAmI(soon).ok());
+}
+
+TEST_F(AdminTest, AStreamEndsWhenItsCertificateExpires) {
+  // Valid for three more seconds: issued a day ago for one day.
+  const std::string not_before = absl::FormatTime(
+      "%Y-%m-%dT%H:%M:%SZ", absl::Now() - absl::Hours(24) + absl::Seconds(3),
+      absl::UTCTimeZone());
+  const Credentials brief =
+      deployment_.Issue({"agency", "--sector=social_care", "--id=malmo-sc",
+                         "--not_before=" + not_before, "--days=1",
+                         "--out=" + deployment_.root() + "/brief"});
+  OpenStream stream(Channel(brief));
+  std::optional<grpc::Status> ended = stream.EndedWithin(absl::Seconds(15));
+  ASSERT_TRUE(ended.has_value()) << "the stream outlived its certificate";
+  EXPECT_EQ(ended->error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_TRUE(absl::StrContains(ended->error_message(), "expired"))
+      << ended->error_message();
+  // The agency's other certificate goes on.
+  EXPECT_TRUE(WhoAmI(social_).ok());
 }
 
 TEST_F(AdminTest, RenewalOverlapsUntilTheOldCertificateIsRevoked) {
