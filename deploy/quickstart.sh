@@ -237,6 +237,84 @@ EOF
 as agency-malmo-social "${social_worker[@]}" push-summary push-case.textproto |
   sed 's/^/    /'
 
+police_officer=(--professional_id=off-11 "--professional_role=investigating officer")
+
+step "Social services bring the police into the case under an override (child protection), without the family's consent"
+cat >referral-to-police.textproto <<EOF
+# No consent covers the police: the duty social worker records why the
+# risk to the child overrides confidentiality, and on which provision.
+destination { agency_id: "malmo-police" }
+subject { identifier: "20110304-1234" birth_date: "2011-03-04" }
+case_id: "$case_id"
+purpose: "child_welfare"
+concerns: CONCERN_CATEGORY_DOMESTIC_ABUSE
+urgency: URGENCY_WITHIN_24H
+requested_action: "Assess whether a crime against the child should be investigated."
+record { social_care {
+  subject { identifier: "20110304-1234" birth_date: "2011-03-04" }
+  concerns: CONCERN_CATEGORY_DOMESTIC_ABUSE
+  involvement_type: "child protection investigation"
+  key_worker: "A. Lind"
+  case_notes: "The pupil told the family worker on 28 November that her father hit her."
+  summary_for_sharing: "Child protection investigation opened after a disclosure of violence at home."
+  active_involvement: true
+} }
+basis { override {
+  category: OVERRIDE_CATEGORY_CHILD_PROTECTION
+  legal_provision: "SoL 14 kap. 1 §"
+  statement: "The pupil disclosed violence at home; the parents must not be told before the police assess it."
+  assessor { id: "sw-17" role: "duty social worker" }
+} }
+EOF
+as agency-malmo-social "${social_worker[@]}" send-referral referral-to-police.textproto |
+  grep -E '^(referral|recipient|level):' | sed 's/^/    /'
+for m in $(as agency-malmo-police inbox | sed -n 's/^message: *//p'); do
+  as agency-malmo-police ack "$m" >/dev/null
+done
+
+step "The police ask the hospital for a summary under an override: alone, the two-person rule refuses it"
+cat >ask-hospital-police.textproto <<EOF
+holder { agency_id: "malmo-hospital" }
+subject { identifier: "20110304-1234" birth_date: "2011-03-04" }
+case_id: "$case_id"
+purpose: "child_welfare"
+basis { override {
+  category: OVERRIDE_CATEGORY_CHILD_PROTECTION
+  legal_provision: "OSL 10 kap. 28 §"
+  statement: "Injuries may have been treated at the hospital; we need to know before interviewing the father."
+  assessor { id: "off-11" role: "investigating officer" }
+} }
+EOF
+if as agency-malmo-police "${police_officer[@]}" request-summary ask-hospital-police.textproto 2>alone.txt; then
+  echo "an override without its second person was accepted" >&2; exit 1
+fi
+sed 's/^/    /' alone.txt
+
+step "With the duty inspector's approval as the second person, the request goes to the hospital"
+sed -i 's/^  assessor { id: "off-11" role: "investigating officer" }$/&\n  approver { id: "insp-3" role: "duty inspector" }/' ask-hospital-police.textproto
+as agency-malmo-police "${police_officer[@]}" request-summary ask-hospital-police.textproto |
+  sed 's/^/    /'
+
+step "The hospital answers; the police receive CATEGORY, the most an override allows on that route"
+as agency-malmo-hospital "${clinician[@]}" inbox >hospital-inbox-2.txt
+police_request=$(sed -n 's/^ *request: *//p' hospital-inbox-2.txt)
+[ -n "$police_request" ] || { echo "no police request in the hospital's inbox" >&2; exit 1; }
+as agency-malmo-hospital "${clinician[@]}" answer-summary "$police_request" hospital-record.textproto |
+  sed 's/^/    /'
+for m in $(sed -n 's/^message: *//p' hospital-inbox-2.txt); do
+  as agency-malmo-hospital ack "$m" >/dev/null
+done
+as agency-malmo-police "${police_officer[@]}" inbox | sed 's/^/    /'
+
+step "An override alert reaches the hospital's privacy officer"
+as agency-malmo-hospital inbox >alert.txt
+sed 's/^/    /' alert.txt
+grep -q 'privacy@malmo-hospital.example' alert.txt ||
+  { echo "no override alert for the hospital's privacy officer" >&2; exit 1; }
+for m in $(sed -n 's/^message: *//p' alert.txt); do
+  as agency-malmo-hospital ack "$m" >/dev/null
+done
+
 step "The police refer to the school: no agreement covers it, so it is denied"
 cat >referral-police.textproto <<EOF
 destination { sector_in_area { sector: "education" area: "malmo" } }
@@ -293,6 +371,15 @@ as auditor-regional-dpo audit query | sed 's/^/    /'
 
 step "The auditor runs a subject access report for the pupil (liaison audit report)"
 as auditor-regional-dpo audit report 20110304-1234 | sed 's/^/    /'
+
+step "The auditor reviews the overrides awaiting review (liaison audit overrides, audit review)"
+as auditor-regional-dpo audit overrides >overrides.txt
+sed 's/^/    /' overrides.txt
+health_override=$(grep -B1 'malmo-hospital' overrides.txt | sed -n 's/^override \([0-9]*\):.*/\1/p' | head -n 1)
+[ -n "$health_override" ] || { echo "no override of the hospital's data to review" >&2; exit 1; }
+as auditor-regional-dpo audit review "$health_override" justified \
+  --comment="Two-person approval recorded; disclosure limited to CATEGORY; proportionate." |
+  sed 's/^/    /'
 
 step "The auditor exports the log and verifies it offline against the broker's key"
 as auditor-regional-dpo audit export --out=log.jsonl | sed 's/^/    /'
