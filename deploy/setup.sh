@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Installs Liaison's build dependencies from Debian's packages (when any is
-# missing) and builds everything into build/ (Release). Safe to re-run.
+# missing), and any further Debian packages named as arguments (tests/run.sh
+# names the test-only ones), and builds everything into build/ (Release).
+# Safe to re-run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake pkg-config
           libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
           libabsl-dev libssl-dev libsqlite3-dev libgtest-dev
-          clang libclang-rt-14-dev)
+          clang libclang-rt-14-dev
+          "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
