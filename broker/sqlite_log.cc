@@ -113,13 +113,12 @@ std::string IntList(const std::vector<Enum>& values) {
 }  // namespace
 
 absl::StatusOr<uint64_t> LogTables::Size() {
-  ASSIGN_OR_RETURN(Query next,
-                   Query::Prepare(db_,
-                                  "SELECT COALESCE(MAX(seq) + 1, 0) FROM "
-                                  "log_entries"));
-  ASSIGN_OR_RETURN(bool row, next.Step());
+  ASSIGN_OR_RETURN(StatementCache::Use next,
+                   statements_.Get("SELECT COALESCE(MAX(seq) + 1, 0) FROM "
+                                   "log_entries"));
+  ASSIGN_OR_RETURN(bool row, next->Step());
   if (!row) return SqlError(db_, "log size");
-  return static_cast<uint64_t>(next.Int(0));
+  return static_cast<uint64_t>(next->Int(0));
 }
 
 absl::StatusOr<std::string> LogTables::Node(int level, uint64_t index) const {
@@ -143,15 +142,14 @@ absl::StatusOr<std::string> LogTables::Node(int level, uint64_t index) const {
 
 namespace {
 
-absl::Status IndexAndHash(sqlite3* db, LogTables& tables,
+absl::Status IndexAndHash(StatementCache& statements, LogTables& tables,
                           const v1::LogEntry& entry, const std::string& leaf) {
   ASSIGN_OR_RETURN(
-      Query index,
-      Query::Prepare(db,
-                     "INSERT INTO log_index (seq, time_us, kind, "
+      StatementCache::Use index,
+      statements.Get("INSERT INTO log_index (seq, time_us, kind, "
                      "actor_agency, counterpart, subject, basis, allowed) "
                      "VALUES (?1,?2,?3,?4,?5,?6,?7,?8)"));
-  RETURN_IF_ERROR(index.Bind(1, ClampSequence(entry.sequence()))
+  RETURN_IF_ERROR(index->Bind(1, ClampSequence(entry.sequence()))
                       .Bind(2, entry.time().seconds() * 1000000 +
                                    entry.time().nanos() / 1000)
                       .Bind(3, int64_t{entry.kind()})
@@ -164,12 +162,11 @@ absl::Status IndexAndHash(sqlite3* db, LogTables& tables,
   ASSIGN_OR_RETURN(std::vector<merkle::StoredNode> nodes,
                    merkle::NodesCompletedBy(tables, entry.sequence(),
                                             merkle::LeafHash(leaf)));
-  ASSIGN_OR_RETURN(Query insert,
-                   Query::Prepare(db,
-                                  "INSERT INTO log_nodes (level, idx, hash) "
+  ASSIGN_OR_RETURN(StatementCache::Use insert,
+                   statements.Get("INSERT INTO log_nodes (level, idx, hash) "
                                   "VALUES (?1,?2,?3)"));
   for (const merkle::StoredNode& node : nodes) {
-    RETURN_IF_ERROR(insert.Reset()
+    RETURN_IF_ERROR(insert->Reset()
                         .Bind(1, int64_t{node.level})
                         .Bind(2, ClampSequence(node.index))
                         .BindBlob(3, node.hash)
@@ -182,13 +179,12 @@ absl::Status IndexAndHash(sqlite3* db, LogTables& tables,
 
 absl::Status LogTables::Append(const v1::LogEntry& entry) {
   const std::string leaf = entry.SerializeAsString();
-  ASSIGN_OR_RETURN(Query insert,
-                   Query::Prepare(db_,
-                                  "INSERT INTO log_entries (seq, entry) "
-                                  "VALUES (?1, ?2)"));
+  ASSIGN_OR_RETURN(StatementCache::Use insert,
+                   statements_.Get("INSERT INTO log_entries (seq, entry) "
+                                   "VALUES (?1, ?2)"));
   RETURN_IF_ERROR(
-      insert.Bind(1, ClampSequence(entry.sequence())).BindBlob(2, leaf).Run());
-  return IndexAndHash(db_, *this, entry, leaf);
+      insert->Bind(1, ClampSequence(entry.sequence())).BindBlob(2, leaf).Run());
+  return IndexAndHash(statements_, *this, entry, leaf);
 }
 
 absl::Status LogTables::IndexExisting() {
@@ -207,7 +203,7 @@ absl::Status LogTables::IndexExisting() {
       return absl::DataLossError(absl::StrCat(
           "the log has a gap or a misnumbered entry at sequence ", expected));
     }
-    RETURN_IF_ERROR(IndexAndHash(db_, *this, entry, leaf));
+    RETURN_IF_ERROR(IndexAndHash(statements_, *this, entry, leaf));
     ++expected;
   }
   return absl::OkStatus();
@@ -218,24 +214,22 @@ absl::StatusOr<std::string> LogTables::Root(uint64_t size) {
 }
 
 absl::Status LogTables::SaveHead(const v1::TreeHead& head) {
-  ASSIGN_OR_RETURN(Query insert,
-                   Query::Prepare(db_,
-                                  "INSERT OR REPLACE INTO tree_heads "
-                                  "(tree_size, head) VALUES (?1, ?2)"));
-  return insert.Bind(1, ClampSequence(head.tree_size()))
+  ASSIGN_OR_RETURN(StatementCache::Use insert,
+                   statements_.Get("INSERT OR REPLACE INTO tree_heads "
+                                   "(tree_size, head) VALUES (?1, ?2)"));
+  return insert->Bind(1, ClampSequence(head.tree_size()))
       .BindBlob(2, head.SerializeAsString())
       .Run();
 }
 
 absl::StatusOr<std::optional<v1::TreeHead>> LogTables::LatestHead() {
-  ASSIGN_OR_RETURN(Query select,
-                   Query::Prepare(db_,
-                                  "SELECT head FROM tree_heads ORDER BY "
-                                  "tree_size DESC LIMIT 1"));
-  ASSIGN_OR_RETURN(bool row, select.Step());
+  ASSIGN_OR_RETURN(StatementCache::Use select,
+                   statements_.Get("SELECT head FROM tree_heads ORDER BY "
+                                   "tree_size DESC LIMIT 1"));
+  ASSIGN_OR_RETURN(bool row, select->Step());
   if (!row) return std::optional<v1::TreeHead>();
   ASSIGN_OR_RETURN(v1::TreeHead head,
-                   ParseBlob<v1::TreeHead>(select.Blob(0), "tree head"));
+                   ParseBlob<v1::TreeHead>(select->Blob(0), "tree head"));
   return std::optional<v1::TreeHead>(std::move(head));
 }
 

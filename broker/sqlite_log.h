@@ -25,7 +25,7 @@ extern const char kLogSchema[];
 
 class LogTables final : public merkle::NodeReader {
  public:
-  explicit LogTables(sqlite3* db) : db_(db) {}
+  explicit LogTables(sqlite3* db) : db_(db), statements_(db) {}
 
   // Entries in the log: the next sequence.
   absl::StatusOr<uint64_t> Size();
@@ -65,6 +65,8 @@ class LogTables final : public merkle::NodeReader {
       uint64_t sequence, const std::optional<std::vector<std::string>>& scope);
 
   sqlite3* const db_;
+  // The append path's statements, prepared once.
+  mutable StatementCache statements_;
   // Prepared once; the node lookup runs O(log n) times per append.
   mutable std::optional<Query> node_select_;
 };

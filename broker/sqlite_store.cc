@@ -166,6 +166,9 @@ const char* const kMigrations[] = {
 };
 constexpr int kLogIndexVersion = 3;
 
+// Page cache of each connection: 64 MiB (negative: KiB).
+constexpr char kCacheSizePragma[] = "PRAGMA cache_size=-65536";
+
 constexpr int kInboxAcknowledged = 1;
 
 }  // namespace
@@ -173,6 +176,7 @@ constexpr int kInboxAcknowledged = 1;
 using sqlite::ParseBlob;
 using sqlite::Query;
 using sqlite::SqlError;
+using sqlite::StatementCache;
 
 int SqliteStore::LatestSchemaVersion() {
   return static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
@@ -201,6 +205,10 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
   absl::Status s = store->Exec("PRAGMA journal_mode=WAL");
   if (s.ok()) s = store->Exec("PRAGMA synchronous=FULL");
   if (s.ok()) s = store->Exec("PRAGMA foreign_keys=ON");
+  // The single writer's pages stay in memory: with SQLite's default 2 MiB
+  // cache the commit thread spent most of its time re-reading pages from
+  // the OS.
+  if (s.ok()) s = store->Exec(kCacheSizePragma);
   if (s.ok()) s = store->Migrate();
   if (s.ok()) {
     absl::StatusOr<uint64_t> size = store->log_->Size();
@@ -222,7 +230,8 @@ SqliteStore::SqliteStore(sqlite3* db, int max_group, const LogSigner* signer)
     : db_(db),
       max_group_(max_group),
       signer_(signer),
-      log_(std::make_unique<sqlite::LogTables>(db)) {}
+      log_(std::make_unique<sqlite::LogTables>(db)),
+      statements_(std::make_unique<sqlite::StatementCache>(db)) {}
 
 SqliteStore::~SqliteStore() {
   {
@@ -232,6 +241,8 @@ SqliteStore::~SqliteStore() {
   if (committer_.joinable()) committer_.join();
   if (reader_.joinable()) reader_.join();
   // Statements first: a connection with one unfinalized does not close.
+  reader_statements_.reset();
+  statements_.reset();
   reader_log_.reset();
   log_.reset();
   sqlite3_close_v2(reader_db_);
@@ -249,7 +260,9 @@ absl::Status SqliteStore::OpenReader(const std::string& path,
         reader_db_ ? sqlite3_errmsg(reader_db_) : sqlite3_errstr(rc)));
   }
   sqlite3_busy_timeout(reader_db_, busy_timeout_ms);
+  sqlite3_exec(reader_db_, kCacheSizePragma, nullptr, nullptr, nullptr);
   reader_log_ = std::make_unique<sqlite::LogTables>(reader_db_);
+  reader_statements_ = std::make_unique<sqlite::StatementCache>(reader_db_);
   return absl::OkStatus();
 }
 
@@ -284,11 +297,19 @@ absl::Status SqliteStore::Exec(const char* sql) {
   return absl::OkStatus();
 }
 
+absl::Status SqliteStore::ExecCached(const char* sql) {
+  ASSIGN_OR_RETURN(StatementCache::Use statement, statements_->Get(sql));
+  absl::Status s = statement->Run();
+  if (!s.ok()) return absl::InternalError(s.message());
+  return absl::OkStatus();
+}
+
 absl::Status SqliteStore::Migrate() {
-  ASSIGN_OR_RETURN(Query version, Query::Prepare(db_, "PRAGMA user_version"));
-  ASSIGN_OR_RETURN(bool row, version.Step());
+  ASSIGN_OR_RETURN(StatementCache::Use version,
+                   statements_->Get("PRAGMA user_version"));
+  ASSIGN_OR_RETURN(bool row, version->Step());
   if (!row) return SqlError(db_, "read schema version");
-  const int current = static_cast<int>(version.Int(0));
+  const int current = static_cast<int>(version->Int(0));
   const int latest = LatestSchemaVersion();
   if (current > latest) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -420,26 +441,26 @@ void SqliteStore::CommitLoop() {
     }
     std::vector<absl::Status> results(group.size());
     const uint64_t log_size_before = log_size_;
-    absl::Status commit = Exec("BEGIN IMMEDIATE");
+    absl::Status commit = ExecCached("BEGIN IMMEDIATE");
     if (commit.ok()) {
       for (size_t i = 0; i < group.size(); ++i) {
-        commit = Exec("SAVEPOINT op");
+        commit = ExecCached("SAVEPOINT op");
         if (!commit.ok()) break;
         const uint64_t log_size_at_op = log_size_;
         results[i] = group[i].run();
         if (!results[i].ok()) {
-          commit = Exec("ROLLBACK TO op");
+          commit = ExecCached("ROLLBACK TO op");
           log_size_ = log_size_at_op;
         }
-        if (commit.ok()) commit = Exec("RELEASE op");
+        if (commit.ok()) commit = ExecCached("RELEASE op");
         if (!commit.ok()) break;
       }
       // The head is signed inside the transaction: no entry is answered
       // before a durable head commits to it.
       if (commit.ok()) commit = SignGroupHead(log_size_before);
       // The one fsync for the whole group.
-      if (commit.ok()) commit = Exec("COMMIT");
-      if (!commit.ok()) Exec("ROLLBACK").IgnoreError();
+      if (commit.ok()) commit = ExecCached("COMMIT");
+      if (!commit.ok()) ExecCached("ROLLBACK").IgnoreError();
     }
     if (!commit.ok()) log_size_ = log_size_before;
     {
@@ -467,16 +488,15 @@ absl::Status SqliteStore::UpsertAgency(const v1::Agency& agency) {
 
 absl::Status SqliteStore::UpsertAgencyLocked(const v1::Agency& agency) {
   ASSIGN_OR_RETURN(
-      Query upsert,
-      Query::Prepare(
-          db_,
+      StatementCache::Use upsert,
+      statements_->Get(
           "INSERT INTO agencies (id, sector, jurisdiction, area, "
           "display_name, public_authority, privacy_officer_contact, "
           "status, status_reason) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9) "
           "ON CONFLICT(id) DO UPDATE SET sector=?2, jurisdiction=?3, "
           "area=?4, display_name=?5, public_authority=?6, "
           "privacy_officer_contact=?7, status=?8, status_reason=?9"));
-  upsert.Bind(1, agency.id())
+  upsert->Bind(1, agency.id())
       .Bind(2, agency.sector())
       .Bind(3, agency.jurisdiction())
       .Bind(4, agency.area())
@@ -487,19 +507,17 @@ absl::Status SqliteStore::UpsertAgencyLocked(const v1::Agency& agency) {
                            ? v1::AGENCY_STATUS_ACTIVE
                            : agency.status()})
       .Bind(9, agency.status_reason());
-  RETURN_IF_ERROR(upsert.Run());
+  RETURN_IF_ERROR(upsert->Run());
   ASSIGN_OR_RETURN(
-      Query clear,
-      Query::Prepare(db_,
-                     "DELETE FROM agency_certificates WHERE agency_id=?1"));
-  RETURN_IF_ERROR(clear.Bind(1, agency.id()).Run());
+      StatementCache::Use clear,
+      statements_->Get("DELETE FROM agency_certificates WHERE agency_id=?1"));
+  RETURN_IF_ERROR(clear->Bind(1, agency.id()).Run());
   for (const std::string& serial : agency.certificate_serials()) {
-    ASSIGN_OR_RETURN(Query bind,
-                     Query::Prepare(db_,
-                                    "INSERT OR IGNORE INTO "
-                                    "agency_certificates (agency_id, "
-                                    "serial) VALUES (?1, ?2)"));
-    RETURN_IF_ERROR(bind.Bind(1, agency.id()).Bind(2, serial).Run());
+    ASSIGN_OR_RETURN(StatementCache::Use bind,
+                     statements_->Get("INSERT OR IGNORE INTO "
+                                      "agency_certificates (agency_id, "
+                                      "serial) VALUES (?1, ?2)"));
+    RETURN_IF_ERROR(bind->Bind(1, agency.id()).Bind(2, serial).Run());
   }
   return absl::OkStatus();
 }
@@ -509,11 +527,10 @@ absl::Status SqliteStore::SetAgencyStatus(const std::string& agency_id,
                                           const std::string& reason) {
   return RunAndWait([&]() -> absl::Status {
     ASSIGN_OR_RETURN(
-        Query update,
-        Query::Prepare(
-            db_,
+        StatementCache::Use update,
+        statements_->Get(
             "UPDATE agencies SET status=?2, status_reason=?3 WHERE id=?1"));
-    RETURN_IF_ERROR(update.Bind(1, agency_id)
+    RETURN_IF_ERROR(update->Bind(1, agency_id)
                         .Bind(2, int64_t{status})
                         .Bind(3, reason)
                         .Run());
@@ -529,36 +546,34 @@ absl::StatusOr<std::vector<v1::Agency>> SqliteStore::ListAgencies() {
   std::vector<v1::Agency> out;
   RETURN_IF_ERROR(RunAndWait([&]() -> absl::Status {
     ASSIGN_OR_RETURN(
-        Query select,
-        Query::Prepare(db_,
-                       "SELECT id, sector, jurisdiction, area, display_name, "
-                       "public_authority, privacy_officer_contact, status, "
-                       "status_reason FROM agencies ORDER BY id"));
+        StatementCache::Use select,
+        statements_->Get("SELECT id, sector, jurisdiction, area, display_name, "
+                         "public_authority, privacy_officer_contact, status, "
+                         "status_reason FROM agencies ORDER BY id"));
     for (;;) {
-      ASSIGN_OR_RETURN(bool row, select.Step());
+      ASSIGN_OR_RETURN(bool row, select->Step());
       if (!row) break;
       v1::Agency& a = out.emplace_back();
-      a.set_id(select.Text(0));
-      a.set_sector(select.Text(1));
-      a.set_jurisdiction(select.Text(2));
-      a.set_area(select.Text(3));
-      a.set_display_name(select.Text(4));
-      a.set_public_authority(select.Int(5) != 0);
-      a.set_privacy_officer_contact(select.Text(6));
-      a.set_status(static_cast<v1::AgencyStatus>(select.Int(7)));
-      a.set_status_reason(select.Text(8));
+      a.set_id(select->Text(0));
+      a.set_sector(select->Text(1));
+      a.set_jurisdiction(select->Text(2));
+      a.set_area(select->Text(3));
+      a.set_display_name(select->Text(4));
+      a.set_public_authority(select->Int(5) != 0);
+      a.set_privacy_officer_contact(select->Text(6));
+      a.set_status(static_cast<v1::AgencyStatus>(select->Int(7)));
+      a.set_status_reason(select->Text(8));
     }
-    ASSIGN_OR_RETURN(Query serials,
-                     Query::Prepare(db_,
-                                    "SELECT agency_id, serial FROM "
-                                    "agency_certificates ORDER BY agency_id, "
-                                    "serial"));
+    ASSIGN_OR_RETURN(StatementCache::Use serials,
+                     statements_->Get("SELECT agency_id, serial FROM "
+                                      "agency_certificates ORDER BY agency_id, "
+                                      "serial"));
     for (;;) {
-      ASSIGN_OR_RETURN(bool row, serials.Step());
+      ASSIGN_OR_RETURN(bool row, serials->Step());
       if (!row) break;
       for (v1::Agency& a : out) {
-        if (a.id() == serials.Text(0)) {
-          a.add_certificate_serials(serials.Text(1));
+        if (a.id() == serials->Text(0)) {
+          a.add_certificate_serials(serials->Text(1));
         }
       }
     }
@@ -570,12 +585,12 @@ absl::StatusOr<std::vector<v1::Agency>> SqliteStore::ListAgencies() {
 absl::Status SqliteStore::UpsertAuditor(const v1::Auditor& auditor) {
   return RunAndWait([&]() -> absl::Status {
     ASSIGN_OR_RETURN(
-        Query upsert,
-        Query::Prepare(db_,
-                       "INSERT INTO auditors (id, scope, display_name) VALUES "
-                       "(?1, ?2, ?3) ON CONFLICT(id) DO UPDATE SET scope=?2, "
-                       "display_name=?3"));
-    return upsert.Bind(1, auditor.id())
+        StatementCache::Use upsert,
+        statements_->Get(
+            "INSERT INTO auditors (id, scope, display_name) VALUES "
+            "(?1, ?2, ?3) ON CONFLICT(id) DO UPDATE SET scope=?2, "
+            "display_name=?3"));
+    return upsert->Bind(1, auditor.id())
         .Bind(2, auditor.scope())
         .Bind(3, auditor.display_name())
         .Run();
@@ -585,17 +600,16 @@ absl::Status SqliteStore::UpsertAuditor(const v1::Auditor& auditor) {
 absl::StatusOr<std::vector<v1::Auditor>> SqliteStore::ListAuditors() {
   std::vector<v1::Auditor> out;
   RETURN_IF_ERROR(RunAndWait([&]() -> absl::Status {
-    ASSIGN_OR_RETURN(Query select,
-                     Query::Prepare(db_,
-                                    "SELECT id, scope, display_name FROM "
-                                    "auditors ORDER BY id"));
+    ASSIGN_OR_RETURN(StatementCache::Use select,
+                     statements_->Get("SELECT id, scope, display_name FROM "
+                                      "auditors ORDER BY id"));
     for (;;) {
-      ASSIGN_OR_RETURN(bool row, select.Step());
+      ASSIGN_OR_RETURN(bool row, select->Step());
       if (!row) break;
       v1::Auditor& a = out.emplace_back();
-      a.set_id(select.Text(0));
-      a.set_scope(select.Text(1));
-      a.set_display_name(select.Text(2));
+      a.set_id(select->Text(0));
+      a.set_scope(select->Text(1));
+      a.set_display_name(select->Text(2));
     }
     return absl::OkStatus();
   }));
@@ -608,12 +622,11 @@ absl::Status SqliteStore::UpsertRoute(const v1::Route& route) {
 
 absl::Status SqliteStore::UpsertRouteLocked(const v1::Route& route) {
   ASSIGN_OR_RETURN(
-      Query upsert,
-      Query::Prepare(db_,
-                     "INSERT INTO routes (sector, area, agency_id) VALUES "
-                     "(?1, ?2, ?3) ON CONFLICT(sector, area) DO UPDATE SET "
-                     "agency_id=?3"));
-  absl::Status s = upsert.Bind(1, route.sector())
+      StatementCache::Use upsert,
+      statements_->Get("INSERT INTO routes (sector, area, agency_id) VALUES "
+                       "(?1, ?2, ?3) ON CONFLICT(sector, area) DO UPDATE SET "
+                       "agency_id=?3"));
+  absl::Status s = upsert->Bind(1, route.sector())
                        .Bind(2, route.area())
                        .Bind(3, route.agency_id())
                        .Run();
@@ -628,9 +641,9 @@ absl::Status SqliteStore::UpsertRouteLocked(const v1::Route& route) {
 
 absl::Status SqliteStore::RemoveRouteLocked(const v1::Route& route) {
   ASSIGN_OR_RETURN(
-      Query remove,
-      Query::Prepare(db_, "DELETE FROM routes WHERE sector=?1 AND area=?2"));
-  RETURN_IF_ERROR(remove.Bind(1, route.sector()).Bind(2, route.area()).Run());
+      StatementCache::Use remove,
+      statements_->Get("DELETE FROM routes WHERE sector=?1 AND area=?2"));
+  RETURN_IF_ERROR(remove->Bind(1, route.sector()).Bind(2, route.area()).Run());
   if (sqlite3_changes(db_) == 0) {
     return absl::NotFoundError(absl::StrCat("no route for sector \"",
                                             route.sector(), "\" in area \"",
@@ -644,11 +657,10 @@ absl::StatusOr<uint64_t> SqliteStore::CommitRegistryChange(
   uint64_t sequence = 0;
   absl::Status committed = RunAndWait([&]() -> absl::Status {
     if (change.agency && change.agency_is_new) {
-      ASSIGN_OR_RETURN(
-          Query exists,
-          Query::Prepare(db_, "SELECT 1 FROM agencies WHERE id=?1"));
-      exists.Bind(1, change.agency->id());
-      ASSIGN_OR_RETURN(bool found, exists.Step());
+      ASSIGN_OR_RETURN(StatementCache::Use exists,
+                       statements_->Get("SELECT 1 FROM agencies WHERE id=?1"));
+      exists->Bind(1, change.agency->id());
+      ASSIGN_OR_RETURN(bool found, exists->Step());
       if (found) {
         return absl::AlreadyExistsError(absl::StrCat(
             "agency \"", change.agency->id(), "\" is already registered"));
@@ -671,12 +683,11 @@ void SqliteStore::RememberCertificate(SeenCertificate c, StoreDone<bool> done) {
   SubmitFor<bool>(
       [this, c = std::move(c)](bool* out) -> absl::Status {
         ASSIGN_OR_RETURN(
-            Query upsert,
-            Query::Prepare(db_,
-                           "INSERT INTO certificates_seen (serial, subject, "
-                           "not_after, last_seen) VALUES (?1, ?2, ?3, ?4) "
-                           "ON CONFLICT(serial) DO UPDATE SET last_seen=?4"));
-        RETURN_IF_ERROR(upsert.Bind(1, c.serial)
+            StatementCache::Use upsert,
+            statements_->Get("INSERT INTO certificates_seen (serial, subject, "
+                             "not_after, last_seen) VALUES (?1, ?2, ?3, ?4) "
+                             "ON CONFLICT(serial) DO UPDATE SET last_seen=?4"));
+        RETURN_IF_ERROR(upsert->Bind(1, c.serial)
                             .Bind(2, c.subject)
                             .Bind(3, absl::ToUnixMicros(c.not_after))
                             .Bind(4, absl::ToUnixMicros(c.last_seen))
@@ -692,20 +703,20 @@ void SqliteStore::SeenCertificatesValidAt(
   SubmitFor<std::vector<SeenCertificate>>(
       [this, now](std::vector<SeenCertificate>* out) -> absl::Status {
         ASSIGN_OR_RETURN(
-            Query select,
-            Query::Prepare(reader_db_,
-                           "SELECT serial, subject, not_after, last_seen FROM "
-                           "certificates_seen WHERE not_after >= ?1 ORDER BY "
-                           "not_after, serial"));
-        select.Bind(1, absl::ToUnixMicros(now));
+            StatementCache::Use select,
+            reader_statements_->Get(
+                "SELECT serial, subject, not_after, last_seen FROM "
+                "certificates_seen WHERE not_after >= ?1 ORDER BY "
+                "not_after, serial"));
+        select->Bind(1, absl::ToUnixMicros(now));
         for (;;) {
-          ASSIGN_OR_RETURN(bool row, select.Step());
+          ASSIGN_OR_RETURN(bool row, select->Step());
           if (!row) break;
           SeenCertificate& c = out->emplace_back();
-          c.serial = select.Text(0);
-          c.subject = select.Text(1);
-          c.not_after = absl::FromUnixMicros(select.Int(2));
-          c.last_seen = absl::FromUnixMicros(select.Int(3));
+          c.serial = select->Text(0);
+          c.subject = select->Text(1);
+          c.not_after = absl::FromUnixMicros(select->Int(2));
+          c.last_seen = absl::FromUnixMicros(select->Int(3));
         }
         return absl::OkStatus();
       },
@@ -715,17 +726,16 @@ void SqliteStore::SeenCertificatesValidAt(
 absl::StatusOr<std::vector<v1::Route>> SqliteStore::ListRoutes() {
   std::vector<v1::Route> out;
   RETURN_IF_ERROR(RunAndWait([&]() -> absl::Status {
-    ASSIGN_OR_RETURN(Query select,
-                     Query::Prepare(db_,
-                                    "SELECT sector, area, agency_id FROM "
-                                    "routes ORDER BY sector, area"));
+    ASSIGN_OR_RETURN(StatementCache::Use select,
+                     statements_->Get("SELECT sector, area, agency_id FROM "
+                                      "routes ORDER BY sector, area"));
     for (;;) {
-      ASSIGN_OR_RETURN(bool row, select.Step());
+      ASSIGN_OR_RETURN(bool row, select->Step());
       if (!row) break;
       v1::Route& r = out.emplace_back();
-      r.set_sector(select.Text(0));
-      r.set_area(select.Text(1));
-      r.set_agency_id(select.Text(2));
+      r.set_sector(select->Text(0));
+      r.set_area(select->Text(1));
+      r.set_agency_id(select->Text(2));
     }
     return absl::OkStatus();
   }));
@@ -747,12 +757,11 @@ absl::Status SqliteStore::EnqueueLocked(const std::string& agency_id,
                                         const v1::InboxMessage& message,
                                         absl::Time expires_at) {
   ASSIGN_OR_RETURN(
-      Query insert,
-      Query::Prepare(db_,
-                     "INSERT INTO inbox (message_id, agency_id, "
-                     "sender_agency_id, referral_id, body, enqueued_at, "
-                     "expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
-  return insert.Bind(1, message.message_id())
+      StatementCache::Use insert,
+      statements_->Get("INSERT INTO inbox (message_id, agency_id, "
+                       "sender_agency_id, referral_id, body, enqueued_at, "
+                       "expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+  return insert->Bind(1, message.message_id())
       .Bind(2, agency_id)
       .Bind(3, sender_agency_id)
       .Bind(4, referral_id)
@@ -765,32 +774,30 @@ absl::Status SqliteStore::EnqueueLocked(const std::string& agency_id,
 
 absl::StatusOr<v1::Referral> SqliteStore::LoadReferral(
     const std::string& referral_id) {
-  ASSIGN_OR_RETURN(Query select,
-                   Query::Prepare(db_,
-                                  "SELECT body FROM referrals WHERE "
-                                  "referral_id=?1"));
-  ASSIGN_OR_RETURN(bool row, select.Bind(1, referral_id).Step());
+  ASSIGN_OR_RETURN(StatementCache::Use select,
+                   statements_->Get("SELECT body FROM referrals WHERE "
+                                    "referral_id=?1"));
+  ASSIGN_OR_RETURN(bool row, select->Bind(1, referral_id).Step());
   if (!row) {
     return absl::NotFoundError(absl::StrCat(
         "no referral \"", referral_id, "\" that your agency is a party to"));
   }
-  return ParseBlob<v1::Referral>(select.Blob(0), "referral");
+  return ParseBlob<v1::Referral>(select->Blob(0), "referral");
 }
 
 absl::Status SqliteStore::SaveReferral(const v1::Referral& referral,
                                        absl::Time deadline) {
   ASSIGN_OR_RETURN(
-      Query upsert,
-      Query::Prepare(
-          db_,
+      StatementCache::Use upsert,
+      statements_->Get(
           "INSERT INTO referrals (referral_id, case_id, sender_agency_id, "
           "recipient_agency_id, status, body, deadline_at) VALUES "
           "(?1,?2,?3,?4,?5,?6,?7) "
           "ON CONFLICT(referral_id) DO UPDATE SET status=?5, body=?6"));
-  upsert.Bind(7, deadline == absl::InfiniteFuture()
-                     ? int64_t{0}
-                     : absl::ToUnixMicros(deadline));
-  return upsert.Bind(1, referral.referral_id())
+  upsert->Bind(7, deadline == absl::InfiniteFuture()
+                      ? int64_t{0}
+                      : absl::ToUnixMicros(deadline));
+  return upsert->Bind(1, referral.referral_id())
       .Bind(2, referral.case_id())
       .Bind(3, referral.sender_agency_id())
       .Bind(4, referral.recipient_agency_id())
@@ -817,25 +824,24 @@ void SqliteStore::CommitReferral(NewReferral referral,
         const absl::Time now =
             absl::FromUnixSeconds(r.history(0).at().seconds());
         if (in->opens_case) {
-          ASSIGN_OR_RETURN(Query open_case,
-                           Query::Prepare(db_,
-                                          "INSERT INTO cases (case_id, "
-                                          "manager_agency_id, opened_by, "
-                                          "opened_at, subject_pseudonym) "
-                                          "VALUES (?1,?2,?3,?4,?5)"));
-          RETURN_IF_ERROR(open_case.Bind(1, r.case_id())
+          ASSIGN_OR_RETURN(StatementCache::Use open_case,
+                           statements_->Get("INSERT INTO cases (case_id, "
+                                            "manager_agency_id, opened_by, "
+                                            "opened_at, subject_pseudonym) "
+                                            "VALUES (?1,?2,?3,?4,?5)"));
+          RETURN_IF_ERROR(open_case->Bind(1, r.case_id())
                               .Bind(2, r.recipient_agency_id())
                               .Bind(3, r.sender_agency_id())
                               .Bind(4, now)
                               .Bind(5, in->disclosure.subject_pseudonym())
                               .Run());
-          ASSIGN_OR_RETURN(Query attach,
-                           Query::Prepare(db_,
-                                          "INSERT INTO case_agencies "
-                                          "(case_id, agency_id, reason, "
-                                          "attached_at) VALUES (?1,?2,?3,?4)"));
+          ASSIGN_OR_RETURN(
+              StatementCache::Use attach,
+              statements_->Get("INSERT INTO case_agencies "
+                               "(case_id, agency_id, reason, "
+                               "attached_at) VALUES (?1,?2,?3,?4)"));
           RETURN_IF_ERROR(
-              attach.Bind(1, r.case_id())
+              attach->Bind(1, r.case_id())
                   .Bind(2, r.sender_agency_id())
                   .Bind(3, "opened the case with referral " + r.referral_id())
                   .Bind(4, now)
@@ -844,12 +850,11 @@ void SqliteStore::CommitReferral(NewReferral referral,
           RETURN_IF_ERROR(CheckCaseMember(r.sender_agency_id(), r.case_id(),
                                           in->disclosure.subject_pseudonym()));
         }
-        ASSIGN_OR_RETURN(Query attach_recipient,
-                         Query::Prepare(db_,
-                                        "INSERT OR IGNORE INTO case_agencies "
-                                        "(case_id, agency_id, reason, "
-                                        "attached_at) VALUES (?1,?2,?3,?4)"));
-        RETURN_IF_ERROR(attach_recipient.Bind(1, r.case_id())
+        ASSIGN_OR_RETURN(StatementCache::Use attach_recipient,
+                         statements_->Get("INSERT OR IGNORE INTO case_agencies "
+                                          "(case_id, agency_id, reason, "
+                                          "attached_at) VALUES (?1,?2,?3,?4)"));
+        RETURN_IF_ERROR(attach_recipient->Bind(1, r.case_id())
                             .Bind(2, r.recipient_agency_id())
                             .Bind(3, "recipient of referral " + r.referral_id())
                             .Bind(4, now)
@@ -875,29 +880,27 @@ void SqliteStore::CommitReferral(NewReferral referral,
 absl::StatusOr<std::optional<std::string>> SqliteStore::SeenRequest(
     const std::string& agency_id, const std::string& key,
     const std::string& digest, absl::string_view what) {
-  ASSIGN_OR_RETURN(Query seen,
-                   Query::Prepare(db_,
-                                  "SELECT digest, response FROM idempotency "
-                                  "WHERE agency_id=?1 AND key=?2"));
-  ASSIGN_OR_RETURN(bool row, seen.Bind(1, agency_id).Bind(2, key).Step());
+  ASSIGN_OR_RETURN(StatementCache::Use seen,
+                   statements_->Get("SELECT digest, response FROM idempotency "
+                                    "WHERE agency_id=?1 AND key=?2"));
+  ASSIGN_OR_RETURN(bool row, seen->Bind(1, agency_id).Bind(2, key).Step());
   if (!row) return std::optional<std::string>();
-  if (seen.Text(0) != digest) {
+  if (seen->Text(0) != digest) {
     return absl::AlreadyExistsError(absl::StrCat(
         "idempotency key \"", key, "\" was already used for a different ", what,
         "; use a new key for a new ", what));
   }
-  return std::optional<std::string>(seen.Blob(1));
+  return std::optional<std::string>(seen->Blob(1));
 }
 
 absl::Status SqliteStore::RememberRequest(const std::string& agency_id,
                                           const std::string& key,
                                           const std::string& digest,
                                           const std::string& response) {
-  ASSIGN_OR_RETURN(Query remember,
-                   Query::Prepare(db_,
-                                  "INSERT INTO idempotency (agency_id, key, "
-                                  "digest, response) VALUES (?1,?2,?3,?4)"));
-  return remember.Bind(1, agency_id)
+  ASSIGN_OR_RETURN(StatementCache::Use remember,
+                   statements_->Get("INSERT INTO idempotency (agency_id, key, "
+                                    "digest, response) VALUES (?1,?2,?3,?4)"));
+  return remember->Bind(1, agency_id)
       .Bind(2, key)
       .Bind(3, digest)
       .BindBlob(4, response)
@@ -948,40 +951,39 @@ void SqliteStore::LeaseInbox(const std::string& agency_id, absl::Time now,
   SubmitFor<InboxLease>(
       [this, agency_id, now, lease, max](InboxLease* out) -> absl::Status {
         ASSIGN_OR_RETURN(
-            Query select,
-            Query::Prepare(db_,
-                           "SELECT seq, body, attempts FROM inbox WHERE "
-                           "agency_id=?1 AND state=0 AND expires_at>?2 AND "
-                           "lease_until<=?2 ORDER BY seq LIMIT ?3"));
-        select.Bind(1, agency_id).Bind(2, now).Bind(3, int64_t{max});
+            StatementCache::Use select,
+            statements_->Get("SELECT seq, body, attempts FROM inbox WHERE "
+                             "agency_id=?1 AND state=0 AND expires_at>?2 AND "
+                             "lease_until<=?2 ORDER BY seq LIMIT ?3"));
+        select->Bind(1, agency_id).Bind(2, now).Bind(3, int64_t{max});
         std::vector<int64_t> seqs;
         for (;;) {
-          ASSIGN_OR_RETURN(bool row, select.Step());
+          ASSIGN_OR_RETURN(bool row, select->Step());
           if (!row) break;
           ASSIGN_OR_RETURN(
               v1::InboxMessage m,
-              ParseBlob<v1::InboxMessage>(select.Blob(1), "inbox message"));
-          m.set_delivery_attempt(static_cast<uint32_t>(select.Int(2) + 1));
+              ParseBlob<v1::InboxMessage>(select->Blob(1), "inbox message"));
+          m.set_delivery_attempt(static_cast<uint32_t>(select->Int(2) + 1));
           const absl::Time until = now + lease;
           m.mutable_lease_expires_at()->set_seconds(absl::ToUnixSeconds(until));
-          seqs.push_back(select.Int(0));
+          seqs.push_back(select->Int(0));
           out->messages.push_back(std::move(m));
         }
         for (int64_t seq : seqs) {
-          ASSIGN_OR_RETURN(Query update,
-                           Query::Prepare(db_,
-                                          "UPDATE inbox SET lease_until=?2, "
-                                          "attempts=attempts+1 WHERE seq=?1"));
-          RETURN_IF_ERROR(update.Bind(1, seq).Bind(2, now + lease).Run());
+          ASSIGN_OR_RETURN(
+              StatementCache::Use update,
+              statements_->Get("UPDATE inbox SET lease_until=?2, "
+                               "attempts=attempts+1 WHERE seq=?1"));
+          RETURN_IF_ERROR(update->Bind(1, seq).Bind(2, now + lease).Run());
         }
-        ASSIGN_OR_RETURN(Query next,
-                         Query::Prepare(db_,
-                                        "SELECT MIN(lease_until) FROM inbox "
-                                        "WHERE agency_id=?1 AND state=0 AND "
-                                        "lease_until>?2 AND expires_at>?2"));
-        ASSIGN_OR_RETURN(bool row, next.Bind(1, agency_id).Bind(2, now).Step());
-        if (row && !next.IsNull(0)) {
-          out->next_lease_end = absl::FromUnixMicros(next.Int(0));
+        ASSIGN_OR_RETURN(StatementCache::Use next,
+                         statements_->Get("SELECT MIN(lease_until) FROM inbox "
+                                          "WHERE agency_id=?1 AND state=0 AND "
+                                          "lease_until>?2 AND expires_at>?2"));
+        ASSIGN_OR_RETURN(bool row,
+                         next->Bind(1, agency_id).Bind(2, now).Step());
+        if (row && !next->IsNull(0)) {
+          out->next_lease_end = absl::FromUnixMicros(next->Int(0));
         }
         return absl::OkStatus();
       },
@@ -999,28 +1001,27 @@ void SqliteStore::AckMessage(const std::string& agency_id,
   SubmitFor<std::string>(
       [this, agency_id, message_id, now, entry, update,
        update_expires_at](std::string* told) -> absl::Status {
-        ASSIGN_OR_RETURN(Query select,
-                         Query::Prepare(db_,
-                                        "SELECT state, referral_id, body FROM "
-                                        "inbox WHERE message_id=?1 AND "
-                                        "agency_id=?2"));
+        ASSIGN_OR_RETURN(
+            StatementCache::Use select,
+            statements_->Get("SELECT state, referral_id, body FROM "
+                             "inbox WHERE message_id=?1 AND "
+                             "agency_id=?2"));
         ASSIGN_OR_RETURN(bool row,
-                         select.Bind(1, message_id).Bind(2, agency_id).Step());
+                         select->Bind(1, message_id).Bind(2, agency_id).Step());
         if (!row) {
           return absl::NotFoundError(
               absl::StrCat("your inbox holds no message \"", message_id, "\""));
         }
-        if (select.Int(0) == kInboxAcknowledged) return absl::OkStatus();
-        const std::string referral_id = select.Text(1);
+        if (select->Int(0) == kInboxAcknowledged) return absl::OkStatus();
+        const std::string referral_id = select->Text(1);
         ASSIGN_OR_RETURN(
             v1::InboxMessage message,
-            ParseBlob<v1::InboxMessage>(select.Blob(2), "inbox message"));
-        ASSIGN_OR_RETURN(Query ack,
-                         Query::Prepare(db_,
-                                        "UPDATE inbox SET state=?3, "
-                                        "acked_at=?4 WHERE message_id=?1 AND "
-                                        "agency_id=?2"));
-        RETURN_IF_ERROR(ack.Bind(1, message_id)
+            ParseBlob<v1::InboxMessage>(select->Blob(2), "inbox message"));
+        ASSIGN_OR_RETURN(StatementCache::Use ack,
+                         statements_->Get("UPDATE inbox SET state=?3, "
+                                          "acked_at=?4 WHERE message_id=?1 AND "
+                                          "agency_id=?2"));
+        RETURN_IF_ERROR(ack->Bind(1, message_id)
                             .Bind(2, agency_id)
                             .Bind(3, int64_t{kInboxAcknowledged})
                             .Bind(4, now)
@@ -1114,30 +1115,28 @@ void SqliteStore::ExpireInbox(absl::Time now, absl::Duration notice_ttl,
       [this, now, notice_ttl,
        max](std::vector<std::string>* told) -> absl::Status {
         ASSIGN_OR_RETURN(
-            Query select,
-            Query::Prepare(db_,
-                           "SELECT seq, message_id, agency_id, "
-                           "sender_agency_id, referral_id FROM inbox WHERE "
-                           "state=0 AND expires_at<=?1 ORDER BY seq "
-                           "LIMIT ?2"));
-        select.Bind(1, now).Bind(2, int64_t{max});
+            StatementCache::Use select,
+            statements_->Get("SELECT seq, message_id, agency_id, "
+                             "sender_agency_id, referral_id FROM inbox WHERE "
+                             "state=0 AND expires_at<=?1 ORDER BY seq "
+                             "LIMIT ?2"));
+        select->Bind(1, now).Bind(2, int64_t{max});
         struct Expired {
           int64_t seq;
           std::string message_id, recipient, sender, referral_id;
         };
         std::vector<Expired> expired;
         for (;;) {
-          ASSIGN_OR_RETURN(bool row, select.Step());
+          ASSIGN_OR_RETURN(bool row, select->Step());
           if (!row) break;
-          expired.push_back({select.Int(0), select.Text(1), select.Text(2),
-                             select.Text(3), select.Text(4)});
+          expired.push_back({select->Int(0), select->Text(1), select->Text(2),
+                             select->Text(3), select->Text(4)});
         }
         for (const Expired& e : expired) {
-          ASSIGN_OR_RETURN(Query mark,
-                           Query::Prepare(db_,
-                                          "UPDATE inbox SET state=2 WHERE "
-                                          "seq=?1"));
-          RETURN_IF_ERROR(mark.Bind(1, e.seq).Run());
+          ASSIGN_OR_RETURN(StatementCache::Use mark,
+                           statements_->Get("UPDATE inbox SET state=2 WHERE "
+                                            "seq=?1"));
+          RETURN_IF_ERROR(mark->Bind(1, e.seq).Run());
           if (e.sender.empty()) continue;  // a notice: nobody to tell
           RETURN_IF_ERROR(EnqueueLocked(
               e.sender, "", e.referral_id,
@@ -1157,15 +1156,14 @@ void SqliteStore::EscalateOverdue(absl::Time now, absl::Duration notice_ttl,
       [this, now, notice_ttl,
        max](std::vector<std::string>* told) -> absl::Status {
         ASSIGN_OR_RETURN(
-            Query select,
-            Query::Prepare(
-                db_,
+            StatementCache::Use select,
+            statements_->Get(
                 "SELECT r.referral_id, r.deadline_at, c.manager_agency_id "
                 "FROM referrals r JOIN cases c ON c.case_id = r.case_id "
                 "WHERE r.escalated=0 AND r.deadline_at>0 AND "
                 "r.deadline_at<=?1 AND r.status IN (?2, ?3) "
                 "ORDER BY r.deadline_at LIMIT ?4"));
-        select.Bind(1, now)
+        select->Bind(1, now)
             .Bind(2, int64_t{v1::REFERRAL_STATUS_SENT})
             .Bind(3, int64_t{v1::REFERRAL_STATUS_DELIVERED})
             .Bind(4, int64_t{max});
@@ -1176,19 +1174,18 @@ void SqliteStore::EscalateOverdue(absl::Time now, absl::Duration notice_ttl,
         };
         std::vector<Overdue> overdue;
         for (;;) {
-          ASSIGN_OR_RETURN(bool row, select.Step());
+          ASSIGN_OR_RETURN(bool row, select->Step());
           if (!row) break;
-          overdue.push_back({select.Text(0),
-                             absl::FromUnixMicros(select.Int(1)),
-                             select.Text(2)});
+          overdue.push_back({select->Text(0),
+                             absl::FromUnixMicros(select->Int(1)),
+                             select->Text(2)});
         }
         for (const Overdue& o : overdue) {
           ASSIGN_OR_RETURN(v1::Referral referral, LoadReferral(o.referral_id));
-          ASSIGN_OR_RETURN(Query mark,
-                           Query::Prepare(db_,
-                                          "UPDATE referrals SET escalated=1 "
-                                          "WHERE referral_id=?1"));
-          RETURN_IF_ERROR(mark.Bind(1, o.referral_id).Run());
+          ASSIGN_OR_RETURN(StatementCache::Use mark,
+                           statements_->Get("UPDATE referrals SET escalated=1 "
+                                            "WHERE referral_id=?1"));
+          RETURN_IF_ERROR(mark->Bind(1, o.referral_id).Run());
           std::vector<std::string> to = {referral.sender_agency_id()};
           if (o.manager != referral.sender_agency_id()) {
             to.push_back(o.manager);
@@ -1209,12 +1206,12 @@ absl::Status SqliteStore::CheckCaseMember(const std::string& agency_id,
                                           const std::string& case_id,
                                           const std::string& pseudonym) {
   ASSIGN_OR_RETURN(
-      Query select,
-      Query::Prepare(db_,
-                     "SELECT c.subject_pseudonym FROM cases c JOIN "
-                     "case_agencies a ON a.case_id=c.case_id WHERE "
-                     "c.case_id=?1 AND a.agency_id=?2"));
-  ASSIGN_OR_RETURN(bool row, select.Bind(1, case_id).Bind(2, agency_id).Step());
+      StatementCache::Use select,
+      statements_->Get("SELECT c.subject_pseudonym FROM cases c JOIN "
+                       "case_agencies a ON a.case_id=c.case_id WHERE "
+                       "c.case_id=?1 AND a.agency_id=?2"));
+  ASSIGN_OR_RETURN(bool row,
+                   select->Bind(1, case_id).Bind(2, agency_id).Step());
   if (!row) {
     return absl::NotFoundError(absl::StrCat(
         "no case \"", case_id,
@@ -1222,7 +1219,7 @@ absl::Status SqliteStore::CheckCaseMember(const std::string& agency_id,
         "case_id empty"));
   }
   // Cases opened before subjects were recorded have none to compare.
-  if (!select.Text(0).empty() && select.Text(0) != pseudonym) {
+  if (!select->Text(0).empty() && select->Text(0) != pseudonym) {
     return absl::InvalidArgumentError(absl::StrCat(
         "case ", case_id,
         " is about another person than the subject given; check the subject "
@@ -1284,13 +1281,12 @@ void SqliteStore::CommitSummaryRequest(
         const absl::Time now =
             absl::FromUnixSeconds(in->entry.time().seconds());
         ASSIGN_OR_RETURN(
-            Query insert,
-            Query::Prepare(db_,
-                           "INSERT INTO summary_requests (request_id, "
-                           "requester_agency_id, holder_agency_id, case_id, "
-                           "relationship, body, created_at) VALUES "
-                           "(?1,?2,?3,?4,?5,?6,?7)"));
-        RETURN_IF_ERROR(insert.Bind(1, in->request.request_id())
+            StatementCache::Use insert,
+            statements_->Get("INSERT INTO summary_requests (request_id, "
+                             "requester_agency_id, holder_agency_id, case_id, "
+                             "relationship, body, created_at) VALUES "
+                             "(?1,?2,?3,?4,?5,?6,?7)"));
+        RETURN_IF_ERROR(insert->Bind(1, in->request.request_id())
                             .Bind(2, in->requester_agency_id)
                             .Bind(3, in->holder_agency_id)
                             .Bind(4, in->case_id)
@@ -1312,24 +1308,23 @@ void SqliteStore::CommitSummaryRequest(
 
 absl::StatusOr<StoredSummaryRequest> SqliteStore::LoadSummaryRequest(
     const std::string& holder_agency_id, const std::string& request_id) {
-  ASSIGN_OR_RETURN(Query select,
-                   Query::Prepare(db_,
-                                  "SELECT case_id, relationship, body, "
-                                  "answered_at FROM summary_requests WHERE "
-                                  "request_id=?1 AND holder_agency_id=?2"));
-  ASSIGN_OR_RETURN(bool row,
-                   select.Bind(1, request_id).Bind(2, holder_agency_id).Step());
+  ASSIGN_OR_RETURN(StatementCache::Use select,
+                   statements_->Get("SELECT case_id, relationship, body, "
+                                    "answered_at FROM summary_requests WHERE "
+                                    "request_id=?1 AND holder_agency_id=?2"));
+  ASSIGN_OR_RETURN(
+      bool row, select->Bind(1, request_id).Bind(2, holder_agency_id).Step());
   if (!row) {
     return absl::NotFoundError(absl::StrCat("no summary request \"", request_id,
                                             "\" was addressed to your agency"));
   }
   StoredSummaryRequest out;
   out.holder_agency_id = holder_agency_id;
-  out.case_id = select.Text(0);
-  out.legitimate_relationship = select.Int(1) != 0;
+  out.case_id = select->Text(0);
+  out.legitimate_relationship = select->Int(1) != 0;
   ASSIGN_OR_RETURN(out.request, ParseBlob<v1::SummaryRequestReceived>(
-                                    select.Blob(2), "summary request"));
-  out.answered = select.Int(3) != 0;
+                                    select->Blob(2), "summary request"));
+  out.answered = select->Int(3) != 0;
   return out;
 }
 
@@ -1362,11 +1357,11 @@ void SqliteStore::CommitSummaryAnswer(SummaryAnswer answer,
         }
         const absl::Time now =
             absl::FromUnixSeconds(in->entry.time().seconds());
-        ASSIGN_OR_RETURN(Query mark,
-                         Query::Prepare(db_,
-                                        "UPDATE summary_requests SET "
-                                        "answered_at=?2 WHERE request_id=?1"));
-        RETURN_IF_ERROR(mark.Bind(1, in->request_id).Bind(2, now).Run());
+        ASSIGN_OR_RETURN(
+            StatementCache::Use mark,
+            statements_->Get("UPDATE summary_requests SET "
+                             "answered_at=?2 WHERE request_id=?1"));
+        RETURN_IF_ERROR(mark->Bind(1, in->request_id).Bind(2, now).Run());
         RETURN_IF_ERROR(AppendLogLocked(&in->entry));
         RETURN_IF_ERROR(EnqueueLocked(in->requester_agency_id,
                                       in->holder_agency_id, "", in->delivery,
@@ -1395,19 +1390,18 @@ absl::Status SqliteStore::EnqueueNoticesLocked(
 
 absl::StatusOr<StoredConsent> SqliteStore::LoadConsent(
     const std::string& consent_id) {
-  ASSIGN_OR_RETURN(Query select,
-                   Query::Prepare(db_,
-                                  "SELECT body, subject_pseudonym FROM "
-                                  "consents WHERE consent_id=?1"));
-  ASSIGN_OR_RETURN(bool row, select.Bind(1, consent_id).Step());
+  ASSIGN_OR_RETURN(StatementCache::Use select,
+                   statements_->Get("SELECT body, subject_pseudonym FROM "
+                                    "consents WHERE consent_id=?1"));
+  ASSIGN_OR_RETURN(bool row, select->Bind(1, consent_id).Step());
   if (!row) {
     return absl::NotFoundError(absl::StrCat("no consent \"", consent_id,
                                             "\" that your agency may see"));
   }
   StoredConsent out;
   ASSIGN_OR_RETURN(out.consent,
-                   ParseBlob<v1::Consent>(select.Blob(0), "consent"));
-  out.subject_pseudonym = select.Text(1);
+                   ParseBlob<v1::Consent>(select->Blob(0), "consent"));
+  out.subject_pseudonym = select->Text(1);
   return out;
 }
 
@@ -1415,23 +1409,21 @@ absl::Status SqliteStore::RecordConsentUseLocked(
     const v1::LogEntry& entry, const std::string& agency_id,
     const std::string& message_id) {
   if (!entry.allowed() || entry.consent_id().empty()) return absl::OkStatus();
-  ASSIGN_OR_RETURN(Query select,
-                   Query::Prepare(db_,
-                                  "SELECT withdrawn_at FROM consents WHERE "
-                                  "consent_id=?1"));
-  ASSIGN_OR_RETURN(bool row, select.Bind(1, entry.consent_id()).Step());
-  if (!row || select.Int(0) != 0) {
+  ASSIGN_OR_RETURN(StatementCache::Use select,
+                   statements_->Get("SELECT withdrawn_at FROM consents WHERE "
+                                    "consent_id=?1"));
+  ASSIGN_OR_RETURN(bool row, select->Bind(1, entry.consent_id()).Step());
+  if (!row || select->Int(0) != 0) {
     return absl::FailedPreconditionError(absl::StrCat(
         "consent \"", entry.consent_id(),
         "\" was withdrawn while the disclosure was being decided; nothing "
         "was disclosed"));
   }
-  ASSIGN_OR_RETURN(Query insert,
-                   Query::Prepare(db_,
-                                  "INSERT OR IGNORE INTO consent_uses "
-                                  "(consent_id, agency_id, message_id) "
-                                  "VALUES (?1, ?2, ?3)"));
-  return insert.Bind(1, entry.consent_id())
+  ASSIGN_OR_RETURN(StatementCache::Use insert,
+                   statements_->Get("INSERT OR IGNORE INTO consent_uses "
+                                    "(consent_id, agency_id, message_id) "
+                                    "VALUES (?1, ?2, ?3)"));
+  return insert->Bind(1, entry.consent_id())
       .Bind(2, agency_id)
       .Bind(3, message_id)
       .Run();
@@ -1453,13 +1445,12 @@ void SqliteStore::RecordConsent(NewConsent consent,
           }
         }
         const v1::Consent& c = in->consent;
-        ASSIGN_OR_RETURN(Query insert,
-                         Query::Prepare(db_,
-                                        "INSERT INTO consents (consent_id, "
-                                        "recorded_by, subject_pseudonym, "
-                                        "refused, body) VALUES "
-                                        "(?1,?2,?3,?4,?5)"));
-        RETURN_IF_ERROR(insert.Bind(1, c.consent_id())
+        ASSIGN_OR_RETURN(StatementCache::Use insert,
+                         statements_->Get("INSERT INTO consents (consent_id, "
+                                          "recorded_by, subject_pseudonym, "
+                                          "refused, body) VALUES "
+                                          "(?1,?2,?3,?4,?5)"));
+        RETURN_IF_ERROR(insert->Bind(1, c.consent_id())
                             .Bind(2, c.recorded_by_agency_id())
                             .Bind(3, in->subject_pseudonym)
                             .Bind(4, int64_t{c.refused() ? 1 : 0})
@@ -1498,17 +1489,16 @@ void SqliteStore::LoadConsentFacts(const std::string& consent_id,
             return c.status();
           }
         }
-        ASSIGN_OR_RETURN(Query select,
-                         Query::Prepare(db_,
-                                        "SELECT body FROM consents WHERE "
-                                        "subject_pseudonym=?1 AND refused=1 "
-                                        "ORDER BY rowid"));
-        select.Bind(1, subject_pseudonym);
+        ASSIGN_OR_RETURN(StatementCache::Use select,
+                         statements_->Get("SELECT body FROM consents WHERE "
+                                          "subject_pseudonym=?1 AND refused=1 "
+                                          "ORDER BY rowid"));
+        select->Bind(1, subject_pseudonym);
         for (;;) {
-          ASSIGN_OR_RETURN(bool row, select.Step());
+          ASSIGN_OR_RETURN(bool row, select->Step());
           if (!row) break;
           ASSIGN_OR_RETURN(v1::Consent refusal,
-                           ParseBlob<v1::Consent>(select.Blob(0), "consent"));
+                           ParseBlob<v1::Consent>(select->Blob(0), "consent"));
           out->refusals.push_back(std::move(refusal));
         }
         return absl::OkStatus();
@@ -1529,29 +1519,27 @@ void SqliteStore::WithdrawConsent(ConsentWithdrawal withdrawal,
         }
         c.mutable_withdrawn_at()->set_seconds(absl::ToUnixSeconds(in->at));
         c.set_withdrawal_reason(in->reason);
-        ASSIGN_OR_RETURN(Query update,
-                         Query::Prepare(db_,
-                                        "UPDATE consents SET body=?2, "
-                                        "withdrawn_at=?3 WHERE "
-                                        "consent_id=?1"));
-        RETURN_IF_ERROR(update.Bind(1, in->consent_id)
+        ASSIGN_OR_RETURN(StatementCache::Use update,
+                         statements_->Get("UPDATE consents SET body=?2, "
+                                          "withdrawn_at=?3 WHERE "
+                                          "consent_id=?1"));
+        RETURN_IF_ERROR(update->Bind(1, in->consent_id)
                             .BindBlob(2, c.SerializeAsString())
                             .Bind(3, in->at)
                             .Run());
-        ASSIGN_OR_RETURN(Query uses,
-                         Query::Prepare(db_,
-                                        "SELECT agency_id, message_id FROM "
-                                        "consent_uses WHERE consent_id=?1 "
-                                        "ORDER BY agency_id, rowid"));
-        uses.Bind(1, in->consent_id);
+        ASSIGN_OR_RETURN(StatementCache::Use uses,
+                         statements_->Get("SELECT agency_id, message_id FROM "
+                                          "consent_uses WHERE consent_id=?1 "
+                                          "ORDER BY agency_id, rowid"));
+        uses->Bind(1, in->consent_id);
         std::vector<std::pair<std::string, std::vector<std::string>>> by_agency;
         for (;;) {
-          ASSIGN_OR_RETURN(bool row, uses.Step());
+          ASSIGN_OR_RETURN(bool row, uses->Step());
           if (!row) break;
-          if (by_agency.empty() || by_agency.back().first != uses.Text(0)) {
-            by_agency.emplace_back(uses.Text(0), std::vector<std::string>());
+          if (by_agency.empty() || by_agency.back().first != uses->Text(0)) {
+            by_agency.emplace_back(uses->Text(0), std::vector<std::string>());
           }
-          by_agency.back().second.push_back(uses.Text(1));
+          by_agency.back().second.push_back(uses->Text(1));
         }
         v1::LogEntry entry = in->entry;
         if (!by_agency.empty()) {
@@ -1588,43 +1576,41 @@ absl::StatusOr<v1::Case> SqliteStore::LoadCase(const std::string& agency_id,
                                                const std::string& case_id) {
   const absl::Status not_found = absl::NotFoundError(absl::StrCat(
       "no case \"", case_id, "\" that your agency is attached to"));
-  ASSIGN_OR_RETURN(Query select,
-                   Query::Prepare(db_,
-                                  "SELECT manager_agency_id FROM cases WHERE "
-                                  "case_id=?1"));
-  ASSIGN_OR_RETURN(bool row, select.Bind(1, case_id).Step());
+  ASSIGN_OR_RETURN(StatementCache::Use select,
+                   statements_->Get("SELECT manager_agency_id FROM cases WHERE "
+                                    "case_id=?1"));
+  ASSIGN_OR_RETURN(bool row, select->Bind(1, case_id).Step());
   if (!row) return not_found;
   v1::Case out;
   out.set_case_id(case_id);
-  out.set_manager_agency_id(select.Text(0));
-  ASSIGN_OR_RETURN(Query agencies,
-                   Query::Prepare(db_,
-                                  "SELECT agency_id, reason, attached_at FROM "
-                                  "case_agencies WHERE case_id=?1 ORDER BY "
-                                  "attached_at, rowid"));
-  agencies.Bind(1, case_id);
+  out.set_manager_agency_id(select->Text(0));
+  ASSIGN_OR_RETURN(
+      StatementCache::Use agencies,
+      statements_->Get("SELECT agency_id, reason, attached_at FROM "
+                       "case_agencies WHERE case_id=?1 ORDER BY "
+                       "attached_at, rowid"));
+  agencies->Bind(1, case_id);
   bool attached = false;
   for (;;) {
-    ASSIGN_OR_RETURN(bool more, agencies.Step());
+    ASSIGN_OR_RETURN(bool more, agencies->Step());
     if (!more) break;
     v1::CaseAgency* a = out.add_agencies();
-    a->set_agency_id(agencies.Text(0));
-    a->set_reason(agencies.Text(1));
-    a->mutable_attached_at()->set_seconds(agencies.Int(2) / 1000000);
+    a->set_agency_id(agencies->Text(0));
+    a->set_reason(agencies->Text(1));
+    a->mutable_attached_at()->set_seconds(agencies->Int(2) / 1000000);
     attached = attached || a->agency_id() == agency_id;
   }
   if (!attached) return not_found;
-  ASSIGN_OR_RETURN(Query handovers,
-                   Query::Prepare(db_,
-                                  "SELECT body FROM case_handovers WHERE "
-                                  "case_id=?1 ORDER BY seq"));
-  handovers.Bind(1, case_id);
+  ASSIGN_OR_RETURN(StatementCache::Use handovers,
+                   statements_->Get("SELECT body FROM case_handovers WHERE "
+                                    "case_id=?1 ORDER BY seq"));
+  handovers->Bind(1, case_id);
   for (;;) {
-    ASSIGN_OR_RETURN(bool more, handovers.Step());
+    ASSIGN_OR_RETURN(bool more, handovers->Step());
     if (!more) break;
     ASSIGN_OR_RETURN(
         *out.add_handovers(),
-        ParseBlob<v1::CaseHandover>(handovers.Blob(0), "case handover"));
+        ParseBlob<v1::CaseHandover>(handovers->Blob(0), "case handover"));
   }
   return out;
 }
@@ -1663,23 +1649,23 @@ void SqliteStore::HandOverCase(const std::string& agency_id,
               case_id, "; a referral to it attaches it"));
         }
         h->set_from_agency_id(agency_id);
-        ASSIGN_OR_RETURN(Query insert,
-                         Query::Prepare(db_,
-                                        "INSERT INTO case_handovers (case_id, "
-                                        "seq, from_agency_id, to_agency_id, "
-                                        "body) VALUES (?1, ?2, ?3, ?4, ?5)"));
-        RETURN_IF_ERROR(insert.Bind(1, case_id)
+        ASSIGN_OR_RETURN(
+            StatementCache::Use insert,
+            statements_->Get("INSERT INTO case_handovers (case_id, "
+                             "seq, from_agency_id, to_agency_id, "
+                             "body) VALUES (?1, ?2, ?3, ?4, ?5)"));
+        RETURN_IF_ERROR(insert->Bind(1, case_id)
                             .Bind(2, int64_t{current.handovers_size()})
                             .Bind(3, agency_id)
                             .Bind(4, h->to_agency_id())
                             .BindBlob(5, h->SerializeAsString())
                             .Run());
-        ASSIGN_OR_RETURN(Query update,
-                         Query::Prepare(db_,
-                                        "UPDATE cases SET manager_agency_id=?2 "
-                                        "WHERE case_id=?1"));
+        ASSIGN_OR_RETURN(
+            StatementCache::Use update,
+            statements_->Get("UPDATE cases SET manager_agency_id=?2 "
+                             "WHERE case_id=?1"));
         RETURN_IF_ERROR(
-            update.Bind(1, case_id).Bind(2, h->to_agency_id()).Run());
+            update->Bind(1, case_id).Bind(2, h->to_agency_id()).Run());
         ASSIGN_OR_RETURN(*out, LoadCase(agency_id, case_id));
         return absl::OkStatus();
       },

@@ -41,7 +41,8 @@ struct SqliteStoreOptions {
 
 namespace sqlite {
 class LogTables;
-}
+class StatementCache;
+}  // namespace sqlite
 
 class SqliteStore final : public Store {
  public:
@@ -150,6 +151,8 @@ class SqliteStore final : public Store {
   // Signs a head for the current log unless the latest head covers it.
   absl::Status SignHeadIfBehind();
   absl::Status Exec(const char* sql);
+  // Exec for the string literals of the commit loop, prepared once.
+  absl::Status ExecCached(const char* sql);
   absl::Status OpenReader(const std::string& path, int busy_timeout_ms);
   void Submit(std::function<absl::Status()> run,
               std::function<void(absl::Status)> done);
@@ -223,12 +226,15 @@ class SqliteStore final : public Store {
   const LogSigner* const signer_;
   int schema_version_ = 0;
   std::unique_ptr<sqlite::LogTables> log_;
+  // The commit thread's statements (and Open's, before it starts).
+  std::unique_ptr<sqlite::StatementCache> statements_;
   // Entries in the log, as of the transaction in progress.
   uint64_t log_size_ = 0;
 
   // The reader's own connection; touched only by the reader thread.
   sqlite3* reader_db_ = nullptr;
   std::unique_ptr<sqlite::LogTables> reader_log_;
+  std::unique_ptr<sqlite::StatementCache> reader_statements_;
 
   absl::Mutex mu_;
   std::deque<Operation> queue_ ABSL_GUARDED_BY(mu_);
