@@ -952,9 +952,13 @@ void SqliteStore::LeaseInbox(const std::string& agency_id, absl::Time now,
       [this, agency_id, now, lease, max](InboxLease* out) -> absl::Status {
         ASSIGN_OR_RETURN(
             StatementCache::Use select,
-            statements_->Get("SELECT seq, body, attempts FROM inbox WHERE "
-                             "agency_id=?1 AND state=0 AND expires_at>?2 AND "
-                             "lease_until<=?2 ORDER BY seq LIMIT ?3"));
+            // By the agency's own pending messages: without the hint SQLite
+            // chose the expiry index and scanned every agency's pending
+            // messages, so one agency's backlog slowed every delivery.
+            statements_->Get("SELECT seq, body, attempts FROM inbox INDEXED "
+                             "BY inbox_pending WHERE agency_id=?1 AND "
+                             "state=0 AND expires_at>?2 AND lease_until<=?2 "
+                             "ORDER BY seq LIMIT ?3"));
         select->Bind(1, agency_id).Bind(2, now).Bind(3, int64_t{max});
         std::vector<int64_t> seqs;
         for (;;) {
@@ -978,7 +982,8 @@ void SqliteStore::LeaseInbox(const std::string& agency_id, absl::Time now,
         }
         ASSIGN_OR_RETURN(StatementCache::Use next,
                          statements_->Get("SELECT MIN(lease_until) FROM inbox "
-                                          "WHERE agency_id=?1 AND state=0 AND "
+                                          "INDEXED BY inbox_pending WHERE "
+                                          "agency_id=?1 AND state=0 AND "
                                           "lease_until>?2 AND expires_at>?2"));
         ASSIGN_OR_RETURN(bool row,
                          next->Bind(1, agency_id).Bind(2, now).Step());
