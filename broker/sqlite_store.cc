@@ -1394,10 +1394,11 @@ absl::Status SqliteStore::EnqueueNoticesLocked(
 // The consent registry.
 
 absl::StatusOr<StoredConsent> SqliteStore::LoadConsent(
-    const std::string& consent_id) {
+    const std::string& consent_id, StatementCache* statements) {
+  if (statements == nullptr) statements = statements_.get();
   ASSIGN_OR_RETURN(StatementCache::Use select,
-                   statements_->Get("SELECT body, subject_pseudonym FROM "
-                                    "consents WHERE consent_id=?1"));
+                   statements->Get("SELECT body, subject_pseudonym FROM "
+                                   "consents WHERE consent_id=?1"));
   ASSIGN_OR_RETURN(bool row, select->Bind(1, consent_id).Step());
   if (!row) {
     return absl::NotFoundError(absl::StrCat("no consent \"", consent_id,
@@ -1487,17 +1488,19 @@ void SqliteStore::LoadConsentFacts(const std::string& consent_id,
   SubmitFor<ConsentFacts>(
       [this, consent_id, subject_pseudonym](ConsentFacts* out) -> absl::Status {
         if (!consent_id.empty()) {
-          absl::StatusOr<StoredConsent> c = LoadConsent(consent_id);
+          absl::StatusOr<StoredConsent> c =
+              LoadConsent(consent_id, reader_statements_.get());
           if (c.ok()) {
             out->consent = *std::move(c);
           } else if (!absl::IsNotFound(c.status())) {
             return c.status();
           }
         }
-        ASSIGN_OR_RETURN(StatementCache::Use select,
-                         statements_->Get("SELECT body FROM consents WHERE "
-                                          "subject_pseudonym=?1 AND refused=1 "
-                                          "ORDER BY rowid"));
+        ASSIGN_OR_RETURN(
+            StatementCache::Use select,
+            reader_statements_->Get("SELECT body FROM consents WHERE "
+                                    "subject_pseudonym=?1 AND refused=1 "
+                                    "ORDER BY rowid"));
         select->Bind(1, subject_pseudonym);
         for (;;) {
           ASSIGN_OR_RETURN(bool row, select->Step());
@@ -1508,7 +1511,10 @@ void SqliteStore::LoadConsentFacts(const std::string& consent_id,
         }
         return absl::OkStatus();
       },
-      std::move(done));
+      // On the reader: what is decided with these facts then runs off the
+      // commit thread, and the commit checks again that the consent was
+      // not withdrawn meanwhile.
+      std::move(done), /*read=*/true);
 }
 
 void SqliteStore::WithdrawConsent(ConsentWithdrawal withdrawal,

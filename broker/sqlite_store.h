@@ -206,7 +206,10 @@ class SqliteStore final : public Store {
   // NOT_FOUND unless the request was addressed to `holder_agency_id`.
   absl::StatusOr<StoredSummaryRequest> LoadSummaryRequest(
       const std::string& holder_agency_id, const std::string& request_id);
-  absl::StatusOr<StoredConsent> LoadConsent(const std::string& consent_id);
+  // On the commit thread's connection, or with `statements` another's.
+  absl::StatusOr<StoredConsent> LoadConsent(
+      const std::string& consent_id,
+      sqlite::StatementCache* statements = nullptr);
   // For an allowed entry under a consent: FAILED_PRECONDITION when the
   // consent was withdrawn meanwhile, else records that `agency_id`
   // received `message_id` under it, for the recall. Other entries: OK.
