@@ -313,34 +313,29 @@ grpc::ServerUnaryReactor* AdminService::ListAgencies(
   return FinishUnary(ctx, absl::OkStatus());
 }
 
+grpc::ServerUnaryReactor* AdminService::ChangeBinding(
+    grpc::CallbackServerContext* ctx, const v1::BindCertificateRequest& request,
+    bool bind, v1::Agency* response) const {
+  absl::StatusOr<v1::LogEntry> entry = Begin(ctx);
+  if (!entry.ok()) return FinishUnary(ctx, entry.status());
+  absl::StatusOr<std::string> serial = certs::NormalizeSerial(request.serial());
+  if (!serial.ok()) return FinishUnary(ctx, serial.status());
+  return FinishAgency(ctx,
+                      c_.registry->Bind(request.agency_id(), *serial, bind,
+                                        *std::move(entry), nullptr),
+                      response);
+}
+
 grpc::ServerUnaryReactor* AdminService::BindCertificate(
     grpc::CallbackServerContext* ctx, const v1::BindCertificateRequest* request,
     v1::Agency* response) {
-  absl::StatusOr<v1::LogEntry> entry = Begin(ctx);
-  if (!entry.ok()) return FinishUnary(ctx, entry.status());
-  absl::StatusOr<std::string> serial =
-      certs::NormalizeSerial(request->serial());
-  if (!serial.ok()) return FinishUnary(ctx, serial.status());
-  return FinishAgency(
-      ctx,
-      c_.registry->Bind(request->agency_id(), *serial,
-                        /*bind=*/true, *std::move(entry), nullptr),
-      response);
+  return ChangeBinding(ctx, *request, /*bind=*/true, response);
 }
 
 grpc::ServerUnaryReactor* AdminService::UnbindCertificate(
     grpc::CallbackServerContext* ctx, const v1::BindCertificateRequest* request,
     v1::Agency* response) {
-  absl::StatusOr<v1::LogEntry> entry = Begin(ctx);
-  if (!entry.ok()) return FinishUnary(ctx, entry.status());
-  absl::StatusOr<std::string> serial =
-      certs::NormalizeSerial(request->serial());
-  if (!serial.ok()) return FinishUnary(ctx, serial.status());
-  return FinishAgency(
-      ctx,
-      c_.registry->Bind(request->agency_id(), *serial,
-                        /*bind=*/false, *std::move(entry), nullptr),
-      response);
+  return ChangeBinding(ctx, *request, /*bind=*/false, response);
 }
 
 grpc::ServerUnaryReactor* AdminService::SetRoute(

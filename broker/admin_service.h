@@ -84,6 +84,11 @@ class AdminService final : public v1::Admin::CallbackService {
   // The caller as an admin, and the start of the ADMIN entry recording
   // what it does.
   absl::StatusOr<v1::LogEntry> Begin(grpc::CallbackServerContext* ctx) const;
+  // BindCertificate (`bind`) or UnbindCertificate.
+  grpc::ServerUnaryReactor* ChangeBinding(
+      grpc::CallbackServerContext* ctx,
+      const v1::BindCertificateRequest& request, bool bind,
+      v1::Agency* response) const;
   // FAILED_PRECONDITION when the policy set in force does not define the
   // agency's sector or jurisdiction.
   absl::Status KnownToPolicy(const v1::Agency& agency) const;

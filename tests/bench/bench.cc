@@ -56,6 +56,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "liaison/v1/admin.grpc.pb.h"
 #include "liaison/v1/exchange.grpc.pb.h"
+#include "tests/common/example_referral.h"
 
 ABSL_FLAG(int, concurrency, 64,
           "Callers making calls at once, in each phase (1 to 1024).");
@@ -438,36 +439,6 @@ std::string RecordConsent(v1::Exchange::Stub& stub,
   return recorded.consent_id();
 }
 
-v1::SendReferralRequest Referral(const std::string& to,
-                                 const std::string& subject,
-                                 const std::string& consent,
-                                 const std::string& notes) {
-  v1::SendReferralRequest r;
-  r.mutable_destination()->set_agency_id(to);
-  r.mutable_subject()->set_identifier(subject);
-  r.mutable_subject()->set_birth_date("1980-01-01");
-  r.set_purpose("child_welfare");
-  r.add_concerns(v1::CONCERN_CATEGORY_SELF_HARM);
-  r.set_urgency(v1::URGENCY_WITHIN_24H);
-  v1::HealthRecord* h = r.mutable_record()->mutable_health();
-  h->mutable_subject()->set_identifier(subject);
-  h->mutable_subject()->set_birth_date("1980-01-01");
-  h->mutable_address()->set_street("Amiralsgatan 17B");
-  h->mutable_address()->set_postcode("214 37");
-  h->mutable_address()->set_municipality("Malmo");
-  h->add_diagnosis_codes("F32.1");
-  h->set_clinician_notes(notes);
-  h->set_active_involvement(true);
-  h->mutable_contact_point()->set_name("Duty team");
-  r.mutable_basis()->set_consent_id(consent);
-  v1::PreSharingChecklist* c = r.mutable_checklist();
-  c->set_concern_verified(true);
-  c->set_person_informed(true);
-  c->set_colleague_or_expert_consulted(true);
-  c->set_manager_approved(true);
-  return r;
-}
-
 void RaiseFileLimit() {
   rlimit limit;
   if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
@@ -587,8 +558,8 @@ int Run() {
   const PhaseResult pipeline =
       RunPhase(concurrency, warmup, duration, [&](int w) {
         const size_t to = w % streams.size();
-        v1::SendReferralRequest request =
-            Referral(recipients[to].id, SubjectId(w), consents[w], notes);
+        v1::SendReferralRequest request = testing::HealthReferral(
+            recipients[to].id, SubjectId(w), "1980-01-01", consents[w], notes);
         request.set_idempotency_key(absl::StrCat("bench-", sequence++));
         const absl::Time start = absl::Now();
         grpc::ClientContext ctx;

@@ -14,6 +14,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "liaison/v1/exchange.grpc.pb.h"
+#include "tests/common/example_referral.h"
 
 namespace liaison::testing {
 namespace {
@@ -316,30 +317,10 @@ CommandResult RunLiaison(const BrokerProcess& broker,
 v1::SendReferralRequest ExampleHealthReferral(const std::string& key,
                                               const std::string& to,
                                               const std::string& consent_id) {
-  v1::SendReferralRequest r;
+  v1::SendReferralRequest r =
+      HealthReferral(to, kExampleSubject, "2011-04-12", consent_id,
+                     "Says things are bad at home.");
   r.set_idempotency_key(key);
-  r.mutable_destination()->set_agency_id(to);
-  r.mutable_subject()->set_identifier(kExampleSubject);
-  r.mutable_subject()->set_birth_date("2011-04-12");
-  r.set_purpose("child_welfare");
-  r.add_concerns(v1::CONCERN_CATEGORY_SELF_HARM);
-  r.set_urgency(v1::URGENCY_WITHIN_24H);
-  v1::HealthRecord* h = r.mutable_record()->mutable_health();
-  h->mutable_subject()->set_identifier(kExampleSubject);
-  h->mutable_subject()->set_birth_date("2011-04-12");
-  h->mutable_address()->set_street("Amiralsgatan 17B");
-  h->mutable_address()->set_postcode("214 37");
-  h->mutable_address()->set_municipality("Malmo");
-  h->add_diagnosis_codes("F32.1");
-  h->set_clinician_notes("Says things are bad at home.");
-  h->set_active_involvement(true);
-  h->mutable_contact_point()->set_name("CAMHS duty team");
-  r.mutable_basis()->set_consent_id(consent_id);
-  v1::PreSharingChecklist* c = r.mutable_checklist();
-  c->set_concern_verified(true);
-  c->set_person_informed(true);
-  c->set_colleague_or_expert_consulted(true);
-  c->set_manager_approved(true);
   return r;
 }
 
