@@ -270,32 +270,30 @@ grpc::ServerUnaryReactor* AdminService::RegisterAgency(
       response);
 }
 
-grpc::ServerUnaryReactor* AdminService::SuspendAgency(
-    grpc::CallbackServerContext* ctx, const v1::SetAgencyStatusRequest* request,
-    v1::Agency* response) {
+grpc::ServerUnaryReactor* AdminService::ChangeStatus(
+    grpc::CallbackServerContext* ctx, const v1::SetAgencyStatusRequest& request,
+    v1::AgencyStatus status, v1::Agency* response) const {
   absl::StatusOr<v1::LogEntry> entry = Begin(ctx);
   if (!entry.ok()) return FinishUnary(ctx, entry.status());
   return FinishAgency(
       ctx,
       c_.registry->SetStatus(
-          request->agency_id(), v1::AGENCY_STATUS_SUSPENDED,
-          std::string(absl::StripAsciiWhitespace(request->reason())),
+          request.agency_id(), status,
+          std::string(absl::StripAsciiWhitespace(request.reason())),
           *std::move(entry), nullptr),
       response);
+}
+
+grpc::ServerUnaryReactor* AdminService::SuspendAgency(
+    grpc::CallbackServerContext* ctx, const v1::SetAgencyStatusRequest* request,
+    v1::Agency* response) {
+  return ChangeStatus(ctx, *request, v1::AGENCY_STATUS_SUSPENDED, response);
 }
 
 grpc::ServerUnaryReactor* AdminService::ReactivateAgency(
     grpc::CallbackServerContext* ctx, const v1::SetAgencyStatusRequest* request,
     v1::Agency* response) {
-  absl::StatusOr<v1::LogEntry> entry = Begin(ctx);
-  if (!entry.ok()) return FinishUnary(ctx, entry.status());
-  return FinishAgency(
-      ctx,
-      c_.registry->SetStatus(
-          request->agency_id(), v1::AGENCY_STATUS_ACTIVE,
-          std::string(absl::StripAsciiWhitespace(request->reason())),
-          *std::move(entry), nullptr),
-      response);
+  return ChangeStatus(ctx, *request, v1::AGENCY_STATUS_ACTIVE, response);
 }
 
 grpc::ServerUnaryReactor* AdminService::ListAgencies(

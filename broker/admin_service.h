@@ -84,6 +84,11 @@ class AdminService final : public v1::Admin::CallbackService {
   // The caller as an admin, and the start of the ADMIN entry recording
   // what it does.
   absl::StatusOr<v1::LogEntry> Begin(grpc::CallbackServerContext* ctx) const;
+  // SuspendAgency or ReactivateAgency, as `status` says.
+  grpc::ServerUnaryReactor* ChangeStatus(
+      grpc::CallbackServerContext* ctx,
+      const v1::SetAgencyStatusRequest& request, v1::AgencyStatus status,
+      v1::Agency* response) const;
   // BindCertificate (`bind`) or UnbindCertificate.
   grpc::ServerUnaryReactor* ChangeBinding(
       grpc::CallbackServerContext* ctx,
