@@ -166,8 +166,8 @@ const char* const kMigrations[] = {
 };
 constexpr int kLogIndexVersion = 3;
 
-// Page cache of each connection: 64 MiB (negative: KiB).
-constexpr char kCacheSizePragma[] = "PRAGMA cache_size=-65536";
+// Page cache of each connection: 16 MiB (negative: KiB).
+constexpr char kCacheSizePragma[] = "PRAGMA cache_size=-16384";
 
 constexpr int kInboxAcknowledged = 1;
 
