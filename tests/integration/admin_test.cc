@@ -903,6 +903,8 @@ TEST_F(AdminTest, BrokerCertificateRotatesWithoutRestartWhileStreamsGoOn) {
   broker_->Signal(SIGHUP);
   ASSERT_TRUE(broker_->WaitForLine("server certificate reload failed", lines))
       << broker_->Output();
+  // Nothing signals that a pair was not installed: wait longer than the
+  // TLS layer's one-second look at the installed file, then check.
   absl::SleepFor(absl::Milliseconds(1500));
   EXPECT_EQ(ServerSerial(Channel(health_)), renewed.serial);
   const std::vector<v1::LogEntry> log = AdminEntries();
