@@ -105,6 +105,30 @@ v1::LogEntry DecisionEntry(
   return e;
 }
 
+// Adds what the envelope of a delivered message kept and withheld to the
+// decision's entry (as "referral.concerns", ...), and makes the payload
+// digest that of the whole message delivered.
+void NoteEnvelope(absl::string_view name, const v1::EnvelopeOutcome& envelope,
+                  const google::protobuf::Message& delivered,
+                  v1::LogEntry* e) {
+  for (const v1::FieldOutcome& o : envelope.fields()) {
+    const std::string field = absl::StrCat(name, ".", o.field());
+    if (o.treatment() == v1::FieldOutcome::TREATMENT_WITHHELD) {
+      e->add_fields_withheld(field);
+    } else {
+      e->add_fields_disclosed(field);
+    }
+  }
+  if (e->allowed()) e->set_payload_digest(Sha256Hex(DeterministicBytes(delivered)));
+}
+
+// The level an envelope shown outside a disclosure decision is reduced
+// to; NONE (every content field withheld) when the set has no rules for it.
+v1::Level ViewLevel(const policy::PolicySet& set, absl::string_view name) {
+  const v1::EnvelopeRules* rules = set.FindEnvelopeRules(name);
+  return rules == nullptr ? v1::LEVEL_NONE : rules->view_level();
+}
+
 // The question for the decision function: may `from` disclose to `to`?
 // Each party is a registered agency (a v1::Agency, or the caller's
 // v1::Principal).
@@ -245,10 +269,12 @@ void FinishDenied(Store* store, grpc::ServerUnaryReactor* reactor,
 // outside the lock because either may call back on the same thread.
 class InboxStream final : public grpc::ServerWriteReactor<v1::InboxMessage> {
  public:
-  // `principal` is the agency as Receive authorised it.
+  // `principal` is the agency as Receive authorised it. `egress` finishes
+  // each leased message for the recipient before it is written.
   InboxStream(grpc::CallbackServerContext* ctx, const v1::Principal& principal,
               absl::Duration lease, const Authenticator* auth, Store* store,
-              InboxWaiters* waiters, const Clock* clock)
+              InboxWaiters* waiters, const Clock* clock,
+              std::function<void(v1::InboxMessage*)> egress)
       : ctx_(ctx),
         agency_id_(principal.id()),
         serial_(principal.certificate_serial()),
@@ -258,6 +284,7 @@ class InboxStream final : public grpc::ServerWriteReactor<v1::InboxMessage> {
         store_(store),
         waiters_(waiters),
         clock_(clock),
+        egress_(std::move(egress)),
         waker_(std::make_shared<Waker>(this)) {
     waiters_->Add(agency_id_, serial_, waker_);
     // A registry or CRL change between the authorisation and Add did not
@@ -418,6 +445,7 @@ class InboxStream final : public grpc::ServerWriteReactor<v1::InboxMessage> {
             } else {
               if (lease->messages.size() == kBatch) again_ = true;
               for (v1::InboxMessage& m : lease->messages) {
+                egress_(&m);
                 queue_.push_back(std::move(m));
               }
               if (lease->next_lease_end != absl::InfiniteFuture()) {
@@ -441,6 +469,7 @@ class InboxStream final : public grpc::ServerWriteReactor<v1::InboxMessage> {
   Store* const store_;
   InboxWaiters* const waiters_;
   const Clock* const clock_;
+  const std::function<void(v1::InboxMessage*)> egress_;
   const std::shared_ptr<Waker> waker_;
 
   absl::Mutex mu_;
@@ -751,6 +780,10 @@ grpc::ServerUnaryReactor* ExchangeService::SendReferral(
         SetTime(sent->mutable_at(), now);
         sent->set_by_agency_id(sender.id());
         *sent->mutable_by() = professional;
+        // The whole referral crosses at the decided level, not only its
+        // record; what is stored is what the recipient may see.
+        Envelope(*decided.policy, "referral", decision.level, &referral, now);
+        NoteEnvelope("referral", referral.envelope(), referral, &entry);
         commit.delivery.set_message_id(NewId("msg-"));
         SetTime(commit.delivery.mutable_enqueued_at(), now);
         *commit.delivery.mutable_referral() = referral;
@@ -788,7 +821,16 @@ grpc::ServerWriteReactor<v1::InboxMessage>* ExchangeService::Receive(
         absl::StrCat("lease_seconds may be at most ",
                      absl::ToInt64Seconds(options_.max_lease))));
   }
-  return new InboxStream(ctx, *caller, lease, auth_, store_, waiters_, clock_);
+  // Notices are written by the broker's sweeper and store, which hold no
+  // policy; they are reduced here, on their way out.
+  auto egress = [this](v1::InboxMessage* m) {
+    if (!m->has_notice()) return;
+    const std::shared_ptr<const policy::PolicySet> policy = policy_->Get();
+    Envelope(*policy, "notice", ViewLevel(*policy, "notice"),
+             m->mutable_notice(), clock_->Now());
+  };
+  return new InboxStream(ctx, *caller, lease, auth_, store_, waiters_, clock_,
+                         std::move(egress));
 }
 
 grpc::ServerUnaryReactor* ExchangeService::Ack(grpc::CallbackServerContext* ctx,
@@ -832,18 +874,24 @@ grpc::ServerUnaryReactor* ExchangeService::GetReferral(
       auth_->Authorize(*ctx->auth_context(), kAllowed, kServiceName);
   if (!caller.ok()) return FinishUnary(ctx, caller.status());
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  store_->GetReferral(caller->id(), request->referral_id(),
-                      [reactor, response,
-                       caller = caller->id()](absl::StatusOr<v1::Referral> r) {
-                        if (r.ok()) {
-                          // The sender sees the recipient's changes only as fed
-                          // back.
-                          *response = r->sender_agency_id() == caller
-                                          ? SenderView(*r)
-                                          : *std::move(r);
-                        }
-                        reactor->Finish(ToGrpcStatus(r.status()));
-                      });
+  store_->GetReferral(
+      caller->id(), request->referral_id(),
+      [this, reactor, response,
+       caller = caller->id()](absl::StatusOr<v1::Referral> r) {
+        if (r.ok()) {
+          // The sender sees the recipient's changes only as fed back.
+          if (r->sender_agency_id() == caller) {
+            const std::shared_ptr<const policy::PolicySet> policy =
+                policy_->Get();
+            *response = SenderView(*r, [&](const v1::ReferralEvent& e) {
+              return ToldToSender(*policy, e, e.feedback_level());
+            });
+          } else {
+            *response = *std::move(r);
+          }
+        }
+        reactor->Finish(ToGrpcStatus(r.status()));
+      });
   return reactor;
 }
 
@@ -932,8 +980,11 @@ grpc::ServerUnaryReactor* ExchangeService::UpdateReferral(
                                StatusName(request->status()), "; ",
                                change.feedback.reason()));
               if (decision.allowed) {
-                change.sender_event =
-                    EventForSender(change.event, decision.level);
+                change.sender_event = ToldToSender(
+                    *decided.policy, change.event, decision.level);
+                NoteEnvelope("referral_update",
+                             change.sender_event.envelope(),
+                             change.sender_event, &change.feedback);
                 v1::InboxMessage& update = change.update.emplace();
                 update.set_message_id(NewId("msg-"));
                 SetTime(update.mutable_enqueued_at(), now);
@@ -961,8 +1012,14 @@ grpc::ServerUnaryReactor* ExchangeService::GetCase(
   if (!caller.ok()) return FinishUnary(ctx, caller.status());
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   store_->GetCase(caller->id(), request->case_id(),
-                  [reactor, response](absl::StatusOr<v1::Case> c) {
-                    if (c.ok()) *response = *std::move(c);
+                  [this, reactor, response](absl::StatusOr<v1::Case> c) {
+                    if (c.ok()) {
+                      *response = *std::move(c);
+                      const std::shared_ptr<const policy::PolicySet> policy =
+                          policy_->Get();
+                      Envelope(*policy, "case", ViewLevel(*policy, "case"),
+                               response, clock_->Now());
+                    }
                     reactor->Finish(ToGrpcStatus(c.status()));
                   });
   return reactor;
@@ -1084,6 +1141,7 @@ ExchangeService::Decided ExchangeService::DecideAndAbstract(
     const policy::DisclosureQuery& query, const v1::Record* record) const {
   const std::shared_ptr<const policy::PolicySet> policy = policy_->Get();
   Decided out;
+  out.policy = policy;
   out.decision = policy::Decide(*policy, query);
   if (record != nullptr) {
     out.abstracted =
@@ -1091,6 +1149,24 @@ ExchangeService::Decided ExchangeService::DecideAndAbstract(
                          absl::ToCivilDay(query.at, absl::UTCTimeZone()),
                          pseudonyms_->FieldHashKey());
   }
+  return out;
+}
+
+void ExchangeService::Envelope(const policy::PolicySet& policy,
+                               absl::string_view name, v1::Level level,
+                               google::protobuf::Message* message,
+                               absl::Time now) const {
+  policy::AbstractEnvelope(policy, name, level, message,
+                           absl::ToCivilDay(now, absl::UTCTimeZone()),
+                           pseudonyms_->FieldHashKey());
+}
+
+v1::ReferralEvent ExchangeService::ToldToSender(
+    const policy::PolicySet& policy, const v1::ReferralEvent& event,
+    v1::Level level) const {
+  v1::ReferralEvent out = event;
+  out.set_feedback_level(level);
+  Envelope(policy, "referral_update", level, &out, TimeOf(event.at()));
   return out;
 }
 
@@ -1217,6 +1293,8 @@ void ExchangeService::PushToCase(grpc::ServerUnaryReactor* reactor,
       summary->set_sender_agency_id(sender.id());
       summary->set_case_id(request->case_id());
       *summary->mutable_record() = std::move(decided.abstracted);
+      Envelope(*decided.policy, "summary", decision.level, summary, now);
+      NoteEnvelope("summary", summary->envelope(), *summary, &outcome.entry);
       delivered.push_back(attached.agency_id());
       AddOverrideAlert(*registry_, outcome.entry, sender.id(),
                        attached.agency_id(), {m.message_id()}, "", now,
@@ -1326,6 +1404,14 @@ void ExchangeService::AskHolder(grpc::ServerUnaryReactor* reactor,
   *commit.request.mutable_basis() = request->basis();
   commit.delivery.set_message_id(NewId("msg-"));
   SetTime(commit.delivery.mutable_enqueued_at(), now);
+  // The broker keeps the request as asked, to decide the answer with; the
+  // holder gets it at the level the answer may carry.
+  v1::SummaryRequestReceived* delivered =
+      commit.delivery.mutable_summary_request();
+  *delivered = commit.request;
+  Envelope(*decided.policy, "summary_request", decided.decision.level,
+           delivered, now);
+  NoteEnvelope("summary_request", delivered->envelope(), *delivered, &entry);
   commit.entry = std::move(entry);
   commit.expires_at = now + options_.inbox_ttl;
   commit.response.set_request_id(request_id);
@@ -1449,6 +1535,8 @@ void ExchangeService::Answer(grpc::ServerUnaryReactor* reactor,
   summary->set_case_id(stored->case_id);
   summary->set_request_id(asked.request_id());
   *summary->mutable_record() = std::move(decided.abstracted);
+  Envelope(*decided.policy, "summary", decided.decision.level, summary, now);
+  NoteEnvelope("summary", summary->envelope(), *summary, &entry);
   AddOverrideAlert(*registry_, entry, holder.id(), requester->id(),
                    {answer.delivery.message_id()}, "", now, &answer.notices);
   if (!answer.notices.empty()) notify.push_back(holder.id());
@@ -1485,6 +1573,17 @@ void ExchangeService::WithConsentFacts(
         }
         then(*facts);
       });
+}
+
+v1::Consent ExchangeService::ConsentAsSeenBy(const v1::Principal& caller,
+                                             const v1::Consent& consent) const {
+  v1::Consent out = consent;
+  if (consent.recorded_by_agency_id() != caller.id()) {
+    const std::shared_ptr<const policy::PolicySet> policy = policy_->Get();
+    Envelope(*policy, "consent", ViewLevel(*policy, "consent"), &out,
+             clock_->Now());
+  }
+  return out;
 }
 
 bool ExchangeService::MaySee(const v1::Principal& caller,
@@ -1618,7 +1717,7 @@ grpc::ServerUnaryReactor* ExchangeService::GetConsent(
           stored = absl::NotFoundError(
               absl::StrCat("no consent \"", id, "\" that your agency may see"));
         }
-        if (stored.ok()) *response = std::move(stored->consent);
+        if (stored.ok()) *response = ConsentAsSeenBy(caller, stored->consent);
         reactor->Finish(ToGrpcStatus(stored.status()));
       });
   return reactor;
@@ -1674,13 +1773,14 @@ grpc::ServerUnaryReactor* ExchangeService::WithdrawConsent(
                          : "consent withdrawn with immediate effect: nothing "
                            "more is disclosed under it");
         store_->WithdrawConsent(
-            std::move(w), [reactor, response, waiters = waiters_](
+            std::move(w), [this, reactor, response, caller,
+                           waiters = waiters_](
                               absl::StatusOr<WithdrawnConsent> done) {
               if (!done.ok()) {
                 reactor->Finish(ToGrpcStatus(done.status()));
                 return;
               }
-              *response = std::move(done->consent);
+              *response = ConsentAsSeenBy(caller, done->consent);
               reactor->Finish(grpc::Status::OK);
               for (const std::string& agency : done->recalled) {
                 waiters->Notify(agency);

@@ -98,10 +98,22 @@ class ExchangeService final : public v1::Exchange::CallbackService {
   struct Decided {
     policy::Decision decision;
     v1::AbstractedRecord abstracted;
+    // The snapshot that decided, for the envelope around the record.
+    std::shared_ptr<const policy::PolicySet> policy;
   };
   // `record` may be null when none is attached yet (a summary request).
   Decided DecideAndAbstract(const policy::DisclosureQuery& query,
                             const v1::Record* record) const;
+  // Reduces `message`, an envelope of the kind `name` names, to `level` by
+  // `policy`'s envelope rules (policy::AbstractEnvelope) as of `now`.
+  void Envelope(const policy::PolicySet& policy, absl::string_view name,
+                v1::Level level, google::protobuf::Message* message,
+                absl::Time now) const;
+  // The recipient's status change as the referrer was told of it, at the
+  // level of the feedback decision.
+  v1::ReferralEvent ToldToSender(const policy::PolicySet& policy,
+                                 const v1::ReferralEvent& event,
+                                 v1::Level level) const;
   // Runs `then` with what the consent registry holds for a decision on
   // `basis` about the subject: for a consent basis the consent and the
   // subject's refusals, read from the store (the call fails with the
@@ -134,6 +146,10 @@ class ExchangeService final : public v1::Exchange::CallbackService {
   // Whether `caller` may see `consent`: it recorded it, or the consent
   // names it as a disclosing party or a recipient.
   bool MaySee(const v1::Principal& caller, const v1::Consent& consent) const;
+  // `consent` as `caller` may see it: as recorded by the agency that
+  // recorded it, at the policy's consent view level by anyone else.
+  v1::Consent ConsentAsSeenBy(const v1::Principal& caller,
+                              const v1::Consent& consent) const;
   // The agency a destination names: NOT_FOUND for an unknown agency or a
   // sector and area with no route. `what` names the destination's role.
   absl::StatusOr<v1::Agency> Resolve(const v1::Destination& destination,

@@ -14,15 +14,6 @@ std::string StatusName(v1::ReferralStatus status) {
   return name;
 }
 
-v1::ReferralEvent EventForSender(const v1::ReferralEvent& event,
-                                 v1::Level level) {
-  v1::ReferralEvent out = event;
-  out.set_feedback_level(level);
-  if (level < v1::LEVEL_SUMMARY) out.clear_by();
-  if (level < v1::LEVEL_CATEGORY) out.clear_detail();
-  return out;
-}
-
 namespace {
 
 // Changes the broker records itself (SENT, DELIVERED) are the sender's
@@ -34,14 +25,21 @@ bool IsRecipientChange(const v1::ReferralEvent& e) {
 
 }  // namespace
 
-v1::Referral SenderView(const v1::Referral& referral) {
+v1::Referral SenderView(
+    const v1::Referral& referral,
+    const std::function<v1::ReferralEvent(const v1::ReferralEvent&)>& told) {
   v1::Referral out = referral;
   out.clear_history();
   for (const v1::ReferralEvent& e : referral.history()) {
-    if (!IsRecipientChange(e)) {
+    if (e.status() == v1::REFERRAL_STATUS_DELIVERED) {
+      // Known to the sender from its receipt, without who acknowledged it
+      // (events stored before receipts stopped naming them kept it).
+      v1::ReferralEvent& delivered = *out.add_history() = e;
+      delivered.clear_by();
+    } else if (!IsRecipientChange(e)) {
       *out.add_history() = e;
     } else if (e.feedback_level() != v1::LEVEL_NONE) {
-      *out.add_history() = EventForSender(e, e.feedback_level());
+      *out.add_history() = told(e);
     }
   }
   if (out.history_size() > 0) {

@@ -4,6 +4,8 @@
 #ifndef LIAISON_BROKER_REFERRAL_LIFECYCLE_H_
 #define LIAISON_BROKER_REFERRAL_LIFECYCLE_H_
 
+#include <functional>
+
 #include "absl/status/status.h"
 #include "liaison/v1/exchange.pb.h"
 
@@ -17,16 +19,12 @@ absl::Status CheckRecipientTransition(v1::ReferralStatus from,
                                       v1::ReferralStatus to,
                                       const std::string& detail);
 
-// A recipient's change as the sender may see it at `level` (the feedback
-// decision's): SIGNAL keeps the status, time and agency; CATEGORY also the
-// detail; SUMMARY and FULL also the professional. Sets feedback_level.
-v1::ReferralEvent EventForSender(const v1::ReferralEvent& event,
-                                 v1::Level level);
-
-// A referral as its sender may see it: the recipient's changes at the
-// level each was fed back at, those it was not told of left out, and the
-// status the last one left shown.
-v1::Referral SenderView(const v1::Referral& referral);
+// A referral as its sender may see it: the recipient's changes as `told`
+// gives each (the change reduced to the level it was fed back at), those it
+// was not told of left out, and the status the last one left shown.
+v1::Referral SenderView(
+    const v1::Referral& referral,
+    const std::function<v1::ReferralEvent(const v1::ReferralEvent&)>& told);
 
 // Short lower-case name, e.g. "info_requested".
 std::string StatusName(v1::ReferralStatus status);

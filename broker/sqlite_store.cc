@@ -1040,8 +1040,9 @@ void SqliteStore::AckMessage(const std::string& agency_id,
         v1::ReferralEvent* event = referral.add_history();
         event->set_status(v1::REFERRAL_STATUS_DELIVERED);
         event->mutable_at()->set_seconds(absl::ToUnixSeconds(now));
+        // The broker records the delivery; which of the recipient's
+        // professionals acknowledged it is in the log, not fed back.
         event->set_by_agency_id(agency_id);
-        *event->mutable_by() = entry->professional();
         RETURN_IF_ERROR(SaveReferral(referral));
         entry->set_case_id(referral.case_id());
         entry->set_counterpart(referral.sender_agency_id());
@@ -1300,7 +1301,6 @@ void SqliteStore::CommitSummaryRequest(
                             .Bind(7, now)
                             .Run());
         RETURN_IF_ERROR(AppendLogLocked(&in->entry));
-        *in->delivery.mutable_summary_request() = in->request;
         RETURN_IF_ERROR(EnqueueLocked(in->holder_agency_id,
                                       in->requester_agency_id, "", in->delivery,
                                       in->expires_at));

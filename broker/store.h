@@ -145,9 +145,10 @@ struct NewSummaryRequest {
   // Whether the requester had a legitimate relationship to the subject
   // when it asked; the answer is decided with the same fact.
   bool legitimate_relationship = false;
-  // What the holder sees; its request_id is the stored request's id.
+  // The request as asked, kept to decide the answer with; its request_id
+  // is the stored request's id.
   v1::SummaryRequestReceived request;
-  // The holder's inbox message; its body is filled in by the store.
+  // The holder's inbox message, with the request as the holder may see it.
   v1::InboxMessage delivery;
   // Its sequence is assigned by the store.
   v1::LogEntry entry;

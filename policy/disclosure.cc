@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <functional>
 #include <optional>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -595,6 +596,37 @@ void Apply(const PolicySet& set, const v1::FieldRule& rule, v1::Transform t,
   }
 }
 
+// Applies `t` to the field at the end of `path` (from its `i`-th segment) in
+// `msg`, through every element of a repeated message segment.
+void ApplyAlong(const PolicySet& set, const v1::FieldRule& rule,
+                v1::Transform t, Message* msg,
+                const std::vector<const FieldDescriptor*>& path, size_t i,
+                absl::CivilDay on, absl::string_view hash_key) {
+  if (i + 1 == path.size()) {
+    Apply(set, rule, t, msg, path[i], on, hash_key);
+    return;
+  }
+  const Reflection* r = msg->GetReflection();
+  const FieldDescriptor* f = path[i];
+  if (f->is_repeated()) {
+    for (int k = 0; k < r->FieldSize(*msg, f); ++k) {
+      ApplyAlong(set, rule, t, r->MutableRepeatedMessage(msg, f, k), path,
+                 i + 1, on, hash_key);
+    }
+  } else if (r->HasField(*msg, f)) {
+    ApplyAlong(set, rule, t, r->MutableMessage(msg, f), path, i + 1, on,
+               hash_key);
+  }
+}
+
+void AddOutcome(const std::string& field, v1::Transform t,
+                google::protobuf::RepeatedPtrField<v1::FieldOutcome>* out) {
+  v1::FieldOutcome* outcome = out->Add();
+  outcome->set_field(field);
+  outcome->set_treatment(TreatmentOf(t));
+  outcome->set_transform(TransformName(t));
+}
+
 }  // namespace
 
 v1::AbstractedRecord Abstract(const PolicySet& set, const v1::Record& record,
@@ -617,23 +649,46 @@ v1::AbstractedRecord Abstract(const PolicySet& set, const v1::Record& record,
   Message* inner = copy.GetReflection()->MutableMessage(&copy, which);
   for (const v1::FieldRule& rule : rules->fields()) {
     const v1::Transform t = TransformAt(rule, level);
-    v1::FieldOutcome* outcome = out.add_fields();
-    outcome->set_field(absl::StrCat(type, ".", rule.field()));
-    outcome->set_treatment(TreatmentOf(t));
-    outcome->set_transform(TransformName(t));
+    AddOutcome(absl::StrCat(type, ".", rule.field()), t, out.mutable_fields());
     const auto path = ResolveFieldPath(inner->GetDescriptor(), rule.field());
     if (path.empty()) continue;  // the checker forbids it
-    Message* msg = inner;
-    for (size_t i = 0; i + 1 < path.size() && msg != nullptr; ++i) {
-      const Reflection* r = msg->GetReflection();
-      msg = r->HasField(*msg, path[i]) ? r->MutableMessage(msg, path[i])
-                                       : nullptr;
-    }
-    if (msg == nullptr) continue;
-    Apply(set, rule, t, msg, path.back(), on, hash_key);
+    ApplyAlong(set, rule, t, inner, path, 0, on, hash_key);
   }
   if (level > v1::LEVEL_NONE) *out.mutable_record() = std::move(copy);
   return out;
+}
+
+void AbstractEnvelope(const PolicySet& set, absl::string_view name,
+                      v1::Level level, Message* message, absl::CivilDay on,
+                      absl::string_view hash_key) {
+  v1::EnvelopeOutcome out;
+  out.set_level(level);
+  out.set_policy_version(set.version());
+  message->DiscardUnknownFields();
+  const google::protobuf::Descriptor* type = message->GetDescriptor();
+  std::set<std::string> ruled;
+  if (const v1::EnvelopeRules* rules = set.FindEnvelopeRules(name)) {
+    for (const v1::FieldRule& rule : rules->fields()) {
+      const auto path = ResolveFieldPath(type, rule.field());
+      if (path.empty()) continue;  // the checker forbids it
+      const v1::Transform t = TransformAt(rule, level);
+      AddOutcome(rule.field(), t, out.mutable_fields());
+      ApplyAlong(set, rule, t, message, path, 0, on, hash_key);
+      ruled.insert(rule.field());
+    }
+  }
+  // Deny by default: a field no rule covers does not cross.
+  v1::FieldRule withhold;
+  for (const std::string& field : FieldsWithoutRule(type, ruled)) {
+    AddOutcome(field, v1::DROP, out.mutable_fields());
+    ApplyAlong(set, withhold, v1::DROP, message, ResolveFieldPath(type, field),
+               0, on, hash_key);
+  }
+  const FieldDescriptor* envelope = type->FindFieldByName("envelope");
+  if (envelope != nullptr &&
+      envelope->message_type() == v1::EnvelopeOutcome::descriptor()) {
+    message->GetReflection()->MutableMessage(message, envelope)->CopyFrom(out);
+  }
 }
 
 }  // namespace liaison::policy

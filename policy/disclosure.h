@@ -104,6 +104,17 @@ v1::AbstractedRecord Abstract(const PolicySet& set, const v1::Record& record,
                               const Decision& decision, absl::CivilDay on,
                               absl::string_view hash_key);
 
+// Reduces `message`, an envelope message of the kind `name` names (see
+// EnvelopeRules.message), in place to `level` by the set's envelope rules:
+// each content field as its rule says for the level (KEEP at FULL, DROP at
+// NONE), a content field no rule covers withheld at every level, routing
+// fields and abstracted records left as they are. Unknown fields are
+// discarded. Sets the message's `envelope` field to what was done. `on` is
+// the day ages are computed for; `hash_key` keys KEYED_HASH.
+void AbstractEnvelope(const PolicySet& set, absl::string_view name,
+                      v1::Level level, google::protobuf::Message* message,
+                      absl::CivilDay on, absl::string_view hash_key);
+
 }  // namespace liaison::policy
 
 #endif  // LIAISON_POLICY_DISCLOSURE_H_

@@ -14,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "policy/envelopes.h"
 #include "policy/text_errors.h"
 #include "policy/transforms.h"
 
@@ -224,6 +225,10 @@ class Checker {
       for (int i = 0; i < f.file.records_size(); ++i) {
         records_.push_back({&f.file.records(i), top.Nested(d, "records", i)});
       }
+      for (int i = 0; i < f.file.envelopes_size(); ++i) {
+        envelopes_.push_back(
+            {&f.file.envelopes(i), top.Nested(d, "envelopes", i)});
+      }
       for (int i = 0; i < f.file.code_mappings_size(); ++i) {
         mappings_.push_back(
             {&f.file.code_mappings(i), top.Nested(d, "code_mappings", i)});
@@ -241,6 +246,7 @@ class Checker {
     CheckMappings();
     CheckAgeBands();
     CheckRecords();
+    CheckEnvelopes();
     CheckAgreements(loaded);
     CheckOverlaps(*loaded);
   }
@@ -406,7 +412,9 @@ class Checker {
                          "\" are already given at ", it->second));
         continue;
       }
-      CheckRules(*r, site, type->message_type());
+      CheckRules(r->fields(), v1::RecordRules::descriptor(), site,
+                 type->message_type(),
+                 absl::StrCat("record type \"", r->record_type(), "\""));
     }
     for (int i = 0; i < record->field_count(); ++i) {
       const std::string& name = record->field(i)->name();
@@ -428,17 +436,26 @@ class Checker {
     return absl::StrJoin(names, ", ");
   }
 
-  void CheckRules(const v1::RecordRules& rules, const Site& site,
-                  const Descriptor* type) {
-    const Descriptor* d = v1::RecordRules::descriptor();
+  // Checks the rules of `what` (e.g. `record type "health"`), written in
+  // a `holder` message at `site`, for the fields of `type`.
+  void CheckRules(const google::protobuf::RepeatedPtrField<v1::FieldRule>& rules,
+                  const Descriptor* holder, const Site& site,
+                  const Descriptor* type, const std::string& what) {
     std::map<std::string, std::string> paths;
-    for (int i = 0; i < rules.fields_size(); ++i) {
-      const v1::FieldRule& rule = rules.fields(i);
-      const std::string where = site.At(d, "fields", i);
+    for (int i = 0; i < rules.size(); ++i) {
+      const v1::FieldRule& rule = rules[i];
+      const std::string where = site.At(holder, "fields", i);
       const auto path = ResolveFieldPath(type, rule.field());
       if (path.empty()) {
-        Add(where, absl::StrCat("record type \"", rules.record_type(),
-                                "\" has no field \"", rule.field(), "\""));
+        Add(where, absl::StrCat(what, " has no field \"", rule.field(), "\""));
+        continue;
+      }
+      if (IsRouting(path.back()) ||
+          path.back()->message_type() == v1::AbstractedRecord::descriptor()) {
+        Add(where, absl::StrCat("field \"", rule.field(), "\" of ", what,
+                                " is set by the broker (routing metadata or "
+                                "a record the record rules reduce) and takes "
+                                "no rule"));
         continue;
       }
       if (auto [it, fresh] = paths.emplace(rule.field(), where); !fresh) {
@@ -490,39 +507,71 @@ class Checker {
                          "it give"));
       }
     }
-    Covered(type, "", paths, site.Here(), rules.record_type());
+    Covered(type, paths, site.Here(), what);
   }
 
-  // Every field of `type` (under `prefix`) has a rule, itself or through
-  // rules for all of its own fields; no field has both.
-  void Covered(const Descriptor* type, const std::string& prefix,
+  // Every content field of `type` has a rule, itself or through rules for
+  // all of its own fields; no field has both.
+  void Covered(const Descriptor* type,
                const std::map<std::string, std::string>& paths,
-               const std::string& where, const std::string& record_type) {
-    for (int i = 0; i < type->field_count(); ++i) {
-      const FieldDescriptor* f = type->field(i);
-      const std::string path = absl::StrCat(prefix, f->name());
-      const bool nested =
-          f->type() == FieldDescriptor::TYPE_MESSAGE && !f->is_repeated();
-      bool has_children = false;
-      for (const auto& [p, unused] : paths) {
-        if (absl::StartsWith(p, path + ".")) has_children = true;
+               const std::string& where, const std::string& what) {
+    std::set<std::string> ruled;
+    for (const auto& [path, unused] : paths) ruled.insert(path);
+    for (const auto& [path, at] : paths) {
+      const auto below = ruled.upper_bound(path + ".");
+      if (below != ruled.end() && absl::StartsWith(*below, path + ".")) {
+        Add(at, absl::StrCat("field \"", path,
+                             "\" has a rule for itself and for its fields; "
+                             "give one or the other"));
       }
-      if (paths.count(path) > 0) {
-        if (has_children) {
-          Add(paths.at(path),
-              absl::StrCat("field \"", path,
-                           "\" has a rule for itself and for its fields; "
-                           "give one or the other"));
-        }
-        continue;
-      }
-      if (nested && has_children) {
-        Covered(f->message_type(), path + ".", paths, where, record_type);
-        continue;
-      }
-      Add(where, absl::StrCat("record type \"", record_type,
-                              "\" has no rule for field \"", path,
+    }
+    for (const std::string& path : FieldsWithoutRule(type, ruled)) {
+      Add(where, absl::StrCat(what, " has no rule for field \"", path,
                               "\": every field needs one"));
+    }
+  }
+
+  void CheckEnvelopes() {
+    const Descriptor* d = v1::EnvelopeRules::descriptor();
+    std::map<std::string, std::string> seen;
+    for (const auto& [e, site] : envelopes_) {
+      const Descriptor* type = EnvelopeType(e->message());
+      if (type == nullptr) {
+        Add(site.At(d, "message"),
+            absl::StrCat("unknown envelope message \"", e->message(),
+                         "\"; envelope messages are ",
+                         absl::StrJoin(EnvelopeNames(), ", ")));
+        continue;
+      }
+      if (auto [it, fresh] = seen.emplace(e->message(), site.Here()); !fresh) {
+        Add(site.Here(), absl::StrCat("envelope rules for \"", e->message(),
+                                      "\" are already given at ",
+                                      it->second));
+        continue;
+      }
+      const bool view = EnvelopeIsView(e->message());
+      if (view && (e->view_level() == v1::LEVEL_NONE ||
+                   !v1::Level_IsValid(e->view_level()))) {
+        Add(site.Here(),
+            absl::StrCat("envelope \"", e->message(),
+                         "\" is shown outside a disclosure decision and "
+                         "needs view_level (LEVEL_SIGNAL to LEVEL_FULL)"));
+      } else if (!view && e->view_level() != v1::LEVEL_NONE) {
+        Add(site.At(d, "view_level"),
+            absl::StrCat("envelope \"", e->message(),
+                         "\" takes the level of its disclosure decision; "
+                         "remove view_level"));
+      }
+      CheckRules(e->fields(), d, site, type,
+                 absl::StrCat("envelope \"", e->message(), "\""));
+    }
+    for (const std::string& name : EnvelopeNames()) {
+      if (seen.count(name) == 0) {
+        Add("policy set",
+            absl::StrCat("no envelope rules for \"", name,
+                         "\": add envelopes { message: \"", name,
+                         "\" ... } with a rule for each of its fields"));
+      }
     }
   }
 
@@ -721,6 +770,7 @@ class Checker {
   std::vector<Placed<v1::Jurisdiction>> jurisdictions_;
   std::vector<Placed<v1::Agreement>> agreements_;
   std::vector<Placed<v1::RecordRules>> records_;
+  std::vector<Placed<v1::EnvelopeRules>> envelopes_;
   std::vector<Placed<v1::CodeMapping>> mappings_;
   std::vector<Placed<v1::AgeBands>> age_bands_;
 };
@@ -839,6 +889,14 @@ const v1::RecordRules* PolicySet::FindRecordRules(
     const std::string& type) const {
   for (const v1::RecordRules& r : merged_.records()) {
     if (r.record_type() == type) return &r;
+  }
+  return nullptr;
+}
+
+const v1::EnvelopeRules* PolicySet::FindEnvelopeRules(
+    absl::string_view message) const {
+  for (const v1::EnvelopeRules& e : merged_.envelopes()) {
+    if (e.message() == message) return &e;
   }
   return nullptr;
 }

@@ -13,6 +13,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/civil_time.h"
 #include "liaison/v1/policy.pb.h"
@@ -57,6 +58,8 @@ class PolicySet {
   const v1::Jurisdiction* FindJurisdiction(const std::string& id) const;
   const v1::Sector* FindSector(const std::string& name) const;
   const v1::RecordRules* FindRecordRules(const std::string& type) const;
+  // The rules of an envelope message by its name, e.g. "referral".
+  const v1::EnvelopeRules* FindEnvelopeRules(absl::string_view message) const;
   const v1::CodeMapping* FindMapping(const std::string& name) const;
   // Ascending band starts, from the set or the default [0,6,13,16,18,25,65].
   const std::vector<uint32_t>& age_band_starts() const { return age_bands_; }

@@ -17,8 +17,8 @@ namespace liaison::policy {
 namespace {
 
 const char* const kFiles[] = {"agreements.textproto", "code-mappings.textproto",
-                              "jurisdictions.textproto", "records.textproto",
-                              "sectors.textproto"};
+                              "envelopes.textproto", "jurisdictions.textproto",
+                              "records.textproto", "sectors.textproto"};
 
 std::string DefaultDir() {
   return std::string(LIAISON_POLICY_DIR) + "/default";
@@ -192,6 +192,25 @@ TEST(PolicyCheck, EachMistakeIsReportedWithFileAndLine) {
        "  required_checklist: CONCERN_VERIFIED",
        "required_checklist: CONCERN_VERIFIED\n}",
        "lists CONCERN_VERIFIED twice"},
+      {"envelope field with no rule", "envelopes.textproto",
+       "  fields { field: \"requested_action\"   signal: DROP category: DROP "
+       "summary: KEEP }\n",
+       "", "envelopes {\n  message: \"referral\"",
+       "envelope \"referral\" has no rule for field \"requested_action\""},
+      {"envelope rule for routing metadata", "envelopes.textproto",
+       "  fields { field: \"urgency\"",
+       "  fields { field: \"referral_id\" signal: KEEP category: KEEP "
+       "summary: KEEP }\n  fields { field: \"urgency\"",
+       "field: \"referral_id\"", "is set by the broker"},
+      {"envelope rule through a repeated message", "envelopes.textproto",
+       "field: \"history.by\" ", "field: \"history.byy\"",
+       "field: \"history.byy\"", "has no field \"history.byy\""},
+      {"view envelope without its level", "envelopes.textproto",
+       "  view_level: LEVEL_SIGNAL\n", "",
+       "envelopes {\n  message: \"notice\"", "needs view_level"},
+      {"unknown envelope", "envelopes.textproto", "message: \"summary\"\n",
+       "message: \"summaries\"\n", "message: \"summaries\"",
+       "unknown envelope message \"summaries\""},
       {"duplicate sector", "sectors.textproto", "name: \"police\"",
        "name: \"education\"", "name: \"education\"\n  description: \"Police",
        "already defined"},

@@ -8,7 +8,9 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
+#include "liaison/v1/common.pb.h"
 
 namespace liaison::policy {
 namespace {
@@ -47,10 +49,46 @@ std::vector<const FieldDescriptor*> ResolveFieldPath(
     const FieldDescriptor* f = type->FindFieldByName(std::string(part));
     if (f == nullptr) return {};
     out.push_back(f);
-    type = (f->type() == FieldDescriptor::TYPE_MESSAGE && !f->is_repeated())
-               ? f->message_type()
-               : nullptr;
+    type = f->type() == FieldDescriptor::TYPE_MESSAGE ? f->message_type()
+                                                      : nullptr;
   }
+  return out;
+}
+
+bool IsRouting(const FieldDescriptor* field) {
+  return field->options().GetExtension(v1::routing);
+}
+
+namespace {
+
+void CollectWithoutRule(const google::protobuf::Descriptor* type,
+                        const std::string& prefix,
+                        const std::set<std::string>& ruled,
+                        std::vector<std::string>* out) {
+  for (int i = 0; i < type->field_count(); ++i) {
+    const FieldDescriptor* f = type->field(i);
+    if (IsRouting(f)) continue;
+    if (f->message_type() == v1::AbstractedRecord::descriptor()) continue;
+    const std::string path = absl::StrCat(prefix, f->name());
+    if (ruled.count(path) > 0) continue;
+    const auto below = ruled.lower_bound(path + ".");
+    const bool has_children =
+        below != ruled.end() && absl::StartsWith(*below, path + ".");
+    if (f->type() == FieldDescriptor::TYPE_MESSAGE && has_children) {
+      CollectWithoutRule(f->message_type(), path + ".", ruled, out);
+      continue;
+    }
+    out->push_back(path);
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> FieldsWithoutRule(
+    const google::protobuf::Descriptor* type,
+    const std::set<std::string>& ruled) {
+  std::vector<std::string> out;
+  CollectWithoutRule(type, "", ruled, &out);
   return out;
 }
 

@@ -7,6 +7,7 @@
 #include <google/protobuf/descriptor.h>
 
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -21,11 +22,27 @@ namespace liaison::policy {
 // FieldOutcome.transform, e.g. "date_to_month".
 std::string TransformName(v1::Transform t);
 
-// The fields along `path` ("subject.birth_date") from `type`, or empty when
-// a segment does not name a field or a non-last segment is not a singular
-// message field.
+// The fields along `path` ("subject.birth_date", "history.by") from `type`,
+// or empty when a segment does not name a field or a non-last segment is
+// not a message field. A repeated message segment stands for each of its
+// elements.
 std::vector<const google::protobuf::FieldDescriptor*> ResolveFieldPath(
     const google::protobuf::Descriptor* type, absl::string_view path);
+
+// True for a field the broker sets itself in the messages agencies receive
+// (marked [(liaison.v1.routing) = true]): it needs no policy rule.
+bool IsRouting(const google::protobuf::FieldDescriptor* field);
+
+// The content fields of `type` that `ruled` (field paths with a rule) does
+// not cover, as paths, depth first in field order. A field is covered by a
+// rule for itself, or, for a message field, by rules covering each of its
+// own fields; routing fields and fields holding an AbstractedRecord (reduced
+// by the record rules) need none. The one definition of coverage: the
+// checker refuses a set that leaves a path here, and the abstraction
+// withholds it.
+std::vector<std::string> FieldsWithoutRule(
+    const google::protobuf::Descriptor* type,
+    const std::set<std::string>& ruled);
 
 // True when `t` can be applied to `field`: KEEP and DROP to any field; the
 // date, code and hash transforms to string fields (singular or repeated);

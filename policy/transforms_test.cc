@@ -145,11 +145,13 @@ TEST(TransformApplies, MatchesTransformsToFieldTypes) {
       TransformApplies(v1::TRANSFORM_UNSPECIFIED, field(health, "risk_level")));
 }
 
-TEST(ResolveFieldPath, FollowsSingularMessagesOnly) {
+TEST(ResolveFieldPath, FollowsMessageFields) {
   const auto* health = v1::HealthRecord::descriptor();
   EXPECT_EQ(ResolveFieldPath(health, "subject.birth_date").size(), 2u);
   EXPECT_EQ(ResolveFieldPath(health, "address").size(), 1u);
-  EXPECT_TRUE(ResolveFieldPath(health, "contacts.name").empty());
+  // Through a repeated message: the field of each element.
+  EXPECT_EQ(ResolveFieldPath(health, "contacts.name").size(), 2u);
+  EXPECT_TRUE(ResolveFieldPath(health, "medications.name").empty());
   EXPECT_TRUE(ResolveFieldPath(health, "subject.religion").empty());
   EXPECT_TRUE(ResolveFieldPath(health, "").empty());
   EXPECT_TRUE(ResolveFieldPath(health, "risk_level.x").empty());

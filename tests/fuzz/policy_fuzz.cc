@@ -22,7 +22,7 @@ const std::vector<liaison::policy::PolicySource>& DefaultSources() {
     auto* out = new std::vector<liaison::policy::PolicySource>();
     for (const char* name : {"sectors.textproto", "jurisdictions.textproto",
                              "code-mappings.textproto", "records.textproto",
-                             "agreements.textproto"}) {
+                             "envelopes.textproto", "agreements.textproto"}) {
       std::string path = std::string(LIAISON_POLICY_DIR) + "/" + name;
       std::FILE* f = std::fopen(path.c_str(), "rb");
       if (f == nullptr) liaison::fuzz::Violated("cannot read the default set");
