@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "certs/x509.h"
 
@@ -178,11 +179,31 @@ std::string BasisText(const v1::LegalBasis& basis) {
   return "-";
 }
 
-std::string SubjectText(const v1::Subject& subject) {
-  return subject.birth_date().empty()
-             ? subject.identifier()
-             : absl::StrCat(subject.identifier(), " (born ",
-                            subject.birth_date(), ")");
+// The person a message is about. Below SUMMARY the broker may give the
+// birth date as an age band ("13-15") or withhold it.
+std::string SubjectText(const v1::Subject& s) {
+  if (s.identifier().empty()) return "-";
+  if (s.birth_date().empty()) return s.identifier();
+  absl::CivilDay day;
+  const bool date =
+      s.birth_date().size() == 10 && absl::ParseCivilTime(s.birth_date(), &day);
+  return absl::StrCat(s.identifier(), date ? " (born " : " (age band ",
+                      s.birth_date(), ")");
+}
+
+// The envelope fields the broker withheld, e.g. "concerns,
+// requested_action"; empty when none was.
+std::string WithheldText(const v1::EnvelopeOutcome& envelope) {
+  std::vector<std::string> withheld;
+  for (const v1::FieldOutcome& f : envelope.fields()) {
+    if (f.treatment() == v1::FieldOutcome::TREATMENT_WITHHELD) {
+      withheld.push_back(f.field());
+    }
+  }
+  if (withheld.empty()) return "";
+  return absl::StrCat(absl::StrJoin(withheld, ", "), " (at ",
+                      Readable(v1::Level_Name(envelope.level()), "LEVEL_"),
+                      ")");
 }
 
 }  // namespace
@@ -216,13 +237,6 @@ std::string ActedBy(const std::string& agency_id,
 }
 
 namespace {
-
-// The person a referral is about.
-std::string SubjectLine(const v1::Subject& s) {
-  if (s.identifier().empty()) return "-";
-  if (s.birth_date().empty()) return s.identifier();
-  return absl::StrCat(s.identifier(), " (born ", s.birth_date(), ")");
-}
 
 // Named as the policy's explanations name parties, so that a denial's
 // message and `liaison consent show` read alike.
@@ -292,11 +306,12 @@ std::string DescribeInboxMessage(const v1::InboxMessage& m) {
                                                          ? r.history(0).by()
                                                          : v1::Professional()))
           .Add("case", r.case_id())
-          .Add("subject", SubjectLine(r.subject()))
+          .Add("subject", SubjectText(r.subject()))
           .Add("urgency", UrgencyName(r.urgency()))
           .Add("concerns", Concerns(r.concerns()))
           .Add("requested",
                r.requested_action().empty() ? "-" : r.requested_action())
+          .AddIfSet("withheld", WithheldText(r.envelope()))
           .AddRaw(RecordLines(r.record(), 2, 11, /*with_content=*/false));
       break;
     }
@@ -366,12 +381,13 @@ std::string DescribeReferral(const v1::Referral& r) {
       .Add("case", r.case_id())
       .Add("from", r.sender_agency_id())
       .Add("to", r.recipient_agency_id())
-      .Add("subject", SubjectLine(r.subject()))
+      .Add("subject", SubjectText(r.subject()))
       .Add("status", StatusName(r.status()))
       .Add("urgency", UrgencyName(r.urgency()))
       .Add("concerns", Concerns(r.concerns()))
       .Add("requested",
            r.requested_action().empty() ? "-" : r.requested_action())
+      .AddIfSet("withheld", WithheldText(r.envelope()))
       .AddRaw(RecordLines(r.record(), 0, 11, /*with_content=*/true))
       .AddRaw("history:\n");
   for (const v1::ReferralEvent& e : r.history()) {
@@ -398,7 +414,7 @@ std::string DescribeConsent(const v1::Consent& c) {
                                : "consent")
       .Add("recorded by", or_dash(c.recorded_by_agency_id()))
       .Add(c.refused() ? "refused by" : "granted by", GrantorText(c))
-      .Add("subject", SubjectLine(c.subject()))
+      .Add("subject", SubjectText(c.subject()))
       .Add("disclosing", PartiesText(c.disclosing()))
       .Add("recipients", PartiesText(c.recipients()))
       .Add("purposes",

@@ -268,7 +268,58 @@ basis { override {
 EOF
 as agency-malmo-social "${social_worker[@]}" send-referral referral-to-police.textproto |
   grep -E '^(referral|recipient|level):' | sed 's/^/    /'
-for m in $(as agency-malmo-police inbox | sed -n 's/^message: *//p'); do
+
+step "The police's inbox: the whole referral at CATEGORY, the birth date as an age band, the requested action withheld"
+as agency-malmo-police inbox >police-inbox.txt
+sed 's/^/    /' police-inbox.txt
+grep -q '(age band ' police-inbox.txt && ! grep -q '2011-03-04' police-inbox.txt ||
+  { echo "the police received the exact birth date at CATEGORY" >&2; exit 1; }
+grep -q 'withheld: *requested_action' police-inbox.txt ||
+  { echo "the police received the requested action at CATEGORY" >&2; exit 1; }
+for m in $(sed -n 's/^message: *//p' police-inbox.txt); do
+  as agency-malmo-police ack "$m" >/dev/null
+done
+
+step "The mother agrees that the hospital may tell the police the pupil is known to it (SIGNAL: the most consent allows on that route)"
+cat >consent-hospital-police.textproto <<EOF
+grantor: GRANTOR_GUARDIAN
+grantor_relation: "mother"
+subject { identifier: "20110304-1234" birth_date: "2011-03-04" }
+disclosing { sector: "health" }
+recipients { agency_id: "malmo-police" }
+purposes: "child_welfare"
+max_level: LEVEL_SIGNAL
+evidence { form_reference: "MH-2026-0907" form_version: "consent-v3" language: "sv" }
+EOF
+as agency-malmo-hospital "${clinician[@]}" consent record consent-hospital-police.textproto >consent-police.txt
+police_consent=$(sed -n 's/^consent: *//p' consent-police.txt)
+[ -n "$police_consent" ] || { echo "no consent id in the output" >&2; exit 1; }
+cat >referral-hospital-police.textproto <<EOF
+destination { agency_id: "malmo-police" }
+subject { identifier: "20110304-1234" birth_date: "2011-03-04" }
+purpose: "child_welfare"
+concerns: CONCERN_CATEGORY_SELF_HARM
+urgency: URGENCY_ROUTINE
+requested_action: "Call the ward before interviewing the pupil: she was treated after self-harm."
+record { health {
+  subject { identifier: "20110304-1234" birth_date: "2011-03-04" }
+  clinician_notes: "Admitted after self-harm; discharged to outpatient care."
+  active_involvement: true
+  contact_point { name: "Hospital social work, duty line" phone: "+46401000100" }
+} }
+basis { consent_id: "$police_consent" }
+checklist { concern_verified: true person_informed: true
+            colleague_or_expert_consulted: true manager_approved: true }
+EOF
+as agency-malmo-hospital "${clinician[@]}" send-referral referral-hospital-police.textproto |
+  grep -E '^(referral|level):' | sed 's/^/    /'
+as agency-malmo-police inbox >police-inbox-signal.txt
+sed 's/^/    /' police-inbox-signal.txt
+grep -q 'concerns: *-' police-inbox-signal.txt &&
+  grep -q 'requested: *-' police-inbox-signal.txt &&
+  ! grep -q 'self-harm\|2011-03-04' police-inbox-signal.txt ||
+  { echo "the police received more than SIGNAL" >&2; exit 1; }
+for m in $(sed -n 's/^message: *//p' police-inbox-signal.txt); do
   as agency-malmo-police ack "$m" >/dev/null
 done
 

@@ -811,7 +811,13 @@ TEST(LiaisonPolicy, ExplainShowsDecisionReasonsAndRecord) {
        {"ALLOWED at LEVEL_CATEGORY", "health-to-social-care-welfare",
         "chapter V (F00-F99)", "birth_date: \"13-15\"",
         "municipality: \"Malmo\"", "health.clinician_notes: withheld (drop)",
-        "more would be available under an override"}) {
+        "more would be available under an override",
+        // The envelope beside the record: the birth date as an age band,
+        // the concerns kept, the sender's free text withheld.
+        "envelope (referral) at LEVEL_CATEGORY",
+        "referral.subject.birth_date: generalised (birth_date_to_age_band)",
+        "referral.concerns: kept (keep)",
+        "referral.requested_action: withheld (drop)"}) {
     EXPECT_TRUE(absl::StrContains(social.output, want)) << want << " in:\n"
                                                         << social.output;
   }
@@ -834,6 +840,20 @@ TEST(LiaisonPolicy, ExplainShowsDecisionReasonsAndRecord) {
   EXPECT_EQ(denied.exit_code, 1) << denied.output;
   EXPECT_TRUE(absl::StrContains(denied.output, "DENIED")) << denied.output;
   EXPECT_TRUE(absl::StrContains(denied.output, "no agreement covers"));
+
+  ToolRun envelope = Tool(absl::StrCat(
+      "explain --policy=", kDefault,
+      " --from=health --to=police --purpose=child_welfare --basis=consent"
+      " --message=summary_request"));
+  EXPECT_EQ(envelope.exit_code, 0) << envelope.output;
+  EXPECT_TRUE(absl::StrContains(
+      envelope.output, "summary_request.subject.birth_date: withheld (drop)"))
+      << envelope.output;
+  EXPECT_EQ(Tool(absl::StrCat("explain --policy=", kDefault,
+                              " --from=health --to=police --purpose=x"
+                              " --basis=consent --message=case"))
+                .exit_code,
+            2);
 
   ToolRun usage = Tool("explain --policy=" + kDefault + " --from=health");
   EXPECT_EQ(usage.exit_code, 2) << usage.output;

@@ -4,9 +4,11 @@
 // (explain); 1 the set has errors (check) or the disclosure is denied
 // (explain); 2 the command line could not be understood, or an input could
 // not be read or does not check. Errors go to stderr.
+#include <google/protobuf/message.h>
 #include <google/protobuf/text_format.h>
 
 #include <iostream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -18,6 +20,7 @@
 #include "certs/command_line.h"
 #include "clients/referral_file.h"
 #include "policy/disclosure.h"
+#include "policy/envelopes.h"
 #include "policy/policy_set.h"
 
 namespace liaison::policy {
@@ -52,7 +55,10 @@ Loads every *.textproto file in DIR as a liaison.v1.PolicyFile and checks:
     at least one basis, dates, and no two agreements covering the same
     route and purpose at the same time;
   - field rules: a rule for every field of every record type, transforms
-    that fit the field, each level giving at least what the one below gives.
+    that fit the field, each level giving at least what the one below gives;
+  - envelope rules: the same for every content field of every message an
+    agency can receive (referral, referral_update, summary_request,
+    summary, notice, case, consent), and a view level where one is needed.
 
 Every error names its file and line. On success prints the set's version
 (the digest every decision records) and what it holds; exit status 0. On
@@ -63,13 +69,17 @@ Example:
 )"},
       {"explain",
        {"policy", "from", "to", "purpose", "basis", "basis_file",
-        "jurisdiction", "record", "date", "relationship", "consent"},
+        "jurisdiction", "record", "date", "relationship", "consent",
+        "message"},
        R"(Usage: liaison-policy explain --policy=DIR --from=SENDER --to=RECIPIENT
            --purpose=PURPOSE --basis=BASIS [--record=FILE] [--consent=FILE]
            [--jurisdiction=ID] [--date=YYYY-MM-DD] [--norelationship]
+           [--message=ENVELOPE]
 
 Decides one disclosure as the broker would, and prints the decision, the
-chain of reasons and, given a record, what the recipient would receive.
+chain of reasons, what the envelope around the record keeps and withholds
+(the subject, concerns, free texts, who wrote them) and, given a record,
+what the recipient would receive of it.
 
 Flags:
   --policy=DIR        the policy folder (required)
@@ -95,6 +105,8 @@ Flags:
   --date=YYYY-MM-DD   the day of the disclosure (default today, UTC)
   --norelationship    the recipient has no legitimate relationship to the
                       subject (by default it has)
+  --message=ENVELOPE  the message the record travels in, for its envelope
+                      rules: referral (default), summary_request or summary
 
 Exit status 0 when allowed, 1 when denied, 2 for a usage error or an input
 that cannot be read.
@@ -116,7 +128,7 @@ constexpr cli::FlagSpec kFlags[] = {
     {"basis", FlagType::kString},        {"basis_file", FlagType::kString},
     {"jurisdiction", FlagType::kString}, {"record", FlagType::kString},
     {"date", FlagType::kString},         {"relationship", FlagType::kBool},
-    {"consent", FlagType::kString}};
+    {"consent", FlagType::kString},      {"message", FlagType::kString}};
 
 const cli::ToolSpec& Tool() {
   static const cli::ToolSpec tool{"liaison-policy", kGeneralHelp, Commands(),
@@ -163,7 +175,8 @@ int RunCheck(const cli::CommandLine& cl) {
             << " checks: " << m.sectors_size() << " sectors, "
             << m.jurisdictions_size() << " jurisdictions, "
             << m.agreements_size() << " agreements, " << m.records_size()
-            << " record types, " << m.code_mappings_size()
+            << " record types, " << m.envelopes_size()
+            << " envelope messages, " << m.code_mappings_size()
             << " code mappings\n";
   return 0;
 }
@@ -192,6 +205,29 @@ std::string TreatmentWord(v1::FieldOutcome::Treatment t) {
   }
 }
 
+// Prints what the `message` envelope around a record keeps and withholds
+// at `level`.
+void PrintEnvelope(const PolicySet& set, const std::string& message,
+                   v1::Level level, absl::CivilDay day) {
+  const google::protobuf::Descriptor* type = EnvelopeType(message);
+  std::unique_ptr<google::protobuf::Message> envelope(
+      google::protobuf::MessageFactory::generated_factory()
+          ->GetPrototype(type)
+          ->New());
+  AbstractEnvelope(set, message, level, envelope.get(), day,
+                   "liaison-policy explain");
+  const auto& outcome = static_cast<const v1::EnvelopeOutcome&>(
+      envelope->GetReflection()->GetMessage(
+          *envelope, type->FindFieldByName("envelope")));
+  std::cout << "envelope (" << message << ") at "
+            << v1::Level_Name(outcome.level()) << ":\n";
+  for (const v1::FieldOutcome& f : outcome.fields()) {
+    std::cout << "  " << message << "." << f.field() << ": "
+              << TreatmentWord(f.treatment()) << " (" << f.transform()
+              << ")\n";
+  }
+}
+
 int RunExplain(const cli::CommandLine& cl) {
   if (cl.positional.size() > 1) {
     return UsageError(
@@ -202,6 +238,15 @@ int RunExplain(const cli::CommandLine& cl) {
     if (Value(cl, required).empty()) {
       return UsageError(absl::StrCat("explain needs --", required), "explain");
     }
+  }
+  const std::string message =
+      Value(cl, "message").empty() ? "referral" : Value(cl, "message");
+  if (message != "referral" && message != "summary_request" &&
+      message != "summary") {
+    return UsageError(absl::StrCat("--message=", message,
+                                   ": use referral, summary_request or "
+                                   "summary"),
+                      "explain");
   }
   absl::StatusOr<std::shared_ptr<const PolicySet>> set =
       PolicySet::FromDirectory(Value(cl, "policy"));
@@ -303,6 +348,7 @@ int RunExplain(const cli::CommandLine& cl) {
   for (size_t i = 0; i < d.reasons.size(); ++i) {
     std::cout << "  " << i + 1 << ". " << d.reasons[i] << "\n";
   }
+  if (d.allowed) PrintEnvelope(**set, message, d.level, day);
   if (q.record_type.empty()) return d.allowed ? 0 : 1;
 
   const v1::AbstractedRecord out =
