@@ -91,7 +91,8 @@ v1::LogEntry DecisionEntry(
   e.set_basis(BasisKindOf(*f.basis));
   if (f.basis->has_consent_id()) e.set_consent_id(f.basis->consent_id());
   if (f.basis->has_override()) {
-    *e.mutable_justification() = f.basis->override();
+    *e.mutable_justification() =
+        policy::NormalisedJustification(f.basis->override());
     e.mutable_justification()->clear_statement();
   }
   e.set_agreement_id(decision.agreement_id);
@@ -560,6 +561,7 @@ absl::Status ValidateAnswerSummaryRequest(
   std::vector<std::string> problems;
   if (r.request_id().empty()) problems.push_back("request_id is missing");
   CheckRecord(r.record(), &problems);
+  if (r.has_basis()) CheckBasis(r.basis(), &problems);
   return Malformed("answer", problems);
 }
 
@@ -1118,7 +1120,8 @@ grpc::ServerUnaryReactor* ExchangeService::RecordManualDisclosure(
   e.set_basis(BasisKindOf(r.basis()));
   if (r.basis().has_consent_id()) e.set_consent_id(r.basis().consent_id());
   if (r.basis().has_override()) {
-    *e.mutable_justification() = r.basis().override();
+    *e.mutable_justification() =
+        policy::NormalisedJustification(r.basis().override());
     e.mutable_justification()->clear_statement();
   }
   e.set_purpose(r.purpose());
@@ -1369,6 +1372,8 @@ void ExchangeService::AskHolder(grpc::ServerUnaryReactor* reactor,
   policy::DisclosureQuery query =
       QueryFor(*holder, *requester, request->purpose(), request->basis(),
                relationship, "", now);
+  // A risk the requester cites is for the holder to judge.
+  query.override_requested = request->basis().has_override();
   query.subject_pseudonym = pseudonym;
   AddConsentFacts(consent, &query);
   const Decided decided = DecideAndAbstract(query, nullptr);
@@ -1469,8 +1474,10 @@ grpc::ServerUnaryReactor* ExchangeService::AnswerSummaryRequest(
                   "nothing was disclosed"))));
           return;
         }
-        // A copy: the lambda below takes `stored` over.
-        const v1::LegalBasis basis = asked.basis();
+        // The holder's own basis, else the request's. A copy: the lambda
+        // below takes `stored` over.
+        const v1::LegalBasis basis =
+            request->has_basis() ? request->basis() : asked.basis();
         WithConsentFacts(
             basis, pseudonym, reactor,
             [this, reactor, request, response, holder, professional, pseudonym,
@@ -1498,12 +1505,35 @@ void ExchangeService::Answer(grpc::ServerUnaryReactor* reactor,
   const v1::SummaryRequestReceived& asked = stored->request;
   const v1::Record& record = request->record();
   const absl::Time now = clock_->Now();
-  policy::DisclosureQuery query = QueryFor(
-      holder, *requester, asked.purpose(), asked.basis(),
-      stored->legitimate_relationship, policy::RecordType(record), now);
+  const v1::LegalBasis& basis =
+      request->has_basis() ? request->basis() : asked.basis();
+  policy::DisclosureQuery query =
+      QueryFor(holder, *requester, asked.purpose(), basis,
+               stored->legitimate_relationship, policy::RecordType(record), now);
   query.subject_pseudonym = pseudonym;
   AddConsentFacts(consent, &query);
-  Decided decided = DecideAndAbstract(query, &record);
+  Decided decided;
+  if (request->has_basis() || !asked.basis().has_override()) {
+    decided = DecideAndAbstract(query, &record);
+  } else {
+    // The requester's override is its own judgement of the risk, not the
+    // holder's: the holder's data leaves only on the holder's judgement.
+    const v1::Justification& cited = asked.basis().override();
+    decided.policy = policy_->Get();
+    decided.decision.policy_version = decided.policy->version();
+    decided.decision.reasons.push_back(absl::StrCat(
+        "summary request ", asked.request_id(), " cites a risk (",
+        v1::OverrideCategory_IsValid(cited.category())
+            ? v1::OverrideCategory_Name(cited.category())
+            : "no category",
+        " under ", Bounded(cited.legal_provision()), ") assessed at \"",
+        asked.requester_agency_id(),
+        "\"; an override is the holder's own judgement: answer with "
+        "basis.override giving the category, the legal provision, your "
+        "statement, an assessor from your agency and, where the agreement "
+        "asks for two persons, an approver from your agency; or answer under "
+        "a consent or statutory duty of your own"));
+  }
   const std::string summary_id = NewId("sum-");
   EntryFacts facts;
   facts.actor = &holder;
@@ -1513,7 +1543,7 @@ void ExchangeService::Answer(grpc::ServerUnaryReactor* reactor,
   facts.case_id = stored->case_id;
   facts.message_id = summary_id;
   facts.purpose = asked.purpose();
-  facts.basis = &asked.basis();
+  facts.basis = &basis;
   facts.record_type = policy::RecordType(record);
   facts.now = now;
   v1::LogEntry entry =

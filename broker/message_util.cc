@@ -5,6 +5,7 @@
 #include <openssl/sha.h>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 
 namespace liaison {
 
@@ -41,6 +42,16 @@ void SetTime(google::protobuf::Timestamp* ts, absl::Time t) {
 
 absl::Time TimeOf(const google::protobuf::Timestamp& ts) {
   return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+std::string Bounded(absl::string_view text) {
+  if (text.size() <= kQuoteLimit) return std::string(text);
+  size_t cut = kQuoteLimit;
+  // Back off continuation bytes (10xxxxxx) so a character is not split.
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) {
+    --cut;
+  }
+  return absl::StrCat(text.substr(0, cut), "...(", text.size(), " bytes)");
 }
 
 }  // namespace liaison

@@ -1,5 +1,5 @@
-// Small conversions every part of the broker shares: digests of messages
-// and timestamps.
+// Small conversions every part of the broker shares: digests of messages,
+// timestamps, and quoting untrusted text.
 #ifndef LIAISON_BROKER_MESSAGE_UTIL_H_
 #define LIAISON_BROKER_MESSAGE_UTIL_H_
 
@@ -23,6 +23,15 @@ std::string DeterministicBytes(const google::protobuf::Message& message);
 // Whole microseconds, the precision the broker records.
 void SetTime(google::protobuf::Timestamp* ts, absl::Time t);
 absl::Time TimeOf(const google::protobuf::Timestamp& ts);
+
+// The longest untrusted text an error message or a log entry quotes, in
+// bytes.
+inline constexpr size_t kQuoteLimit = 200;
+
+// `text` as an error message or a log entry may quote it: unchanged when it
+// has at most kQuoteLimit bytes, else cut there on a UTF-8 character
+// boundary and marked "...(N bytes)" with its full size.
+std::string Bounded(absl::string_view text);
 
 }  // namespace liaison
 

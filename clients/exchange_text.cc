@@ -352,6 +352,16 @@ std::string DescribeInboxMessage(const v1::InboxMessage& m) {
           .Add("subject", SubjectText(s.subject()))
           .Add("purpose", s.purpose())
           .Add("basis", BasisText(s.basis()));
+      if (s.basis().has_override()) {
+        // A risk the requester cites: for this agency to judge, and to
+        // answer only under an override of its own.
+        const v1::Justification& j = s.basis().override();
+        lines.Add("assessed", ActedBy(s.requester_agency_id(), j.assessor()))
+            .AddIfSet("statement", j.statement())
+            .Add("to answer",
+                 "judge the risk yourself: answer-summary --basis_file with "
+                 "your own override");
+      }
       break;
     }
     case v1::InboxMessage::kSummary: {

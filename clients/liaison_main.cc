@@ -73,6 +73,9 @@ ABSL_FLAG(std::string, reason, "",
           "referral decline: why; consent withdraw: why the consent is "
           "withdrawn.");
 ABSL_FLAG(std::string, question, "", "referral info: the information needed.");
+ABSL_FLAG(std::string, basis_file, "",
+          "answer-summary: your agency's own legal basis for answering, a "
+          "liaison.v1.LegalBasis in text format (e.g. your override).");
 ABSL_FLAG(std::string, outcome, "", "referral close: the outcome.");
 ABSL_FLAG(std::string, feedback_duty, "",
           "referral moves: the statutory duty (its id in the agreement) on "
@@ -326,6 +329,11 @@ int RunAnswerSummary(const Invocation& in) {
   request.set_request_id(in.args[0]);
   int exit_code = 0;
   if (!ReadFileFor(in.args[1], request.mutable_record(), &exit_code)) {
+    return exit_code;
+  }
+  if (const std::string basis = absl::GetFlag(FLAGS_basis_file);
+      !basis.empty() &&
+      !ReadFileFor(basis, request.mutable_basis(), &exit_code)) {
     return exit_code;
   }
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = Connect(in);
@@ -911,6 +919,7 @@ Example file:
        {R"(liaison answer-summary: answer a summary request your agency received.
 
 Usage: liaison [connection flags] answer-summary REQUEST_ID FILE
+           [--basis_file=BASIS_FILE]
 
 REQUEST_ID is the "request" shown for a summary request in `liaison inbox`.
 FILE is your full record about the person, a liaison.v1.Record in protobuf
@@ -919,9 +928,23 @@ the person the request names. The broker reduces it to the level the
 requester may see, logs the disclosure and delivers it. A request is
 answered once; a second answer is FAILED_PRECONDITION.
 
+The answer is decided on the request's basis (a consent or a statutory
+duty) unless --basis_file gives your own. A request that cites a risk (an
+override) is yours to judge: to answer it under an override, give your own
+in BASIS_FILE, a liaison.v1.LegalBasis in text format, with your assessor
+and, where the agreement asks for two persons, your approving manager:
+
+  override {
+    category: OVERRIDE_CATEGORY_CHILD_PROTECTION
+    legal_provision: "OSL 10 kap. 28 §"
+    statement: "Why the risk to the child outweighs confidentiality here."
+    assessor { id: "c-311" role: "child psychiatrist" }
+    approver { id: "md-2" role: "medical director" }
+  }
+
 Prints the level the requester receives.
 )",
-        {},
+        {"basis_file"},
         RunAnswerSummary}},
       {"inbox",
        {R"(liaison inbox: show your agency's inbox.

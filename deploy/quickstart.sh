@@ -323,7 +323,7 @@ for m in $(sed -n 's/^message: *//p' police-inbox-signal.txt); do
   as agency-malmo-police ack "$m" >/dev/null
 done
 
-step "The police ask the hospital for a summary under an override: alone, the two-person rule refuses it"
+step "The police ask the hospital for a summary, citing a risk: a request, for the hospital to judge"
 cat >ask-hospital-police.textproto <<EOF
 holder { agency_id: "malmo-hospital" }
 subject { identifier: "20110304-1234" birth_date: "2011-03-04" }
@@ -336,21 +336,43 @@ basis { override {
   assessor { id: "off-11" role: "investigating officer" }
 } }
 EOF
-if as agency-malmo-police "${police_officer[@]}" request-summary ask-hospital-police.textproto 2>alone.txt; then
+as agency-malmo-police "${police_officer[@]}" request-summary ask-hospital-police.textproto |
+  sed 's/^/    /'
+
+step "The hospital's inbox: the risk the police cite, with their officer's statement"
+as agency-malmo-hospital "${clinician[@]}" inbox >hospital-inbox-2.txt
+sed 's/^/    /' hospital-inbox-2.txt
+police_request=$(sed -n 's/^ *request: *//p' hospital-inbox-2.txt)
+[ -n "$police_request" ] || { echo "no police request in the hospital's inbox" >&2; exit 1; }
+
+step "Answering on the police's judgement is refused: the override must be the hospital's own"
+if as agency-malmo-hospital "${clinician[@]}" answer-summary "$police_request" \
+    hospital-record.textproto 2>theirs.txt; then
+  echo "the hospital's record left on the police's judgement" >&2; exit 1
+fi
+sed 's/^/    /' theirs.txt
+
+step "The hospital's psychiatrist judges the risk; alone, the two-person rule refuses it"
+cat >hospital-override.textproto <<EOF
+# The hospital's own override (liaison.v1.LegalBasis): its professional
+# judges that the risk to the child outweighs the patient's confidentiality.
+override {
+  category: OVERRIDE_CATEGORY_CHILD_PROTECTION
+  legal_provision: "OSL 10 kap. 28 §"
+  statement: "The injuries we treated in October match the pupil's account; the police need the diagnosis chapter to protect her."
+  assessor { id: "c-311" role: "child psychiatrist" }
+}
+EOF
+if as agency-malmo-hospital "${clinician[@]}" answer-summary "$police_request" \
+    hospital-record.textproto --basis_file=hospital-override.textproto 2>alone.txt; then
   echo "an override without its second person was accepted" >&2; exit 1
 fi
 sed 's/^/    /' alone.txt
 
-step "With the duty inspector's approval as the second person, the request goes to the hospital"
-sed -i 's/^  assessor { id: "off-11" role: "investigating officer" }$/&\n  approver { id: "insp-3" role: "duty inspector" }/' ask-hospital-police.textproto
-as agency-malmo-police "${police_officer[@]}" request-summary ask-hospital-police.textproto |
-  sed 's/^/    /'
-
-step "The hospital answers; the police receive CATEGORY, the most an override allows on that route"
-as agency-malmo-hospital "${clinician[@]}" inbox >hospital-inbox-2.txt
-police_request=$(sed -n 's/^ *request: *//p' hospital-inbox-2.txt)
-[ -n "$police_request" ] || { echo "no police request in the hospital's inbox" >&2; exit 1; }
-as agency-malmo-hospital "${clinician[@]}" answer-summary "$police_request" hospital-record.textproto |
+step "With the hospital's medical director approving, the police receive CATEGORY, the most an override allows on that route"
+sed -i 's/^  assessor { id: "c-311" role: "child psychiatrist" }$/&\n  approver { id: "md-2" role: "medical director" }/' hospital-override.textproto
+as agency-malmo-hospital "${clinician[@]}" answer-summary "$police_request" \
+  hospital-record.textproto --basis_file=hospital-override.textproto |
   sed 's/^/    /'
 for m in $(sed -n 's/^message: *//p' hospital-inbox-2.txt); do
   as agency-malmo-hospital ack "$m" >/dev/null

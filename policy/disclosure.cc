@@ -8,7 +8,9 @@
 #include <optional>
 #include <set>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/strings/str_join.h"
 #include "policy/transforms.h"
 
@@ -89,23 +91,58 @@ std::optional<std::string> OverrideProblem(const PolicySet& set,
                         " characters; jurisdiction \"", jurisdiction->id(),
                         "\" asks for at least ", min_chars);
   }
-  if (j.assessor().id().empty()) {
-    return std::string("the override names no assessing professional");
+  // Ids are compared as people are told apart: white space around them
+  // is not part of them, and case does not make another person.
+  const std::string assessor = NormalisedProfessionalId(j.assessor().id());
+  if (assessor.empty()) {
+    return std::string(
+        "the override names no assessing professional: give assessor.id");
   }
-  if (loaded.agreement.override_needs_two_persons()) {
-    if (j.approver().id().empty()) {
+  if (loaded.agreement.override_needs_two_persons() && !q.override_requested) {
+    const std::string approver = NormalisedProfessionalId(j.approver().id());
+    if (approver.empty()) {
       return absl::StrCat("agreement \"", loaded.agreement.id(),
-                          "\" needs an approving manager for overrides");
+                          "\" needs an approving manager for overrides: give "
+                          "approver.id");
     }
-    if (j.approver().id() == j.assessor().id()) {
+    if (absl::EqualsIgnoreCase(approver, assessor)) {
       return absl::StrCat("agreement \"", loaded.agreement.id(),
                           "\" needs an approving manager distinct from the "
                           "assessor \"",
-                          j.assessor().id(), "\"");
+                          assessor, "\"");
     }
   }
   return std::nullopt;
 }
+
+}  // namespace
+
+std::string NormalisedProfessionalId(absl::string_view id) {
+  // White space a form or a copy may put around an id: ASCII, no-break
+  // (U+00A0), zero-width (U+200B) and ideographic (U+3000) spaces.
+  static constexpr absl::string_view kSpaces[] = {
+      " ", "\t", "\n", "\r", "\v", "\f", "\xc2\xa0", "\xe2\x80\x8b",
+      "\xe3\x80\x80"};
+  for (bool trimmed = true; trimmed;) {
+    trimmed = false;
+    for (absl::string_view space : kSpaces) {
+      trimmed |= absl::ConsumePrefix(&id, space);
+      trimmed |= absl::ConsumeSuffix(&id, space);
+    }
+  }
+  return std::string(id);
+}
+
+v1::Justification NormalisedJustification(const v1::Justification& j) {
+  v1::Justification out = j;
+  out.mutable_assessor()->set_id(NormalisedProfessionalId(j.assessor().id()));
+  if (out.has_approver()) {
+    out.mutable_approver()->set_id(NormalisedProfessionalId(j.approver().id()));
+  }
+  return out;
+}
+
+namespace {
 
 bool AnyCovers(const PolicySet& set, const RepeatedPtrField<v1::Party>& parties,
                const std::string& agency_id, const std::string& sector) {
@@ -410,10 +447,14 @@ Decision Decide(const PolicySet& set, const DisclosureQuery& q) {
           "basis: override, ",
           v1::OverrideCategory_Name(q.basis.override().category()), " under ",
           q.basis.override().legal_provision(), ", assessed by ",
-          q.basis.override().assessor().id(),
-          a.override_needs_two_persons()
+          NormalisedProfessionalId(q.basis.override().assessor().id()),
+          q.override_requested
+              ? " at the recipient, which asks for it: the holder judges "
+                "the risk and answers only under its own override"
+          : a.override_needs_two_persons()
               ? absl::StrCat(" and approved by ",
-                             q.basis.override().approver().id())
+                             NormalisedProfessionalId(
+                                 q.basis.override().approver().id()))
               : "",
           "; the agreement gives up to ", LevelName(level), " under override"));
       break;

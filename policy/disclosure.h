@@ -34,6 +34,11 @@ struct DisclosureQuery {
   // True when the recipient is the named recipient of a referral, attached
   // to the case, or named by the consent.
   bool legitimate_relationship = false;
+  // True when the basis is an override the recipient asks the sender to
+  // make (a summary request citing a risk): it is checked like any
+  // override, but the two-person rule waits for the sender's own override
+  // in its answer, which is what discloses.
+  bool override_requested = false;
   absl::Time at;
   // Pseudonym of the subject the disclosure is about.
   std::string subject_pseudonym;
@@ -66,6 +71,15 @@ struct Decision {
 // agreement in force covers the route and purpose, the basis is one it
 // allows and is complete, and the relationship it requires is there.
 Decision Decide(const PolicySet& set, const DisclosureQuery& query);
+
+// A professional id as the broker compares and records it: without the
+// white space around it (ASCII, and the no-break, zero-width and
+// ideographic spaces a form may paste). Blank becomes empty.
+std::string NormalisedProfessionalId(absl::string_view id);
+
+// `j` with its assessor's and approver's ids normalised, as logs and
+// alerts record them.
+v1::Justification NormalisedJustification(const v1::Justification& j);
 
 // Whether `party` names the agency `agency_id` of `sector`: by id, by
 // sector, or as a public authority when the set marks its sector so.

@@ -151,6 +151,39 @@ TEST(Decide, EveryDefaultAgreementOnEveryBasis) {
               q->basis.mutable_override()->mutable_approver()->set_id("clin-1");
             }),
        v1::LEVEL_NONE, "health-to-police", "distinct from the assessor"},
+      {"health to police with a blank approver",
+       with(Query("health", "police", "crime_prevention", Override()),
+            [](DisclosureQuery* q) {
+              q->basis.mutable_override()->mutable_approver()->set_id(" ");
+            }),
+       v1::LEVEL_NONE, "health-to-police", "needs an approving manager"},
+      {"health to police with a no-break space as approver",
+       with(Query("health", "police", "crime_prevention", Override()),
+            [](DisclosureQuery* q) {
+              q->basis.mutable_override()->mutable_approver()->set_id(
+                  "\xc2\xa0\t");
+            }),
+       v1::LEVEL_NONE, "health-to-police", "needs an approving manager"},
+      {"health to police with the assessor approving, padded",
+       with(Query("health", "police", "crime_prevention", Override()),
+            [](DisclosureQuery* q) {
+              q->basis.mutable_override()->mutable_approver()->set_id(
+                  "clin-1 ");
+            }),
+       v1::LEVEL_NONE, "health-to-police", "distinct from the assessor"},
+      {"health to police with the assessor approving in capitals",
+       with(Query("health", "police", "crime_prevention", Override()),
+            [](DisclosureQuery* q) {
+              q->basis.mutable_override()->mutable_approver()->set_id(
+                  " CLIN-1");
+            }),
+       v1::LEVEL_NONE, "health-to-police", "distinct from the assessor"},
+      {"health to police with a blank assessor",
+       with(Query("health", "police", "crime_prevention", Override()),
+            [](DisclosureQuery* q) {
+              q->basis.mutable_override()->mutable_assessor()->set_id("\t ");
+            }),
+       v1::LEVEL_NONE, "health-to-police", "names no assessing professional"},
       {"police to social care under consent",
        Query("police", "social_care", "child_welfare", Consent()),
        v1::LEVEL_CATEGORY, "police-to-social-care-welfare", "allowed at"},

@@ -17,6 +17,7 @@
 #include <iterator>
 #include <map>
 #include <set>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -548,12 +549,14 @@ class ConsentTest : public ::testing::Test {
 
   absl::StatusOr<v1::AnswerSummaryRequestResponse> Answer(
       const Credentials& c, const std::string& request_id,
-      const v1::Record& record) {
+      const v1::Record& record,
+      const std::optional<v1::LegalBasis>& basis = std::nullopt) {
     grpc::ClientContext ctx;
     ctx.AddMetadata("liaison-professional-id", "dr-9");
     v1::AnswerSummaryRequestRequest r;
     r.set_request_id(request_id);
     *r.mutable_record() = record;
+    if (basis.has_value()) *r.mutable_basis() = *basis;
     v1::AnswerSummaryRequestResponse resp;
     const grpc::Status s = Stub(c)->AnswerSummaryRequest(&ctx, r, &resp);
     return Result(s, resp);
@@ -1487,8 +1490,9 @@ TEST_F(ConsentTest, AnOverrideAlertsTheAgencyWhoseDataLeftAndAwaitsReview) {
   // The recipient is not alerted.
   EXPECT_TRUE(ReadInbox(Channel(police_), 1, absl::Seconds(2), alert).empty());
 
-  // A summary: social care, attached to the case, asks the hospital under
-  // an override; the data leaves the hospital when it answers.
+  // A summary: social care, attached to the case, asks the hospital citing
+  // a risk; the data leaves the hospital when it answers under its own
+  // override.
   const std::string case_id = OpenCase(person, "alert-case");
   ASSERT_FALSE(case_id.empty());
   v1::Justification j = ValidJustification();
@@ -1497,7 +1501,11 @@ TEST_F(ConsentTest, AnOverrideAlertsTheAgencyWhoseDataLeftAndAwaitsReview) {
   auto asked =
       Ask(social_, AskHospital("alert-ask", person, OverrideBasis(j), case_id));
   ASSERT_TRUE(asked.ok()) << asked.status();
-  auto answered = Answer(hospital_, asked->request_id(), HealthRecord(person));
+  v1::Justification own = ValidJustification();
+  own.mutable_assessor()->set_id("dr-9");
+  own.mutable_assessor()->set_role("paediatrician");
+  auto answered = Answer(hospital_, asked->request_id(), HealthRecord(person),
+                         OverrideBasis(own));
   ASSERT_TRUE(answered.ok()) << answered.status();
   EXPECT_EQ(answered->level(), v1::LEVEL_SUMMARY);
   std::vector<v1::InboxMessage> at_social =
@@ -1534,6 +1542,9 @@ TEST_F(ConsentTest, AnOverrideAlertsTheAgencyWhoseDataLeftAndAwaitsReview) {
   ASSERT_EQ(by_message.count(summary_id), 1u);
   EXPECT_EQ(by_message[summary_id].entry().kind(), v1::ENTRY_KIND_OVERRIDE);
   EXPECT_EQ(by_message[summary_id].entry().counterpart(), "social");
+  EXPECT_EQ(
+      by_message[summary_id].entry().justification().assessor().id(),
+      "dr-9");
   EXPECT_EQ(by_message[summary_id].outcome(),
             v1::OverrideReview::OUTCOME_PENDING);
 }

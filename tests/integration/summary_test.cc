@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -161,11 +162,13 @@ class SummaryTest : public ::testing::Test {
 
   absl::StatusOr<v1::AnswerSummaryRequestResponse> Answer(
       const Credentials& c, const std::string& request_id,
-      const v1::Record& record) {
+      const v1::Record& record,
+      const std::optional<v1::LegalBasis>& basis = std::nullopt) {
     grpc::ClientContext ctx;
     v1::AnswerSummaryRequestRequest r;
     r.set_request_id(request_id);
     *r.mutable_record() = record;
+    if (basis.has_value()) *r.mutable_basis() = *basis;
     v1::AnswerSummaryRequestResponse resp;
     const grpc::Status s = Stub(c)->AnswerSummaryRequest(&ctx, r, &resp);
     return Result(s, resp);
@@ -480,10 +483,10 @@ TEST_F(SummaryTest, RequestsThePolicyWouldAnswerWithNothingAreDenied) {
   EXPECT_EQ(denials[0].actor(), "liaison://agency/education/school");
 }
 
-TEST_F(SummaryTest, AnOverrideRequestIsAnsweredAsAnOverride) {
-  // The police, attached to the case, ask health under an overriding-risk
-  // justification with two persons: the answer reaches CATEGORY, where
-  // consent gives SIGNAL.
+TEST_F(SummaryTest, ARiskTheRequesterCitesIsJudgedByTheHolder) {
+  // The police, attached to the case, ask health citing a risk to a child.
+  // Their officer's assessment is a request: no second police officer is
+  // needed, and it discloses nothing of the hospital's by itself.
   v1::RequestSummaryRequest ask = AskHospital("override");
   ask.set_purpose("crime_prevention");
   v1::Justification* j = ask.mutable_basis()->mutable_override();
@@ -492,7 +495,6 @@ TEST_F(SummaryTest, AnOverrideRequestIsAnsweredAsAnOverride) {
   j->set_statement(
       "A 15-year-old described ongoing violence at home to a duty officer.");
   j->mutable_assessor()->set_id("off-11");
-  j->mutable_approver()->set_id("insp-3");
   // Outside a case the police have no legitimate relationship to the child.
   auto outside = Ask(police_, ask);
   EXPECT_EQ(outside.status().code(), absl::StatusCode::kPermissionDenied);
@@ -502,29 +504,67 @@ TEST_F(SummaryTest, AnOverrideRequestIsAnsweredAsAnOverride) {
   const std::string case_id = OpenCase();
   AttachPolice(case_id);
   ask.set_case_id(case_id);
-  // Without an approver the two-person rule denies it.
-  ask.set_idempotency_key("override-alone");
-  j->clear_approver();
-  auto alone = Ask(police_, ask);
-  EXPECT_EQ(alone.status().code(), absl::StatusCode::kPermissionDenied);
-  EXPECT_TRUE(absl::StrContains(alone.status().message(), "approv"))
-      << alone.status();
-  j->mutable_approver()->set_id("insp-3");
   ask.set_idempotency_key("override-2");
   auto asked = Ask(police_, ask);
   ASSERT_TRUE(asked.ok()) << asked.status();
+  // The hospital sees the risk the police cite, statement and all.
   std::vector<v1::InboxMessage> at_hospital = Take(hospital_, 1);
   ASSERT_EQ(at_hospital.size(), 1u);
-  EXPECT_EQ(at_hospital[0].summary_request().basis().override().statement(),
-            j->statement());
-  auto answered = Answer(hospital_, asked->request_id(), HealthRecord());
+  const v1::Justification& cited =
+      at_hospital[0].summary_request().basis().override();
+  EXPECT_EQ(cited.statement(), j->statement());
+  EXPECT_EQ(cited.assessor().id(), "off-11");
+  EXPECT_EQ(cited.category(), v1::OVERRIDE_CATEGORY_CHILD_PROTECTION);
+
+  // Answering on the police's judgement is refused, logged, and says what
+  // the hospital must give.
+  auto on_theirs = Answer(hospital_, asked->request_id(), HealthRecord());
+  EXPECT_EQ(on_theirs.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(absl::StrContains(on_theirs.status().message(),
+                                "the holder's own judgement"))
+      << on_theirs.status();
+  EXPECT_TRUE(absl::StrContains(on_theirs.status().message(), "approver"))
+      << on_theirs.status();
+
+  // The hospital's own override: its clinician assesses; the agreement asks
+  // for two persons, so its medical director approves. A blank or padded
+  // approver is not a second person.
+  v1::LegalBasis own;
+  v1::Justification* h = own.mutable_override();
+  h->set_category(v1::OVERRIDE_CATEGORY_CHILD_PROTECTION);
+  h->set_legal_provision("OSL 10 kap. 28 §");
+  h->set_statement(
+      "Injuries consistent with the account were treated here in October.");
+  h->mutable_assessor()->set_id("c-311");
+  for (const char* approver : {"", " ", "c-311 ", "\xc2\xa0" "C-311"}) {
+    SCOPED_TRACE(approver);
+    h->mutable_approver()->set_id(approver);
+    auto padded = Answer(hospital_, asked->request_id(), HealthRecord(), own);
+    EXPECT_EQ(padded.status().code(), absl::StatusCode::kPermissionDenied);
+    EXPECT_TRUE(absl::StrContains(padded.status().message(), "approv"))
+        << padded.status();
+  }
+  EXPECT_TRUE(Log(v1::ENTRY_KIND_OVERRIDE).empty());
+  h->mutable_approver()->set_id(" md-2 ");
+  h->mutable_approver()->set_role("medical director");
+  auto answered =
+      Answer(hospital_, asked->request_id(), HealthRecord(), own);
   ASSERT_TRUE(answered.ok()) << answered.status();
   EXPECT_EQ(answered->level(), v1::LEVEL_CATEGORY);
   std::vector<v1::LogEntry> overrides = Log(v1::ENTRY_KIND_OVERRIDE);
   ASSERT_EQ(overrides.size(), 1u);
   EXPECT_EQ(overrides[0].counterpart(), "police");
-  EXPECT_EQ(overrides[0].justification().approver().id(), "insp-3");
+  EXPECT_EQ(overrides[0].actor(), "liaison://agency/health/hospital");
+  // The hospital's professionals, as people are told apart.
+  EXPECT_EQ(overrides[0].justification().assessor().id(), "c-311");
+  EXPECT_EQ(overrides[0].justification().approver().id(), "md-2");
   EXPECT_EQ(overrides[0].justification().statement(), "");
+  // Every refused answer was logged as a denial naming the request.
+  int refused = 0;
+  for (const v1::LogEntry& e : Log(v1::ENTRY_KIND_DENIAL)) {
+    if (e.counterpart() == "police" && e.record_type() == "health") ++refused;
+  }
+  EXPECT_EQ(refused, 5);
 }
 
 }  // namespace
