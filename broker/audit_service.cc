@@ -13,6 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "broker/message_util.h"
+#include "broker/request_shape.h"
 #include "broker/status_macros.h"
 #include "certs/x509.h"
 
@@ -325,6 +326,9 @@ grpc::ServerUnaryReactor* AuditService::QueryLog(
     v1::QueryLogResponse* response) {
   absl::StatusOr<Caller> caller = Authorize(ctx);
   if (!caller.ok()) return FinishUnary(ctx, caller.status());
+  if (absl::Status s = CheckRequestShape(*request); !s.ok()) {
+    return FinishUnary(ctx, s);
+  }
   if (request->page_size() > kMaxPageSize) {
     return FinishUnary(ctx, absl::InvalidArgumentError(absl::StrCat(
                                 "page_size ", request->page_size(),
@@ -375,6 +379,9 @@ grpc::ServerWriteReactor<v1::ExportedEntry>* AuditService::ExportLog(
   absl::StatusOr<Caller> caller = Authorize(ctx);
   if (!caller.ok())
     return new RefusedStream<v1::ExportedEntry>(caller.status());
+  if (absl::Status s = CheckRequestShape(*request); !s.ok()) {
+    return new RefusedStream<v1::ExportedEntry>(s);
+  }
   absl::StatusOr<LogQuery> query = ToQuery(request->filter(), *caller);
   if (!query.ok()) return new RefusedStream<v1::ExportedEntry>(query.status());
   query->limit = kExportBatch;
@@ -388,6 +395,9 @@ grpc::ServerUnaryReactor* AuditService::SubjectAccessReport(
     v1::SubjectAccessReportResponse* response) {
   absl::StatusOr<Caller> caller = Authorize(ctx);
   if (!caller.ok()) return FinishUnary(ctx, caller.status());
+  if (absl::Status s = CheckRequestShape(*request); !s.ok()) {
+    return FinishUnary(ctx, s);
+  }
   if (request->subject().identifier().empty()) {
     return FinishUnary(ctx, absl::InvalidArgumentError(
                                 "subject.identifier is required: the person's "
@@ -430,6 +440,9 @@ grpc::ServerUnaryReactor* AuditService::ListOverrideReviews(
     v1::ListOverrideReviewsResponse* response) {
   absl::StatusOr<Caller> caller = Authorize(ctx);
   if (!caller.ok()) return FinishUnary(ctx, caller.status());
+  if (absl::Status s = CheckRequestShape(*request); !s.ok()) {
+    return FinishUnary(ctx, s);
+  }
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   store_->ListOverrideReviews(
       caller->scope, request->include_reviewed(),
@@ -450,6 +463,9 @@ grpc::ServerUnaryReactor* AuditService::ReviewOverride(
     v1::ReviewOverrideResponse* response) {
   absl::StatusOr<Caller> caller = Authorize(ctx);
   if (!caller.ok()) return FinishUnary(ctx, caller.status());
+  if (absl::Status s = CheckRequestShape(*request); !s.ok()) {
+    return FinishUnary(ctx, s);
+  }
   const v1::OverrideReview::Outcome outcome = request->outcome();
   if (outcome == v1::OverrideReview::OUTCOME_PENDING ||
       !v1::OverrideReview::Outcome_IsValid(outcome)) {
@@ -510,6 +526,9 @@ grpc::ServerUnaryReactor* AuditService::GetInclusionProof(
     const v1::GetInclusionProofRequest* request, v1::InclusionProof* response) {
   absl::StatusOr<Caller> caller = Authorize(ctx);
   if (!caller.ok()) return FinishUnary(ctx, caller.status());
+  if (absl::Status s = CheckRequestShape(*request); !s.ok()) {
+    return FinishUnary(ctx, s);
+  }
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   const uint64_t sequence = request->sequence();
   store_->LatestTreeHead([this, reactor, response, sequence,
@@ -538,6 +557,9 @@ grpc::ServerUnaryReactor* AuditService::GetConsistencyProof(
     v1::ConsistencyProof* response) {
   absl::StatusOr<Caller> caller = Authorize(ctx);
   if (!caller.ok()) return FinishUnary(ctx, caller.status());
+  if (absl::Status s = CheckRequestShape(*request); !s.ok()) {
+    return FinishUnary(ctx, s);
+  }
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   store_->LatestTreeHead([this, reactor, response,
                           first = request->first_size(),

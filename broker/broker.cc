@@ -14,6 +14,7 @@
 #include "absl/synchronization/notification.h"
 #include "broker/config.h"
 #include "broker/message_util.h"
+#include "broker/request_shape.h"
 #include "broker/sqlite_store.h"
 #include "broker/status_macros.h"
 #include "certs/x509.h"
@@ -186,6 +187,12 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(
       config.listen(), broker->server_identity_->Credentials(), &broker->port_);
   builder.SetMaxReceiveMessageSize(
       static_cast<int>(config.max_message_bytes()));
+  std::vector<
+      std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+      interceptors;
+  interceptors.push_back(
+      std::make_unique<UnparsableRequestInterceptorFactory>());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   builder.RegisterService(broker->identity_service_.get());
   builder.RegisterService(broker->exchange_service_.get());
   builder.RegisterService(broker->audit_service_.get());

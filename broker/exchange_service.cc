@@ -9,6 +9,7 @@
 #include "broker/message_util.h"
 #include "broker/notices.h"
 #include "broker/referral_lifecycle.h"
+#include "broker/request_shape.h"
 #include "certs/x509.h"
 
 namespace liaison {
@@ -196,7 +197,7 @@ void CheckSubject(const v1::Subject& subject, absl::string_view where,
   }
   if (!subject.birth_date().empty() && !IsDate(subject.birth_date())) {
     problems->push_back(absl::StrCat(where, ".birth_date \"",
-                                     subject.birth_date(),
+                                     Bounded(subject.birth_date()),
                                      "\" is not a date YYYY-MM-DD"));
   }
 }
@@ -681,6 +682,9 @@ grpc::ServerUnaryReactor* ExchangeService::SendReferral(
   absl::StatusOr<v1::Principal> sender =
       auth_->Authorize(*ctx->auth_context(), kAllowed, kServiceName);
   if (!sender.ok()) return FinishUnary(ctx, sender.status());
+  if (absl::Status s = CheckRequestShape(*request); !s.ok()) {
+    return FinishUnary(ctx, s);
+  }
   if (absl::Status s = ValidateSendReferral(*request); !s.ok()) {
     return FinishUnary(ctx, s);
   }
@@ -815,6 +819,9 @@ grpc::ServerWriteReactor<v1::InboxMessage>* ExchangeService::Receive(
   if (!caller.ok()) {
     return new RefusedStream<v1::InboxMessage>(caller.status());
   }
+  if (absl::Status s = CheckRequestShape(*request); !s.ok()) {
+    return new RefusedStream<v1::InboxMessage>(s);
+  }
   absl::Duration lease = request->lease_seconds() == 0
                              ? options_.default_lease
                              : absl::Seconds(request->lease_seconds());
@@ -841,6 +848,9 @@ grpc::ServerUnaryReactor* ExchangeService::Ack(grpc::CallbackServerContext* ctx,
   absl::StatusOr<v1::Principal> caller =
       auth_->Authorize(*ctx->auth_context(), kAllowed, kServiceName);
   if (!caller.ok()) return FinishUnary(ctx, caller.status());
+  if (absl::Status s = CheckRequestShape(*request); !s.ok()) {
+    return FinishUnary(ctx, s);
+  }
   if (request->message_id().empty()) {
     return FinishUnary(ctx,
                        absl::InvalidArgumentError("message_id is missing"));
@@ -875,6 +885,9 @@ grpc::ServerUnaryReactor* ExchangeService::GetReferral(
   absl::StatusOr<v1::Principal> caller =
       auth_->Authorize(*ctx->auth_context(), kAllowed, kServiceName);
   if (!caller.ok()) return FinishUnary(ctx, caller.status());
+  if (absl::Status s = CheckRequestShape(*request); !s.ok()) {
+    return FinishUnary(ctx, s);
+  }
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   store_->GetReferral(
       caller->id(), request->referral_id(),
@@ -903,6 +916,9 @@ grpc::ServerUnaryReactor* ExchangeService::UpdateReferral(
   absl::StatusOr<v1::Principal> caller =
       auth_->Authorize(*ctx->auth_context(), kAllowed, kServiceName);
   if (!caller.ok()) return FinishUnary(ctx, caller.status());
+  if (absl::Status s = CheckRequestShape(*request); !s.ok()) {
+    return FinishUnary(ctx, s);
+  }
   if (request->referral_id().empty()) {
     return FinishUnary(ctx,
                        absl::InvalidArgumentError("referral_id is missing"));
@@ -1012,6 +1028,9 @@ grpc::ServerUnaryReactor* ExchangeService::GetCase(
   absl::StatusOr<v1::Principal> caller =
       auth_->Authorize(*ctx->auth_context(), kAllowed, kServiceName);
   if (!caller.ok()) return FinishUnary(ctx, caller.status());
+  if (absl::Status s = CheckRequestShape(*request); !s.ok()) {
+    return FinishUnary(ctx, s);
+  }
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   store_->GetCase(caller->id(), request->case_id(),
                   [this, reactor, response](absl::StatusOr<v1::Case> c) {
@@ -1033,6 +1052,9 @@ grpc::ServerUnaryReactor* ExchangeService::HandOverCase(
   absl::StatusOr<v1::Principal> caller =
       auth_->Authorize(*ctx->auth_context(), kAllowed, kServiceName);
   if (!caller.ok()) return FinishUnary(ctx, caller.status());
+  if (absl::Status s = CheckRequestShape(*request); !s.ok()) {
+    return FinishUnary(ctx, s);
+  }
   if (request->to_agency_id().empty() || request->note().empty() ||
       request->note().size() > 2000) {
     return FinishUnary(ctx, absl::InvalidArgumentError(
@@ -1060,6 +1082,9 @@ grpc::ServerUnaryReactor* ExchangeService::RecordManualDisclosure(
   absl::StatusOr<v1::Principal> caller =
       auth_->Authorize(*ctx->auth_context(), kAllowed, kServiceName);
   if (!caller.ok()) return FinishUnary(ctx, caller.status());
+  if (absl::Status s = CheckRequestShape(*request); !s.ok()) {
+    return FinishUnary(ctx, s);
+  }
   const v1::RecordManualDisclosureRequest& r = *request;
   const absl::Time now = clock_->Now();
   std::vector<std::string> problems;
@@ -1202,6 +1227,9 @@ grpc::ServerUnaryReactor* ExchangeService::PushSummary(
   absl::StatusOr<v1::Principal> sender =
       auth_->Authorize(*ctx->auth_context(), kAllowed, kServiceName);
   if (!sender.ok()) return FinishUnary(ctx, sender.status());
+  if (absl::Status s = CheckRequestShape(*request); !s.ok()) {
+    return FinishUnary(ctx, s);
+  }
   if (absl::Status s = ValidatePushSummary(*request); !s.ok()) {
     return FinishUnary(ctx, s);
   }
@@ -1319,6 +1347,9 @@ grpc::ServerUnaryReactor* ExchangeService::RequestSummary(
   absl::StatusOr<v1::Principal> requester =
       auth_->Authorize(*ctx->auth_context(), kAllowed, kServiceName);
   if (!requester.ok()) return FinishUnary(ctx, requester.status());
+  if (absl::Status s = CheckRequestShape(*request); !s.ok()) {
+    return FinishUnary(ctx, s);
+  }
   if (absl::Status s = ValidateRequestSummary(*request); !s.ok()) {
     return FinishUnary(ctx, s);
   }
@@ -1433,6 +1464,9 @@ grpc::ServerUnaryReactor* ExchangeService::AnswerSummaryRequest(
   absl::StatusOr<v1::Principal> holder =
       auth_->Authorize(*ctx->auth_context(), kAllowed, kServiceName);
   if (!holder.ok()) return FinishUnary(ctx, holder.status());
+  if (absl::Status s = CheckRequestShape(*request); !s.ok()) {
+    return FinishUnary(ctx, s);
+  }
   if (absl::Status s = ValidateAnswerSummaryRequest(*request); !s.ok()) {
     return FinishUnary(ctx, s);
   }
@@ -1636,6 +1670,9 @@ grpc::ServerUnaryReactor* ExchangeService::RecordConsent(
   absl::StatusOr<v1::Principal> caller =
       auth_->Authorize(*ctx->auth_context(), kAllowed, kServiceName);
   if (!caller.ok()) return FinishUnary(ctx, caller.status());
+  if (absl::Status s = CheckRequestShape(*request); !s.ok()) {
+    return FinishUnary(ctx, s);
+  }
   if (request->idempotency_key().size() > 128) {
     return FinishUnary(
         ctx, absl::InvalidArgumentError("idempotency_key may be at most 128 "
@@ -1733,6 +1770,9 @@ grpc::ServerUnaryReactor* ExchangeService::GetConsent(
   absl::StatusOr<v1::Principal> caller =
       auth_->Authorize(*ctx->auth_context(), kAllowed, kServiceName);
   if (!caller.ok()) return FinishUnary(ctx, caller.status());
+  if (absl::Status s = CheckRequestShape(*request); !s.ok()) {
+    return FinishUnary(ctx, s);
+  }
   if (request->consent_id().empty()) {
     return FinishUnary(ctx,
                        absl::InvalidArgumentError("consent_id is missing"));
@@ -1759,6 +1799,9 @@ grpc::ServerUnaryReactor* ExchangeService::WithdrawConsent(
   absl::StatusOr<v1::Principal> caller =
       auth_->Authorize(*ctx->auth_context(), kAllowed, kServiceName);
   if (!caller.ok()) return FinishUnary(ctx, caller.status());
+  if (absl::Status s = CheckRequestShape(*request); !s.ok()) {
+    return FinishUnary(ctx, s);
+  }
   if (request->consent_id().empty() || request->reason().empty() ||
       request->reason().size() > 2000) {
     return FinishUnary(ctx, absl::InvalidArgumentError(

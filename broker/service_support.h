@@ -9,6 +9,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "broker/message_util.h"
 #include "liaison/v1/common.pb.h"
 
 namespace liaison {
@@ -42,14 +44,17 @@ class RefusedStream final : public grpc::ServerWriteReactor<Message> {
 
 // The professional the agency system named in the call's metadata
 // ("liaison-professional-id", "liaison-professional-role"); empty when none.
+// Each value is logged, so each is cut to kQuoteLimit bytes and marked so
+// (Bounded).
 inline v1::Professional ProfessionalOf(const grpc::CallbackServerContext* ctx) {
   v1::Professional p;
   const auto& md = ctx->client_metadata();
   if (auto it = md.find("liaison-professional-id"); it != md.end()) {
-    p.set_id(std::string(it->second.data(), it->second.size()));
+    p.set_id(Bounded(absl::string_view(it->second.data(), it->second.size())));
   }
   if (auto it = md.find("liaison-professional-role"); it != md.end()) {
-    p.set_role(std::string(it->second.data(), it->second.size()));
+    p.set_role(
+        Bounded(absl::string_view(it->second.data(), it->second.size())));
   }
   return p;
 }
