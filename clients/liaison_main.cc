@@ -936,7 +936,7 @@ and, where the agreement asks for two persons, your approving manager:
 
   override {
     category: OVERRIDE_CATEGORY_CHILD_PROTECTION
-    legal_provision: "OSL 10 kap. 28 §"
+    legal_provision: "OSL 10 kap. 21 §"
     statement: "Why the risk to the child outweighs confidentiality here."
     assessor { id: "c-311" role: "child psychiatrist" }
     approver { id: "md-2" role: "medical director" }

@@ -261,7 +261,7 @@ record { social_care {
 } }
 basis { override {
   category: OVERRIDE_CATEGORY_CHILD_PROTECTION
-  legal_provision: "SoL 14 kap. 1 §"
+  legal_provision: "OSL 10 kap. 21 §"
   statement: "The pupil disclosed violence at home; the parents must not be told before the police assess it."
   assessor { id: "sw-17" role: "duty social worker" }
 } }
@@ -331,7 +331,7 @@ case_id: "$case_id"
 purpose: "child_welfare"
 basis { override {
   category: OVERRIDE_CATEGORY_CHILD_PROTECTION
-  legal_provision: "OSL 10 kap. 28 §"
+  legal_provision: "OSL 10 kap. 21 §"
   statement: "Injuries may have been treated at the hospital; we need to know before interviewing the father."
   assessor { id: "off-11" role: "investigating officer" }
 } }
@@ -358,7 +358,7 @@ cat >hospital-override.textproto <<EOF
 # judges that the risk to the child outweighs the patient's confidentiality.
 override {
   category: OVERRIDE_CATEGORY_CHILD_PROTECTION
-  legal_provision: "OSL 10 kap. 28 §"
+  legal_provision: "OSL 10 kap. 21 §"
   statement: "The injuries we treated in October match the pupil's account; the police need the diagnosis chapter to protect her."
   assessor { id: "c-311" role: "child psychiatrist" }
 }

@@ -83,6 +83,25 @@ std::optional<std::string> OverrideProblem(const PolicySet& set,
                         v1::OverrideCategory_Name(j.category()), " (",
                         absl::StrJoin(listed->legal_provisions(), ", "), ")");
   }
+  // The provision must be one the route allows for the category, not only
+  // one the jurisdiction knows.
+  const v1::OverrideProvision* on_route = nullptr;
+  for (const v1::OverrideProvision& o :
+       loaded.agreement.override_provisions()) {
+    if (o.category() == j.category()) on_route = &o;
+  }
+  if (on_route == nullptr ||
+      !Names(on_route->legal_provisions(), j.legal_provision())) {
+    return absl::StrCat(
+        "legal provision \"", j.legal_provision(), "\" is not one agreement \"",
+        loaded.agreement.id(), "\" allows for ",
+        v1::OverrideCategory_Name(j.category()), " on this route",
+        on_route == nullptr
+            ? " (it allows no override of that category)"
+            : absl::StrCat(" (",
+                           absl::StrJoin(on_route->legal_provisions(), ", "),
+                           ")"));
+  }
   const uint32_t min_chars = jurisdiction->min_override_statement_chars() > 0
                                  ? jurisdiction->min_override_statement_chars()
                                  : 40;

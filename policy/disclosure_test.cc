@@ -49,12 +49,17 @@ v1::LegalBasis Duty(const std::string& id) {
   return b;
 }
 
+// The child-protection provision the default set allows on routes to the
+// police (suspected crimes against a child); routes to social services take
+// the duty to report concern, OSL 10 kap. 28 §.
+constexpr char kToPolice[] = "OSL 10 kap. 21 §";
+
 // A complete override in jurisdiction "se": child protection, two persons.
-v1::LegalBasis Override() {
+v1::LegalBasis Override(const std::string& provision = "OSL 10 kap. 28 §") {
   v1::LegalBasis b;
   v1::Justification* j = b.mutable_override();
   j->set_category(v1::OVERRIDE_CATEGORY_CHILD_PROTECTION);
-  j->set_legal_provision("OSL 10 kap. 28 §");
+  j->set_legal_provision(provision);
   j->set_statement(
       "Injuries seen at the emergency department point to violence at home.");
   j->mutable_assessor()->set_id("clin-1");
@@ -137,49 +142,49 @@ TEST(Decide, EveryDefaultAgreementOnEveryBasis) {
        Query("health", "police", "crime_prevention", Consent()),
        v1::LEVEL_SIGNAL, "health-to-police", "allowed at"},
       {"health to police under an approved override",
-       Query("health", "police", "crime_prevention", Override()),
+       Query("health", "police", "crime_prevention", Override(kToPolice)),
        v1::LEVEL_CATEGORY, "health-to-police", "allowed at"},
       {"health to police under an override with no approver",
-       with(Query("health", "police", "crime_prevention", Override()),
+       with(Query("health", "police", "crime_prevention", Override(kToPolice)),
             [](DisclosureQuery* q) {
               q->basis.mutable_override()->clear_approver();
             }),
        v1::LEVEL_NONE, "health-to-police", "needs an approving manager"},
       {"health to police with the assessor approving",
-       with(Query("health", "police", "crime_prevention", Override()),
+       with(Query("health", "police", "crime_prevention", Override(kToPolice)),
             [](DisclosureQuery* q) {
               q->basis.mutable_override()->mutable_approver()->set_id("clin-1");
             }),
        v1::LEVEL_NONE, "health-to-police", "distinct from the assessor"},
       {"health to police with a blank approver",
-       with(Query("health", "police", "crime_prevention", Override()),
+       with(Query("health", "police", "crime_prevention", Override(kToPolice)),
             [](DisclosureQuery* q) {
               q->basis.mutable_override()->mutable_approver()->set_id(" ");
             }),
        v1::LEVEL_NONE, "health-to-police", "needs an approving manager"},
       {"health to police with a no-break space as approver",
-       with(Query("health", "police", "crime_prevention", Override()),
+       with(Query("health", "police", "crime_prevention", Override(kToPolice)),
             [](DisclosureQuery* q) {
               q->basis.mutable_override()->mutable_approver()->set_id(
                   "\xc2\xa0\t");
             }),
        v1::LEVEL_NONE, "health-to-police", "needs an approving manager"},
       {"health to police with the assessor approving, padded",
-       with(Query("health", "police", "crime_prevention", Override()),
+       with(Query("health", "police", "crime_prevention", Override(kToPolice)),
             [](DisclosureQuery* q) {
               q->basis.mutable_override()->mutable_approver()->set_id(
                   "clin-1 ");
             }),
        v1::LEVEL_NONE, "health-to-police", "distinct from the assessor"},
       {"health to police with the assessor approving in capitals",
-       with(Query("health", "police", "crime_prevention", Override()),
+       with(Query("health", "police", "crime_prevention", Override(kToPolice)),
             [](DisclosureQuery* q) {
               q->basis.mutable_override()->mutable_approver()->set_id(
                   " CLIN-1");
             }),
        v1::LEVEL_NONE, "health-to-police", "distinct from the assessor"},
       {"health to police with a blank assessor",
-       with(Query("health", "police", "crime_prevention", Override()),
+       with(Query("health", "police", "crime_prevention", Override(kToPolice)),
             [](DisclosureQuery* q) {
               q->basis.mutable_override()->mutable_assessor()->set_id("\t ");
             }),
@@ -200,7 +205,7 @@ TEST(Decide, EveryDefaultAgreementOnEveryBasis) {
        Query("social_care", "education", "child_welfare", Consent()),
        v1::LEVEL_CATEGORY, "social-care-to-partners-welfare", "allowed at"},
       {"social care to police under override",
-       Query("social_care", "police", "child_welfare", Override()),
+       Query("social_care", "police", "child_welfare", Override(kToPolice)),
        v1::LEVEL_CATEGORY, "social-care-to-partners-welfare", "allowed at"},
       {"feedback to a school under the feedback duty",
        Query("social_care", "education", "referral_feedback",
@@ -210,7 +215,7 @@ TEST(Decide, EveryDefaultAgreementOnEveryBasis) {
        Query("social_care", "health", "referral_feedback", Consent()),
        v1::LEVEL_CATEGORY, "social-care-feedback", "allowed at"},
       {"feedback never under override",
-       Query("social_care", "police", "referral_feedback", Override()),
+       Query("social_care", "police", "referral_feedback", Override(kToPolice)),
        v1::LEVEL_NONE, "social-care-feedback", "does not allow overrides"},
       {"feedback from a school to social care",
        Query("education", "social_care", "referral_feedback", Consent()),
@@ -273,6 +278,13 @@ TEST(Decide, EveryDefaultAgreementOnEveryBasis) {
             }),
        v1::LEVEL_NONE, "health-to-social-care-welfare",
        "legal provision \"OSL 10 kap. 2 §\" is not one"},
+      {"an override on a provision its jurisdiction lists but its route does "
+       "not",
+       Query("health", "police", "crime_prevention", Override()),
+       v1::LEVEL_NONE, "health-to-police",
+       "legal provision \"OSL 10 kap. 28 §\" is not one agreement "
+       "\"health-to-police\" allows for OVERRIDE_CATEGORY_CHILD_PROTECTION on "
+       "this route (OSL 10 kap. 21 §)"},
       {"an override statement too short",
        with(Query("health", "social_care", "child_welfare", Override()),
             [](DisclosureQuery* q) {

@@ -335,6 +335,75 @@ class Checker {
     }
   }
 
+  // An agreement allowing overrides names the provisions they may rest on
+  // for each category, and each is one a jurisdiction lists for it.
+  void CheckRouteProvisions(const v1::Agreement& a, const Site& site) {
+    const Descriptor* d = v1::Agreement::descriptor();
+    if (a.override_max_level() != v1::LEVEL_NONE &&
+        a.override_provisions().empty()) {
+      Add(site.At(d, "override_max_level"),
+          absl::StrCat("agreement \"", a.id(),
+                       "\" allows overrides but names no provisions they may "
+                       "rest on on this route: add override_provisions { "
+                       "category: ... legal_provisions: \"...\" }"));
+    }
+    if (a.override_max_level() == v1::LEVEL_NONE &&
+        !a.override_provisions().empty()) {
+      Add(site.At(d, "override_provisions", 0),
+          absl::StrCat("agreement \"", a.id(),
+                       "\" names override provisions but allows no override "
+                       "(override_max_level is LEVEL_NONE)"));
+    }
+    std::set<int> categories;
+    for (int i = 0; i < a.override_provisions_size(); ++i) {
+      const v1::OverrideProvision& o = a.override_provisions(i);
+      const std::string where = site.At(d, "override_provisions", i);
+      if (o.category() == v1::OVERRIDE_CATEGORY_UNSPECIFIED ||
+          !v1::OverrideCategory_IsValid(o.category())) {
+        Add(where, "override_provisions needs a category");
+        continue;
+      }
+      const std::string category = v1::OverrideCategory_Name(o.category());
+      if (!categories.insert(o.category()).second) {
+        Add(where, absl::StrCat(category, " is listed twice in agreement \"",
+                                a.id(), "\""));
+      }
+      if (o.legal_provisions().empty()) {
+        Add(where, absl::StrCat(category, " in agreement \"", a.id(),
+                                "\" names no legal_provisions"));
+      }
+      for (const std::string& provision : o.legal_provisions()) {
+        if (!JurisdictionLists(a, o.category(), provision)) {
+          Add(where,
+              absl::StrCat("provision \"", provision, "\" for ", category,
+                           " in agreement \"", a.id(),
+                           "\" is not one its jurisdictions list for the "
+                           "category"));
+        }
+      }
+    }
+  }
+
+  // Whether a jurisdiction `a` applies in lists `provision` for `category`.
+  bool JurisdictionLists(const v1::Agreement& a, int category,
+                         const std::string& provision) const {
+    for (const auto& j : jurisdictions_) {
+      if (!a.jurisdictions().empty() &&
+          std::find(a.jurisdictions().begin(), a.jurisdictions().end(),
+                    j.value->id()) == a.jurisdictions().end()) {
+        continue;
+      }
+      for (const v1::OverrideProvision& o : j.value->overrides()) {
+        if (o.category() == category &&
+            std::find(o.legal_provisions().begin(), o.legal_provisions().end(),
+                      provision) != o.legal_provisions().end()) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
   void CheckMappings() {
     std::map<std::string, std::string> seen;
     const Descriptor* d = v1::CodeMapping::descriptor();
@@ -665,6 +734,7 @@ class Checker {
                            " is not a level (LEVEL_NONE to LEVEL_FULL)"));
         }
       }
+      CheckRouteProvisions(*a, site);
       if (a->override_needs_two_persons() &&
           a->override_max_level() == v1::LEVEL_NONE) {
         Add(site.At(d, "override_needs_two_persons"),

@@ -142,6 +142,21 @@ TEST(PolicyCheck, EachMistakeIsReportedWithFileAndLine) {
        "override_max_level: LEVEL_CATEGORY\n  override_needs_two_persons",
        "override_needs_two_persons", "override_needs_two_persons",
        "allows no override"},
+      {"an override route without provisions", "agreements.textproto",
+       "  override_provisions {\n    category: OVERRIDE_CATEGORY_CHILD_PROTECTION"
+       "\n    legal_provisions: \"OSL 10 kap. 21 §\"\n  }\n  override_provisions"
+       " {\n    category: OVERRIDE_CATEGORY_PREVENTION_OF_SERIOUS_CRIME\n"
+       "    legal_provisions: \"OSL 10 kap. 22 §\"\n"
+       "    legal_provisions: \"OSL 10 kap. 24 §\"\n  }\n",
+       "", "override_max_level: LEVEL_CATEGORY\n  override_needs_two_persons",
+       "allows overrides but names no provisions"},
+      {"a route provision its jurisdiction does not list",
+       "agreements.textproto",
+       "    legal_provisions: \"OSL 10 kap. 21 §\"\n  }\n  override_provisions",
+       "    legal_provisions: \"OSL 10 kap. 99 §\"\n  }\n  override_provisions",
+       "override_provisions {\n    category: OVERRIDE_CATEGORY_CHILD_PROTECTION\n"
+       "    legal_provisions: \"OSL 10 kap. 99 §\"",
+       "provision \"OSL 10 kap. 99 §\" for OVERRIDE_CATEGORY_CHILD_PROTECTION"},
       {"age of majority out of range", "jurisdictions.textproto",
        "age_of_majority: 18", "age_of_majority: 0", "age_of_majority: 0",
        "age_of_majority must be 1 to 30"},

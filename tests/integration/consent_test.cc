@@ -73,6 +73,10 @@ constexpr char kAgreements[] = R"pb(
     purposes: "child_welfare"
     consent_max_level: LEVEL_SUMMARY
     override_max_level: LEVEL_SUMMARY
+    override_provisions {
+      category: OVERRIDE_CATEGORY_CHILD_PROTECTION
+      legal_provisions: "OSL 10 kap. 28 §"
+    }
     statutory_duties {
       id: "se-sol-14-1"
       legal_provision: "SoL 14 kap. 1 §"
@@ -95,6 +99,10 @@ constexpr char kAgreements[] = R"pb(
     purposes: "child_welfare"
     consent_max_level: LEVEL_FULL
     override_max_level: LEVEL_SUMMARY
+    override_provisions {
+      category: OVERRIDE_CATEGORY_CHILD_PROTECTION
+      legal_provisions: "OSL 10 kap. 28 §"
+    }
     valid_from: "2026-01-01"
   }
   agreements {
@@ -105,6 +113,10 @@ constexpr char kAgreements[] = R"pb(
     purposes: "crime_prevention"
     consent_max_level: LEVEL_SIGNAL
     override_max_level: LEVEL_CATEGORY
+    override_provisions {
+      category: OVERRIDE_CATEGORY_CHILD_PROTECTION
+      legal_provisions: "OSL 10 kap. 28 §"
+    }
     override_needs_two_persons: true
     valid_from: "2026-01-01"
   }
@@ -117,6 +129,10 @@ constexpr char kAgreements[] = R"pb(
     purposes: "child_welfare"
     consent_max_level: LEVEL_CATEGORY
     override_max_level: LEVEL_CATEGORY
+    override_provisions {
+      category: OVERRIDE_CATEGORY_CHILD_PROTECTION
+      legal_provisions: "OSL 10 kap. 28 §"
+    }
     valid_from: "2026-01-01"
   }
 )pb";

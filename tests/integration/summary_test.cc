@@ -491,7 +491,7 @@ TEST_F(SummaryTest, ARiskTheRequesterCitesIsJudgedByTheHolder) {
   ask.set_purpose("crime_prevention");
   v1::Justification* j = ask.mutable_basis()->mutable_override();
   j->set_category(v1::OVERRIDE_CATEGORY_CHILD_PROTECTION);
-  j->set_legal_provision("OSL 10 kap. 28 §");
+  j->set_legal_provision("OSL 10 kap. 21 §");
   j->set_statement(
       "A 15-year-old described ongoing violence at home to a duty officer.");
   j->mutable_assessor()->set_id("off-11");
@@ -532,7 +532,7 @@ TEST_F(SummaryTest, ARiskTheRequesterCitesIsJudgedByTheHolder) {
   v1::LegalBasis own;
   v1::Justification* h = own.mutable_override();
   h->set_category(v1::OVERRIDE_CATEGORY_CHILD_PROTECTION);
-  h->set_legal_provision("OSL 10 kap. 28 §");
+  h->set_legal_provision("OSL 10 kap. 21 §");
   h->set_statement(
       "Injuries consistent with the account were treated here in October.");
   h->mutable_assessor()->set_id("c-311");
