@@ -49,6 +49,8 @@ struct EntryFacts {
   const v1::LegalBasis* basis = nullptr;
   // Empty when no record was involved.
   std::string record_type;
+  // The sender's pre-sharing checklist, when the call carried one.
+  const v1::PreSharingChecklist* checklist = nullptr;
   absl::Time now;
 };
 
@@ -104,6 +106,11 @@ v1::LogEntry DecisionEntry(
   e.set_allowed(decision.allowed);
   e.set_reason(absl::StrJoin(decision.reasons, "; "));
   e.set_purpose(f.purpose);
+  if (f.checklist != nullptr) {
+    for (std::string& step : policy::ConfirmedChecklistSteps(*f.checklist)) {
+      e.add_checklist_attested(std::move(step));
+    }
+  }
   return e;
 }
 
@@ -692,16 +699,6 @@ grpc::ServerUnaryReactor* ExchangeService::SendReferral(
   absl::StatusOr<v1::Agency> recipient =
       Resolve(request->destination(), "destination");
   if (!recipient.ok()) return FinishUnary(ctx, recipient.status());
-  if (const std::vector<std::string> missing = policy::MissingChecklistSteps(
-          *policy_->Get(), sender->sector(), request->checklist());
-      !missing.empty()) {
-    return FinishUnary(
-        ctx, absl::InvalidArgumentError(absl::StrCat(
-                 "a referral from ", sender->sector(),
-                 " needs the pre-sharing checklist the policy requires; "
-                 "confirm in checklist: ",
-                 absl::StrJoin(missing, ", "), "; nothing was stored")));
-  }
   if (recipient->id() == sender->id()) {
     return FinishUnary(
         ctx, absl::InvalidArgumentError("an agency cannot refer to itself"));
@@ -728,6 +725,7 @@ grpc::ServerUnaryReactor* ExchangeService::SendReferral(
                      /*legitimate_relationship=*/true,
                      policy::RecordType(request->record()), now);
         query.subject_pseudonym = pseudonym;
+        query.checklist = request->checklist();
         AddConsentFacts(consent, &query);
         const Decided decided = DecideAndAbstract(query, &request->record());
         const policy::Decision& decision = decided.decision;
@@ -747,6 +745,7 @@ grpc::ServerUnaryReactor* ExchangeService::SendReferral(
         facts.purpose = request->purpose();
         facts.basis = &request->basis();
         facts.record_type = query.record_type;
+        facts.checklist = &request->checklist();
         facts.now = now;
         v1::LogEntry entry = DecisionEntry(facts, decision, &abstracted);
 
@@ -1151,10 +1150,22 @@ grpc::ServerUnaryReactor* ExchangeService::RecordManualDisclosure(
   }
   e.set_purpose(r.purpose());
   e.set_allowed(true);
+  for (std::string& step : policy::ConfirmedChecklistSteps(r.checklist())) {
+    e.add_checklist_attested(std::move(step));
+  }
+  // What happened is recorded either way; a step the policy required and
+  // the sender did not confirm is named for the auditor.
+  const std::vector<std::string> unconfirmed = policy::MissingChecklistSteps(
+      *policy_->Get(), caller->sector(), r.checklist());
   e.set_reason(absl::StrCat(
       "disclosed outside the system at ",
       x509::Rfc3339(TimeOf(r.disclosed_at())),
-      r.channel().empty() ? "" : absl::StrCat(" (", r.channel(), ")")));
+      r.channel().empty() ? "" : absl::StrCat(" (", r.channel(), ")"),
+      unconfirmed.empty()
+          ? ""
+          : absl::StrCat("; pre-sharing checklist steps the policy requires "
+                         "were not confirmed: ",
+                         absl::StrJoin(unconfirmed, ", "))));
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   store_->RecordManualDisclosure(
       std::move(disclosure),
@@ -1286,6 +1297,7 @@ void ExchangeService::PushToCase(grpc::ServerUnaryReactor* reactor,
   facts.purpose = request->purpose();
   facts.basis = &request->basis();
   facts.record_type = policy::RecordType(record);
+  facts.checklist = &request->checklist();
   facts.now = now;
   std::vector<std::string> delivered;
   for (const v1::CaseAgency& attached : kase.agencies()) {
@@ -1305,6 +1317,7 @@ void ExchangeService::PushToCase(grpc::ServerUnaryReactor* reactor,
           QueryFor(sender, *to, request->purpose(), request->basis(),
                    /*legitimate_relationship=*/true, facts.record_type, now);
       query.subject_pseudonym = pseudonym;
+      query.checklist = request->checklist();
       AddConsentFacts(consent, &query);
       decided = DecideAndAbstract(query, &record);
     }
@@ -1545,6 +1558,7 @@ void ExchangeService::Answer(grpc::ServerUnaryReactor* reactor,
       QueryFor(holder, *requester, asked.purpose(), basis,
                stored->legitimate_relationship, policy::RecordType(record), now);
   query.subject_pseudonym = pseudonym;
+  query.checklist = request->checklist();
   AddConsentFacts(consent, &query);
   Decided decided;
   if (request->has_basis() || !asked.basis().has_override()) {
@@ -1579,6 +1593,7 @@ void ExchangeService::Answer(grpc::ServerUnaryReactor* reactor,
   facts.purpose = asked.purpose();
   facts.basis = &basis;
   facts.record_type = policy::RecordType(record);
+  facts.checklist = &request->checklist();
   facts.now = now;
   v1::LogEntry entry =
       DecisionEntry(facts, decided.decision, &decided.abstracted);

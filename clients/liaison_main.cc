@@ -76,6 +76,10 @@ ABSL_FLAG(std::string, question, "", "referral info: the information needed.");
 ABSL_FLAG(std::string, basis_file, "",
           "answer-summary: your agency's own legal basis for answering, a "
           "liaison.v1.LegalBasis in text format (e.g. your override).");
+ABSL_FLAG(std::string, checklist_file, "",
+          "answer-summary: your pre-sharing checklist, a "
+          "liaison.v1.PreSharingChecklist in text format (required of "
+          "health by the default policy).");
 ABSL_FLAG(std::string, outcome, "", "referral close: the outcome.");
 ABSL_FLAG(std::string, feedback_duty, "",
           "referral moves: the statutory duty (its id in the agreement) on "
@@ -334,6 +338,11 @@ int RunAnswerSummary(const Invocation& in) {
   if (const std::string basis = absl::GetFlag(FLAGS_basis_file);
       !basis.empty() &&
       !ReadFileFor(basis, request.mutable_basis(), &exit_code)) {
+    return exit_code;
+  }
+  if (const std::string checklist = absl::GetFlag(FLAGS_checklist_file);
+      !checklist.empty() &&
+      !ReadFileFor(checklist, request.mutable_checklist(), &exit_code)) {
     return exit_code;
   }
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = Connect(in);
@@ -919,7 +928,7 @@ Example file:
        {R"(liaison answer-summary: answer a summary request your agency received.
 
 Usage: liaison [connection flags] answer-summary REQUEST_ID FILE
-           [--basis_file=BASIS_FILE]
+           [--basis_file=BASIS_FILE] [--checklist_file=CHECKLIST_FILE]
 
 REQUEST_ID is the "request" shown for a summary request in `liaison inbox`.
 FILE is your full record about the person, a liaison.v1.Record in protobuf
@@ -942,9 +951,18 @@ and, where the agreement asks for two persons, your approving manager:
     approver { id: "md-2" role: "medical director" }
   }
 
+CHECKLIST_FILE is your pre-sharing checklist (a
+liaison.v1.PreSharingChecklist in text format), which the policy requires of
+some sectors (health, in the default set) wherever their records go:
+
+  concern_verified: true
+  person_informed: true
+  colleague_or_expert_consulted: true
+  manager_approved: true
+
 Prints the level the requester receives.
 )",
-        {"basis_file"},
+        {"basis_file", "checklist_file"},
         RunAnswerSummary}},
       {"inbox",
        {R"(liaison inbox: show your agency's inbox.

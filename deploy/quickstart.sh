@@ -210,8 +210,16 @@ health {
   contact_point { name: "CAMHS Malmo" role: "duty clinician" }
 }
 EOF
-as agency-malmo-hospital "${clinician[@]}" answer-summary "$request" hospital-record.textproto |
-  sed 's/^/    /'
+# Health's pre-sharing checklist goes with every record it discloses: the
+# clinician confirms the steps the policy requires before answering.
+cat >hospital-checklist.textproto <<'EOF'
+concern_verified: true
+person_informed: true
+colleague_or_expert_consulted: true
+manager_approved: true
+EOF
+as agency-malmo-hospital "${clinician[@]}" answer-summary "$request" hospital-record.textproto \
+  --checklist_file=hospital-checklist.textproto | sed 's/^/    /'
 for m in $(sed -n 's/^message: *//p' hospital-inbox.txt); do
   as agency-malmo-hospital ack "$m" >/dev/null
 done
@@ -347,7 +355,7 @@ police_request=$(sed -n 's/^ *request: *//p' hospital-inbox-2.txt)
 
 step "Answering on the police's judgement is refused: the override must be the hospital's own"
 if as agency-malmo-hospital "${clinician[@]}" answer-summary "$police_request" \
-    hospital-record.textproto 2>theirs.txt; then
+    hospital-record.textproto --checklist_file=hospital-checklist.textproto 2>theirs.txt; then
   echo "the hospital's record left on the police's judgement" >&2; exit 1
 fi
 sed 's/^/    /' theirs.txt
@@ -364,7 +372,8 @@ override {
 }
 EOF
 if as agency-malmo-hospital "${clinician[@]}" answer-summary "$police_request" \
-    hospital-record.textproto --basis_file=hospital-override.textproto 2>alone.txt; then
+    hospital-record.textproto --basis_file=hospital-override.textproto \
+    --checklist_file=hospital-checklist.textproto 2>alone.txt; then
   echo "an override without its second person was accepted" >&2; exit 1
 fi
 sed 's/^/    /' alone.txt
@@ -372,8 +381,8 @@ sed 's/^/    /' alone.txt
 step "With the hospital's medical director approving, the police receive CATEGORY, the most an override allows on that route"
 sed -i 's/^  assessor { id: "c-311" role: "child psychiatrist" }$/&\n  approver { id: "md-2" role: "medical director" }/' hospital-override.textproto
 as agency-malmo-hospital "${clinician[@]}" answer-summary "$police_request" \
-  hospital-record.textproto --basis_file=hospital-override.textproto |
-  sed 's/^/    /'
+  hospital-record.textproto --basis_file=hospital-override.textproto \
+  --checklist_file=hospital-checklist.textproto | sed 's/^/    /'
 for m in $(sed -n 's/^message: *//p' hospital-inbox-2.txt); do
   as agency-malmo-hospital ack "$m" >/dev/null
 done

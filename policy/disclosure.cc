@@ -321,6 +321,24 @@ bool PartyCovers(const PolicySet& set, const v1::Party& party,
   return false;
 }
 
+std::vector<std::string> ConfirmedChecklistSteps(
+    const v1::PreSharingChecklist& c) {
+  std::vector<std::string> out;
+  if (c.concern_verified()) out.push_back("concern_verified");
+  if (c.person_informed()) out.push_back("person_informed");
+  if (!c.person_not_informed_reason().empty()) {
+    out.push_back("person_not_informed_reason");
+  }
+  if (c.colleague_or_expert_consulted()) {
+    out.push_back("colleague_or_expert_consulted");
+  }
+  if (c.manager_approved()) out.push_back("manager_approved");
+  if (!c.risk_assessment_reference().empty()) {
+    out.push_back("risk_assessment_reference");
+  }
+  return out;
+}
+
 std::vector<std::string> MissingChecklistSteps(
     const PolicySet& set, const std::string& sector,
     const v1::PreSharingChecklist& c) {
@@ -382,6 +400,17 @@ Decision Decide(const PolicySet& set, const DisclosureQuery& q) {
       absl::StrCat("route: ", q.sender_agency_id, " (", q.sender_sector,
                    ") to ", q.recipient_agency_id, " (", q.recipient_sector,
                    ") for purpose \"", q.purpose, "\""));
+
+  if (q.checklist.has_value()) {
+    if (const std::vector<std::string> missing =
+            MissingChecklistSteps(set, q.sender_sector, *q.checklist);
+        !missing.empty()) {
+      return deny(absl::StrCat(
+          "the policy requires a ", q.sender_sector,
+          " sender's pre-sharing checklist, and it does not confirm: ",
+          absl::StrJoin(missing, ", "), "; confirm them in checklist"));
+    }
+  }
 
   const absl::CivilDay today = absl::ToCivilDay(q.at, absl::UTCTimeZone());
   const LoadedAgreement* chosen = nullptr;

@@ -39,6 +39,11 @@ struct DisclosureQuery {
   // override, but the two-person rule waits for the sender's own override
   // in its answer, which is what discloses.
   bool override_requested = false;
+  // The sender's pre-sharing checklist for a disclosure of its own record
+  // (a referral, a summary push, an answer); checked against the steps the
+  // policy requires of the sender's sector. nullopt where the sender
+  // discloses no record of its own (a summary request, feedback).
+  std::optional<v1::PreSharingChecklist> checklist;
   absl::Time at;
   // Pseudonym of the subject the disclosure is about.
   std::string subject_pseudonym;
@@ -95,6 +100,11 @@ std::string PartyName(const v1::Party& party);
 // v1::PreSharingChecklist ("concern_verified", ...); empty when complete.
 std::vector<std::string> MissingChecklistSteps(
     const PolicySet& set, const std::string& sector,
+    const v1::PreSharingChecklist& checklist);
+
+// The steps `checklist` confirms, by their field names, in the order of
+// PreSharingChecklist.
+std::vector<std::string> ConfirmedChecklistSteps(
     const v1::PreSharingChecklist& checklist);
 
 // The day a guardian's consent for `subject` lapses in `jurisdiction`: the

@@ -573,6 +573,8 @@ class ConsentTest : public ::testing::Test {
     r.set_request_id(request_id);
     *r.mutable_record() = record;
     if (basis.has_value()) *r.mutable_basis() = *basis;
+    // The hospital's clinician went through health's checklist.
+    CompleteChecklist(r.mutable_checklist());
     v1::AnswerSummaryRequestResponse resp;
     const grpc::Status s = Stub(c)->AnswerSummaryRequest(&ctx, r, &resp);
     return Result(s, resp);
@@ -1624,7 +1626,7 @@ TEST_F(ConsentTest, AHealthReferralNeedsEveryChecklistStepThePolicyRequires) {
         HealthReferral(absl::StrCat("checklist-", c.name), person, basis);
     c.change(r.mutable_checklist());
     auto result = Send(hospital_, r);
-    EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument)
+    EXPECT_EQ(result.status().code(), absl::StatusCode::kPermissionDenied)
         << result.status();
     for (const std::string& step : steps) {
       EXPECT_EQ(absl::StrContains(result.status().message(), step),
@@ -1636,9 +1638,16 @@ TEST_F(ConsentTest, AHealthReferralNeedsEveryChecklistStepThePolicyRequires) {
       HealthReferral("checklist-none", person, basis);
   none.clear_checklist();
   EXPECT_EQ(Send(hospital_, none).status().code(),
-            absl::StatusCode::kInvalidArgument);
-  // Nothing was stored or logged.
-  EXPECT_EQ(TreeSize(), logged);
+            absl::StatusCode::kPermissionDenied);
+  // Nothing was delivered; each refusal is a logged denial (DESIGN.md rule
+  // 3) naming what the checklist did not confirm.
+  EXPECT_EQ(TreeSize(), logged + cases.size() + 1);
+  const std::vector<v1::LogEntry> denials = Log({v1::ENTRY_KIND_DENIAL});
+  ASSERT_GE(denials.size(), cases.size() + 1);
+  const v1::LogEntry& last = denials.back();
+  EXPECT_TRUE(absl::StrContains(last.reason(), "pre-sharing checklist"))
+      << last.reason();
+  EXPECT_TRUE(last.checklist_attested().empty());
   EXPECT_TRUE(
       ReadInbox(Channel(social_), 1, absl::Seconds(2), Referrals()).empty());
 
@@ -1653,6 +1662,17 @@ TEST_F(ConsentTest, AHealthReferralNeedsEveryChecklistStepThePolicyRequires) {
       ReadInbox(Channel(social_), 2, absl::Seconds(3), Referrals());
   ASSERT_EQ(inbox.size(), 1u);
   EXPECT_EQ(inbox[0].referral().referral_id(), sent->referral_id());
+  // The disclosure's entry records the steps confirmed.
+  const std::vector<v1::LogEntry> disclosures =
+      Log({v1::ENTRY_KIND_DISCLOSURE});
+  ASSERT_FALSE(disclosures.empty());
+  EXPECT_EQ(std::vector<std::string>(
+                disclosures.back().checklist_attested().begin(),
+                disclosures.back().checklist_attested().end()),
+            (std::vector<std::string>{
+                "concern_verified", "person_not_informed_reason",
+                "colleague_or_expert_consulted", "manager_approved",
+                "risk_assessment_reference"}));
 }
 
 TEST_F(ConsentTest, AGuardiansConsentLapsesWhenTheSubjectComesOfAge) {

@@ -495,7 +495,7 @@ TEST_F(ReferralTest, BadSendsAreRefusedClearlyAndStoreNothing) {
        [](v1::SendReferralRequest* r) {
          r->mutable_record()->mutable_health()->add_diagnosis_codes("F32.1");
        },
-       absl::StatusCode::kInvalidArgument, "pre-sharing checklist"},
+       absl::StatusCode::kPermissionDenied, "pre-sharing checklist"},
       {"no agreement", &police_,
        [](v1::SendReferralRequest* r) {
          r->mutable_destination()->set_agency_id("rosengard-school");

@@ -163,12 +163,21 @@ class SummaryTest : public ::testing::Test {
   absl::StatusOr<v1::AnswerSummaryRequestResponse> Answer(
       const Credentials& c, const std::string& request_id,
       const v1::Record& record,
-      const std::optional<v1::LegalBasis>& basis = std::nullopt) {
+      const std::optional<v1::LegalBasis>& basis = std::nullopt,
+      bool with_checklist = true) {
     grpc::ClientContext ctx;
     v1::AnswerSummaryRequestRequest r;
     r.set_request_id(request_id);
     *r.mutable_record() = record;
     if (basis.has_value()) *r.mutable_basis() = *basis;
+    if (with_checklist) {
+      // The hospital's clinician went through health's checklist.
+      v1::PreSharingChecklist* steps = r.mutable_checklist();
+      steps->set_concern_verified(true);
+      steps->set_person_informed(true);
+      steps->set_colleague_or_expert_consulted(true);
+      steps->set_manager_approved(true);
+    }
     v1::AnswerSummaryRequestResponse resp;
     const grpc::Status s = Stub(c)->AnswerSummaryRequest(&ctx, r, &resp);
     return Result(s, resp);
@@ -398,6 +407,14 @@ TEST_F(SummaryTest, ARequestIsAnsweredOnceAtTheRequestersLevel) {
       Answer(hospital_, asked->request_id(), HealthRecord(kOtherChild));
   EXPECT_EQ(wrong.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(absl::StrContains(wrong.status().message(), "another person"));
+  // Health's checklist goes with its answers as with its referrals; without
+  // it the answer is a logged denial and the request stays open.
+  auto unchecked = Answer(hospital_, asked->request_id(), HealthRecord(),
+                          std::nullopt, /*with_checklist=*/false);
+  EXPECT_EQ(unchecked.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(absl::StrContains(unchecked.status().message(),
+                                "concern_verified, person_informed"))
+      << unchecked.status();
 
   auto answered = Answer(hospital_, asked->request_id(), HealthRecord());
   ASSERT_TRUE(answered.ok()) << answered.status();
