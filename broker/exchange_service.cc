@@ -94,9 +94,11 @@ v1::LogEntry DecisionEntry(
   e.set_basis(BasisKindOf(*f.basis));
   if (f.basis->has_consent_id()) e.set_consent_id(f.basis->consent_id());
   if (f.basis->has_override()) {
+    // The statement goes to the store with the entry, which seals it
+    // beside the log; the log keeps its digest.
     *e.mutable_justification() =
         policy::NormalisedJustification(f.basis->override());
-    e.mutable_justification()->clear_statement();
+    e.set_statement_digest(Sha256Hex(f.basis->override().statement()));
   }
   e.set_agreement_id(decision.agreement_id);
   e.set_policy_version(decision.policy_version);
@@ -1146,7 +1148,7 @@ grpc::ServerUnaryReactor* ExchangeService::RecordManualDisclosure(
   if (r.basis().has_override()) {
     *e.mutable_justification() =
         policy::NormalisedJustification(r.basis().override());
-    e.mutable_justification()->clear_statement();
+    e.set_statement_digest(Sha256Hex(r.basis().override().statement()));
   }
   e.set_purpose(r.purpose());
   e.set_allowed(true);

@@ -89,6 +89,17 @@ class Where {
                      ") OR ", table, ".counterpart IN (", absl::StrJoin(c, ","),
                      "))"));
   }
+  // Entries whose acting agency is one of `agencies`.
+  void AddActors(const std::vector<std::string>& agencies,
+                 absl::string_view table) {
+    if (agencies.empty()) {
+      Add("0");
+      return;
+    }
+    std::vector<std::string> a;
+    for (const std::string& id : agencies) a.push_back(Param(id));
+    Add(absl::StrCat(table, ".actor_agency IN (", absl::StrJoin(a, ","), ")"));
+  }
   std::string Sql() const {
     return conditions_.empty() ? "1" : absl::StrJoin(conditions_, " AND ");
   }
@@ -345,14 +356,29 @@ void AddScope(const std::optional<std::vector<std::string>>& scope,
   if (scope.has_value()) where.AddAgencies(*scope, "i");
 }
 
+// An override is reviewed by auditors of the agency whose data left: its
+// entry's actor (DESIGN.md rule 6), not the recipient.
+void AddDisclosingScope(const std::optional<std::vector<std::string>>& scope,
+                        Where& where) {
+  if (scope.has_value()) where.AddActors(*scope, "i");
+}
+
+// The entries in the review queue: overrides, and disclosures made outside
+// the system under an override.
+std::string IsOverride() {
+  return absl::StrCat("(i.kind = ", v1::ENTRY_KIND_OVERRIDE, " OR (i.kind = ",
+                      v1::ENTRY_KIND_MANUAL_DISCLOSURE, " AND i.basis = ",
+                      v1::BASIS_KIND_OVERRIDE, "))");
+}
+
 }  // namespace
 
 absl::StatusOr<std::vector<v1::OverrideReview>> LogTables::Overrides(
     const std::optional<std::vector<std::string>>& scope,
     bool include_reviewed) {
   Where where;
-  where.Add(absl::StrCat("i.kind = ", v1::ENTRY_KIND_OVERRIDE));
-  AddScope(scope, where);
+  where.Add(IsOverride());
+  AddDisclosingScope(scope, where);
   if (!include_reviewed) {
     where.Add(absl::StrCat("(r.outcome IS NULL OR r.outcome IN (",
                            v1::OverrideReview::OUTCOME_PENDING, ",",
@@ -369,15 +395,32 @@ absl::StatusOr<std::vector<v1::OverrideReview>> LogTables::Overrides(
     ASSIGN_OR_RETURN(v1::OverrideReview review, OverrideRow(select));
     out.push_back(std::move(review));
   }
+  // The sealed statements, for the reviewer.
+  ASSIGN_OR_RETURN(Query sealed,
+                   Query::Prepare(db_,
+                                  "SELECT statement FROM sealed_statements "
+                                  "WHERE digest = ?1"));
+  for (v1::OverrideReview& review : out) {
+    if (review.entry().statement_digest().empty()) continue;
+    sealed.Reset();
+    sealed.Bind(1, review.entry().statement_digest());
+    ASSIGN_OR_RETURN(bool row, sealed.Step());
+    if (row) review.set_statement(sealed.Text(0));
+  }
   return out;
 }
 
 absl::StatusOr<std::optional<v1::OverrideReview>> LogTables::ReviewOf(
-    uint64_t sequence, const std::optional<std::vector<std::string>>& scope) {
+    uint64_t sequence, const std::optional<std::vector<std::string>>& scope,
+    bool disclosing) {
   Where where;
-  where.Add(absl::StrCat("i.kind = ", v1::ENTRY_KIND_OVERRIDE));
+  where.Add(IsOverride());
   where.Add("i.seq = " + where.Param(ClampSequence(sequence)));
-  AddScope(scope, where);
+  if (disclosing) {
+    AddDisclosingScope(scope, where);
+  } else {
+    AddScope(scope, where);
+  }
   const std::string sql = absl::StrCat(kOverrideColumns, where.Sql());
   ASSIGN_OR_RETURN(Query select, Query::Prepare(db_, sql.c_str()));
   where.BindAll(select);
@@ -389,10 +432,20 @@ absl::StatusOr<std::optional<v1::OverrideReview>> LogTables::ReviewOf(
 
 absl::Status LogTables::PrepareReview(OverrideReviewChange* change_out) {
   const OverrideReviewChange& change = *change_out;
-  ASSIGN_OR_RETURN(std::optional<v1::OverrideReview> review,
-                   ReviewOf(change.override_sequence, change.scope));
+  ASSIGN_OR_RETURN(
+      std::optional<v1::OverrideReview> review,
+      ReviewOf(change.override_sequence, change.scope, /*disclosing=*/true));
   if (!review.has_value()) {
-    return absl::NotFoundError(absl::StrCat("no OVERRIDE entry with sequence ",
+    ASSIGN_OR_RETURN(
+        std::optional<v1::OverrideReview> seen,
+        ReviewOf(change.override_sequence, change.scope, /*disclosing=*/false));
+    if (seen.has_value()) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "override ", change.override_sequence, " disclosed the data of \"",
+          ActingParty(seen->entry().actor()),
+          "\"; only an auditor whose scope covers that agency reviews it"));
+    }
+    return absl::NotFoundError(absl::StrCat("no override with sequence ",
                                             change.override_sequence,
                                             " in your scope"));
   }

@@ -61,8 +61,11 @@ class LogTables final : public merkle::NodeReader {
   absl::StatusOr<std::string> Node(int level, uint64_t index) const override;
 
  private:
+  // The override at `sequence` if `scope` covers its disclosing agency
+  // (`disclosing`), or either of its parties.
   absl::StatusOr<std::optional<v1::OverrideReview>> ReviewOf(
-      uint64_t sequence, const std::optional<std::vector<std::string>>& scope);
+      uint64_t sequence, const std::optional<std::vector<std::string>>& scope,
+      bool disclosing);
 
   sqlite3* const db_;
   // The append path's statements, prepared once.

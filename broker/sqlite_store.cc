@@ -163,6 +163,13 @@ const char* const kMigrations[] = {
     );
     CREATE INDEX certificates_seen_expiry ON certificates_seen (not_after);
     )sql",
+    // 7: override statements, sealed outside the log by their digest.
+    R"sql(
+    CREATE TABLE sealed_statements (
+      digest    TEXT PRIMARY KEY,
+      statement TEXT NOT NULL
+    );
+    )sql",
 };
 constexpr int kLogIndexVersion = 3;
 
@@ -745,6 +752,17 @@ absl::StatusOr<std::vector<v1::Route>> SqliteStore::ListRoutes() {
 // The message path. The helpers below run on the commit thread.
 
 absl::Status SqliteStore::AppendLogLocked(v1::LogEntry* entry) {
+  if (entry->has_justification() &&
+      !entry->justification().statement().empty()) {
+    // Sealed beside the log, never in it: the entry keeps the digest.
+    ASSIGN_OR_RETURN(StatementCache::Use insert,
+                     statements_->Get("INSERT OR IGNORE INTO sealed_statements "
+                                      "(digest, statement) VALUES (?1, ?2)"));
+    RETURN_IF_ERROR(insert->Bind(1, entry->statement_digest())
+                        .Bind(2, entry->justification().statement())
+                        .Run());
+    entry->mutable_justification()->clear_statement();
+  }
   entry->set_sequence(log_size_);
   RETURN_IF_ERROR(log_->Append(*entry));
   ++log_size_;

@@ -276,11 +276,21 @@ TEST_F(SignedLog, OverrideReviewsFollowTheQueueAndAreLogged) {
                 .status()
                 .code(),
             absl::StatusCode::kNotFound);
+  // The recipient's auditors neither see nor review it: the override is
+  // the disclosing agency's ("p"), and so is its review.
+  EXPECT_TRUE(list(std::vector<std::string>{"st-olavs"}, false)->empty());
+  EXPECT_EQ(review(override_seq, v1::OverrideReview::OUTCOME_JUSTIFIED,
+                   std::vector<std::string>{"st-olavs"})
+                .status()
+                .code(),
+            absl::StatusCode::kPermissionDenied);
+  ASSERT_EQ(list(std::vector<std::string>{"p"}, false)->size(), 1u);
   // Follow-up keeps it in the queue; a final outcome takes it out.
   absl::StatusOr<uint64_t> first =
       review(override_seq, v1::OverrideReview::OUTCOME_NEEDS_FOLLOW_UP,
-             std::vector<std::string>{"st-olavs"});
+             std::vector<std::string>{"p"});
   ASSERT_TRUE(first.ok()) << first.status();
+  // Entries 0 and 1, the PERMISSION_DENIED attempt appended nothing.
   EXPECT_EQ(*first, 2u);
   // The review names the agency whose data the override disclosed, so
   // auditors scoped to that agency see it.
@@ -324,6 +334,7 @@ TEST_F(SignedLog, MigrationIndexesAndHashesAnOlderLog) {
                          "DROP TABLE summary_requests; "
                          "DROP TABLE consent_uses; DROP TABLE consents; "
                          "DROP TABLE certificates_seen; "
+                         "DROP TABLE sealed_statements; "
                          "ALTER TABLE cases DROP COLUMN subject_pseudonym; "
                          "PRAGMA user_version=2;",
                          nullptr, nullptr, nullptr),

@@ -347,6 +347,10 @@ class Store {
   virtual void RecordManualDisclosure(ManualDisclosure disclosure,
                                       StoreDone<uint64_t> done) = 0;
   // Appends one entry (a denial, say) on its own; returns its sequence.
+  // Appends `entry` alone. In every write that appends an entry: an
+  // override's justification statement, when the entry carries one, is
+  // sealed beside the log under the entry's statement_digest and cleared
+  // from the entry before it is hashed into the log.
   virtual void AppendLog(v1::LogEntry entry, StoreDone<uint64_t> done) = 0;
   // Leases up to `max` messages of `agency_id` that are pending, not
   // expired and not under a running lease, oldest first.

@@ -380,6 +380,10 @@ int RunOverrides(const Invocation& in, v1::Audit::Stub& stub) {
               << ", provision " << j.legal_provision() << ", assessor "
               << j.assessor().id() << ", approver " << j.approver().id()
               << "\n";
+    if (!r.statement().empty()) {
+      // Sealed outside the log; its digest is in the entry.
+      std::cout << "  statement: " << r.statement() << "\n";
+    }
     if (!r.reviewer().empty()) {
       std::cout << "  reviewed by " << r.reviewer() << ": " << r.comment()
                 << "\n";

@@ -14,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "broker/message_util.h"
 #include "liaison/v1/audit.grpc.pb.h"
 #include "liaison/v1/exchange.grpc.pb.h"
 #include "tests/integration/harness.h"
@@ -33,6 +34,8 @@ constexpr char kRegistry[] = R"pb(
   agencies { id: "police" sector: "police" jurisdiction: "se" area: "malmo" }
   routes { sector: "health" area: "malmo" agency_id: "hospital" }
   auditors { id: "dpo" scope: "*" }
+  auditors { id: "hospital-dpo" scope: "agency:hospital" }
+  auditors { id: "police-auditor" scope: "agency:police" }
 )pb";
 
 constexpr char kChild[] = "20110412-2389";
@@ -582,6 +585,73 @@ TEST_F(SummaryTest, ARiskTheRequesterCitesIsJudgedByTheHolder) {
     if (e.counterpart() == "police" && e.record_type() == "health") ++refused;
   }
   EXPECT_EQ(refused, 5);
+
+  // The statement is sealed beside the log, its digest in the entry. Only
+  // an auditor of the agency whose data left reads and reviews it.
+  EXPECT_EQ(overrides[0].statement_digest(), Sha256Hex(h->statement()));
+  const Credentials hospital_dpo =
+      deployment_.Issue({"auditor", "--id=hospital-dpo"});
+  const Credentials police_auditor =
+      deployment_.Issue({"auditor", "--id=police-auditor"});
+  auto queue = [&](const Credentials& auditor) {
+    grpc::ClientContext ctx;
+    v1::ListOverrideReviewsResponse resp;
+    grpc::Status s =
+        v1::Audit::NewStub(ChannelFor(*broker_, deployment_.ca_cert(), auditor))
+            ->ListOverrideReviews(&ctx, v1::ListOverrideReviewsRequest(),
+                                  &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return std::vector<v1::OverrideReview>(resp.reviews().begin(),
+                                           resp.reviews().end());
+  };
+  auto review = [&](const Credentials& auditor, uint64_t sequence) {
+    grpc::ClientContext ctx;
+    v1::ReviewOverrideRequest req;
+    req.set_log_sequence(sequence);
+    req.set_outcome(v1::OverrideReview::OUTCOME_JUSTIFIED);
+    v1::ReviewOverrideResponse resp;
+    return v1::Audit::NewStub(
+               ChannelFor(*broker_, deployment_.ca_cert(), auditor))
+        ->ReviewOverride(&ctx, req, &resp);
+  };
+  EXPECT_TRUE(queue(police_auditor).empty());
+  const grpc::Status refused_review =
+      review(police_auditor, overrides[0].sequence());
+  EXPECT_EQ(refused_review.error_code(), grpc::StatusCode::PERMISSION_DENIED)
+      << refused_review.error_message();
+  EXPECT_TRUE(absl::StrContains(refused_review.error_message(), "hospital"))
+      << refused_review.error_message();
+  std::vector<v1::OverrideReview> queued = queue(hospital_dpo);
+  ASSERT_EQ(queued.size(), 1u);
+  EXPECT_EQ(queued[0].log_sequence(), overrides[0].sequence());
+  EXPECT_EQ(queued[0].statement(), h->statement());
+  EXPECT_EQ(Sha256Hex(queued[0].statement()), queued[0].entry().statement_digest());
+
+  // A disclosure the hospital made outside the system under an override
+  // enters the same queue, its statement sealed the same way.
+  v1::RecordManualDisclosureRequest manual;
+  manual.set_idempotency_key("phone-call-1");
+  manual.set_recipient_agency_id("police");
+  manual.mutable_subject()->set_identifier(kChild);
+  manual.set_purpose("crime_prevention");
+  manual.set_level(v1::LEVEL_SIGNAL);
+  v1::Justification* said = manual.mutable_basis()->mutable_override();
+  *said = *h;
+  said->set_statement("Told the duty officer by phone: " + h->statement());
+  manual.set_channel("telephone");
+  manual.mutable_disclosed_at()->set_seconds(absl::ToUnixSeconds(absl::Now()));
+  {
+    grpc::ClientContext ctx;
+    v1::RecordManualDisclosureResponse resp;
+    grpc::Status s = Stub(hospital_)->RecordManualDisclosure(&ctx, manual, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  queued = queue(hospital_dpo);
+  ASSERT_EQ(queued.size(), 2u);
+  EXPECT_EQ(queued[1].entry().kind(), v1::ENTRY_KIND_MANUAL_DISCLOSURE);
+  EXPECT_EQ(queued[1].statement(), "Told the duty officer by phone: " +
+                                    h->statement());
+  EXPECT_TRUE(review(hospital_dpo, overrides[0].sequence()).ok());
 }
 
 }  // namespace
