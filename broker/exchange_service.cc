@@ -51,6 +51,8 @@ struct EntryFacts {
   std::string record_type;
   // The sender's pre-sharing checklist, when the call carried one.
   const v1::PreSharingChecklist* checklist = nullptr;
+  // How long auditors have to review it, should it be an override.
+  absl::Duration review_within = absl::Hours(24 * 7);
   absl::Time now;
 };
 
@@ -99,6 +101,9 @@ v1::LogEntry DecisionEntry(
     *e.mutable_justification() =
         policy::NormalisedJustification(f.basis->override());
     e.set_statement_digest(Sha256Hex(f.basis->override().statement()));
+  }
+  if (e.kind() == v1::ENTRY_KIND_OVERRIDE) {
+    SetTime(e.mutable_review_by(), f.now + f.review_within);
   }
   e.set_agreement_id(decision.agreement_id);
   e.set_policy_version(decision.policy_version);
@@ -748,6 +753,8 @@ grpc::ServerUnaryReactor* ExchangeService::SendReferral(
         facts.basis = &request->basis();
         facts.record_type = query.record_type;
         facts.checklist = &request->checklist();
+        facts.review_within = policy::OverrideReviewWindow(*decided.policy,
+                                                   sender.jurisdiction());
         facts.now = now;
         v1::LogEntry entry = DecisionEntry(facts, decision, &abstracted);
 
@@ -1149,6 +1156,9 @@ grpc::ServerUnaryReactor* ExchangeService::RecordManualDisclosure(
     *e.mutable_justification() =
         policy::NormalisedJustification(r.basis().override());
     e.set_statement_digest(Sha256Hex(r.basis().override().statement()));
+    SetTime(e.mutable_review_by(),
+            now + policy::OverrideReviewWindow(*policy_->Get(),
+                                               caller->jurisdiction()));
   }
   e.set_purpose(r.purpose());
   e.set_allowed(true);
@@ -1300,6 +1310,8 @@ void ExchangeService::PushToCase(grpc::ServerUnaryReactor* reactor,
   facts.basis = &request->basis();
   facts.record_type = policy::RecordType(record);
   facts.checklist = &request->checklist();
+  facts.review_within =
+      policy::OverrideReviewWindow(*policy_->Get(), sender.jurisdiction());
   facts.now = now;
   std::vector<std::string> delivered;
   for (const v1::CaseAgency& attached : kase.agencies()) {
@@ -1596,6 +1608,8 @@ void ExchangeService::Answer(grpc::ServerUnaryReactor* reactor,
   facts.basis = &basis;
   facts.record_type = policy::RecordType(record);
   facts.checklist = &request->checklist();
+  facts.review_within =
+      policy::OverrideReviewWindow(*decided.policy, holder.jurisdiction());
   facts.now = now;
   v1::LogEntry entry =
       DecisionEntry(facts, decided.decision, &decided.abstracted);

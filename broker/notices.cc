@@ -72,6 +72,22 @@ v1::InboxMessage ConsentRecallNotice(
   return m;
 }
 
+v1::InboxMessage OverdueReviewNotice(uint64_t sequence, absl::Time review_by,
+                                     absl::Time now) {
+  v1::InboxMessage m = NewNotice(now);
+  v1::Notice* n = m.mutable_notice();
+  n->set_kind(v1::Notice::KIND_OVERRIDE_REVIEW_OVERDUE);
+  n->set_log_sequence(sequence);
+  n->set_text(absl::StrCat(
+      "For the privacy officer: the override at disclosure log sequence ",
+      sequence, ", under which data left your agency, was due for review by ",
+      x509::Rfc3339(review_by),
+      " and has not been reviewed. Ask your auditors to review it (liaison "
+      "audit overrides, audit review ",
+      sequence, ")."));
+  return m;
+}
+
 v1::InboxMessage OverrideAlertNotice(
     const v1::Agency& source, const std::string& recipient_agency_id,
     const v1::Justification& justification,

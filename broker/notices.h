@@ -34,6 +34,11 @@ v1::InboxMessage ConsentRecallNotice(
 
 // For the privacy officer of `source`, the agency whose data left under an
 // override: `message_ids` were delivered to `recipient_agency_id`.
+// For the privacy officer of the agency whose data left under the override
+// logged at `sequence`: auditors did not review it by `review_by`.
+v1::InboxMessage OverdueReviewNotice(uint64_t sequence, absl::Time review_by,
+                                     absl::Time now);
+
 v1::InboxMessage OverrideAlertNotice(
     const v1::Agency& source, const std::string& recipient_agency_id,
     const v1::Justification& justification,

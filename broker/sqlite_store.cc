@@ -5,7 +5,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/notification.h"
+#include "broker/message_util.h"
 #include "broker/notices.h"
+#include "broker/principal.h"
 #include "broker/referral_lifecycle.h"
 #include "broker/sqlite_log.h"
 #include "broker/sqlite_query.h"
@@ -169,6 +171,15 @@ const char* const kMigrations[] = {
       digest    TEXT PRIMARY KEY,
       statement TEXT NOT NULL
     );
+    -- When each override's review is due; escalated once overdue.
+    CREATE TABLE override_deadlines (
+      seq          INTEGER PRIMARY KEY,
+      actor_agency TEXT NOT NULL,
+      review_by    INTEGER NOT NULL,
+      escalated    INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX override_deadlines_due ON override_deadlines
+      (escalated, review_by);
     )sql",
 };
 constexpr int kLogIndexVersion = 3;
@@ -177,6 +188,14 @@ constexpr int kLogIndexVersion = 3;
 constexpr char kCacheSizePragma[] = "PRAGMA cache_size=-16384";
 
 constexpr int kInboxAcknowledged = 1;
+
+// The registry id of the agency a log entry's actor URI names; the URI
+// itself for anyone else.
+std::string AgencyOfActor(const std::string& actor) {
+  absl::StatusOr<PrincipalName> name = ParsePrincipalUri(actor);
+  if (name.ok() && name->kind == PrincipalKind::kAgency) return name->id;
+  return actor;
+}
 
 }  // namespace
 
@@ -765,6 +784,16 @@ absl::Status SqliteStore::AppendLogLocked(v1::LogEntry* entry) {
   }
   entry->set_sequence(log_size_);
   RETURN_IF_ERROR(log_->Append(*entry));
+  if (entry->has_review_by() && entry->allowed()) {
+    ASSIGN_OR_RETURN(
+        StatementCache::Use insert,
+        statements_->Get("INSERT INTO override_deadlines (seq, actor_agency, "
+                         "review_by) VALUES (?1, ?2, ?3)"));
+    RETURN_IF_ERROR(insert->Bind(1, static_cast<int64_t>(entry->sequence()))
+                        .Bind(2, AgencyOfActor(entry->actor()))
+                        .Bind(3, TimeOf(entry->review_by()))
+                        .Run());
+  }
   ++log_size_;
   return absl::OkStatus();
 }
@@ -1220,6 +1249,55 @@ void SqliteStore::EscalateOverdue(absl::Time now, absl::Duration notice_ttl,
                 EscalationNotice(referral, o.deadline, now), now + notice_ttl));
             told->push_back(agency);
           }
+        }
+        return absl::OkStatus();
+      },
+      std::move(done));
+}
+
+void SqliteStore::EscalateOverdueReviews(
+    absl::Time now, absl::Duration notice_ttl, int max,
+    StoreDone<std::vector<std::string>> done) {
+  SubmitFor<std::vector<std::string>>(
+      [this, now, notice_ttl,
+       max](std::vector<std::string>* told) -> absl::Status {
+        // Due, not escalated, and without a final outcome (a follow-up
+        // outcome is not one).
+        ASSIGN_OR_RETURN(
+            StatementCache::Use select,
+            statements_->Get(
+                "SELECT d.seq, d.actor_agency, d.review_by FROM "
+                "override_deadlines d LEFT JOIN override_reviews r ON "
+                "r.seq = d.seq WHERE d.escalated=0 AND d.review_by<=?1 AND "
+                "(r.outcome IS NULL OR r.outcome NOT IN (?2, ?3)) "
+                "ORDER BY d.review_by LIMIT ?4"));
+        select->Bind(1, now)
+            .Bind(2, int64_t{v1::OverrideReview::OUTCOME_JUSTIFIED})
+            .Bind(3, int64_t{v1::OverrideReview::OUTCOME_NOT_JUSTIFIED})
+            .Bind(4, int64_t{max});
+        struct Overdue {
+          int64_t sequence;
+          std::string agency;
+          absl::Time review_by;
+        };
+        std::vector<Overdue> overdue;
+        for (;;) {
+          ASSIGN_OR_RETURN(bool row, select->Step());
+          if (!row) break;
+          overdue.push_back({select->Int(0), select->Text(1),
+                             absl::FromUnixMicros(select->Int(2))});
+        }
+        for (const Overdue& o : overdue) {
+          ASSIGN_OR_RETURN(StatementCache::Use mark,
+                           statements_->Get("UPDATE override_deadlines SET "
+                                            "escalated=1 WHERE seq=?1"));
+          RETURN_IF_ERROR(mark->Bind(1, o.sequence).Run());
+          RETURN_IF_ERROR(EnqueueLocked(
+              o.agency, "", "",
+              OverdueReviewNotice(static_cast<uint64_t>(o.sequence),
+                                  o.review_by, now),
+              now + notice_ttl));
+          told->push_back(o.agency);
         }
         return absl::OkStatus();
       },

@@ -117,6 +117,9 @@ class SqliteStore final : public Store {
                    StoreDone<std::vector<std::string>> done) override;
   void EscalateOverdue(absl::Time now, absl::Duration notice_ttl, int max,
                        StoreDone<std::vector<std::string>> done) override;
+  void EscalateOverdueReviews(
+      absl::Time now, absl::Duration notice_ttl, int max,
+      StoreDone<std::vector<std::string>> done) override;
   void LatestTreeHead(StoreDone<v1::TreeHead> done) override;
   void ReadLog(LogQuery query, StoreDone<LogPage> done) override;
   void ProveInclusion(uint64_t sequence, uint64_t size,

@@ -335,6 +335,7 @@ TEST_F(SignedLog, MigrationIndexesAndHashesAnOlderLog) {
                          "DROP TABLE consent_uses; DROP TABLE consents; "
                          "DROP TABLE certificates_seen; "
                          "DROP TABLE sealed_statements; "
+                         "DROP TABLE override_deadlines; "
                          "ALTER TABLE cases DROP COLUMN subject_pseudonym; "
                          "PRAGMA user_version=2;",
                          nullptr, nullptr, nullptr),

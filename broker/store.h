@@ -444,6 +444,13 @@ class Store {
   virtual void EscalateOverdue(absl::Time now, absl::Duration notice_ttl,
                                int max,
                                StoreDone<std::vector<std::string>> done) = 0;
+  // Sends up to `max` overrides whose review is due by `now` (an entry's
+  // review_by) and that have no final outcome an overdue-review notice in
+  // the inbox of the agency whose data left, once each. Returns the
+  // agencies notified.
+  virtual void EscalateOverdueReviews(
+      absl::Time now, absl::Duration notice_ttl, int max,
+      StoreDone<std::vector<std::string>> done) = 0;
 
   // The disclosure log, for auditors. Reads never wait for commits.
   //

@@ -32,7 +32,8 @@ absl::Status Sweeper::RunOnce() {
   using Step = void (Store::*)(absl::Time, absl::Duration, int,
                                StoreDone<std::vector<std::string>>);
   for (Step step : {static_cast<Step>(&Store::ExpireInbox),
-                    static_cast<Step>(&Store::EscalateOverdue)}) {
+                    static_cast<Step>(&Store::EscalateOverdue),
+                    static_cast<Step>(&Store::EscalateOverdueReviews)}) {
     for (;;) {
       absl::Notification finished;
       absl::StatusOr<std::vector<std::string>> told;

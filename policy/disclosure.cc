@@ -136,6 +136,15 @@ std::optional<std::string> OverrideProblem(const PolicySet& set,
 
 }  // namespace
 
+absl::Duration OverrideReviewWindow(const PolicySet& set,
+                                    const std::string& jurisdiction) {
+  const v1::Jurisdiction* j = set.FindJurisdiction(jurisdiction);
+  const uint32_t days = j != nullptr && j->override_review_days() > 0
+                            ? j->override_review_days()
+                            : 7;
+  return absl::Hours(24) * days;
+}
+
 std::string NormalisedProfessionalId(absl::string_view id) {
   // White space a form or a copy may put around an id: ASCII, no-break
   // (U+00A0), zero-width (U+200B) and ideographic (U+3000) spaces.

@@ -77,6 +77,11 @@ struct Decision {
 // allows and is complete, and the relationship it requires is there.
 Decision Decide(const PolicySet& set, const DisclosureQuery& query);
 
+// How long auditors have to review an override of an agency registered in
+// `jurisdiction`: its override_review_days, else 7 days.
+absl::Duration OverrideReviewWindow(const PolicySet& set,
+                                    const std::string& jurisdiction);
+
 // A professional id as the broker compares and records it: without the
 // white space around it (ASCII, and the no-break, zero-width and
 // ideographic spaces a form may paste). Blank becomes empty.

@@ -303,6 +303,13 @@ class Checker {
         Add(site.Here(), absl::StrCat("jurisdiction \"", j->id(),
                                       "\" is already defined at ", it->second));
       }
+      if (j->override_review_days() > 365) {
+        Add(site.At(d, "override_review_days"),
+            absl::StrCat("jurisdiction \"", j->id(),
+                         "\": override_review_days must be 1 to 365 (0: the "
+                         "default, 7), not ",
+                         j->override_review_days()));
+      }
       if (j->age_of_majority() < 1 || j->age_of_majority() > 30) {
         Add(site.At(d, "age_of_majority"),
             absl::StrCat("jurisdiction \"", j->id(),

@@ -1675,6 +1675,61 @@ TEST_F(ConsentTest, AHealthReferralNeedsEveryChecklistStepThePolicyRequires) {
                 "risk_assessment_reference"}));
 }
 
+TEST_F(ConsentTest, AnOverdueReviewEscalatesToTheDisclosersPrivacyOfficer) {
+  // The broker's clock, a minute ahead of real time so that it is after
+  // every certificate's start; sweeps every second.
+  const std::string clock = deployment_.root() + "/clock.txt";
+  const absl::Time start =
+      absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()) + 60);
+  ASSERT_NO_FATAL_FAILURE(SetClock(clock, start));
+  ASSERT_EQ(broker_->Stop(), 0);
+  deployment_.AppendConfig("sweep_interval_seconds: 1");
+  StartBroker({"--clock_file=" + clock});
+
+  // Two of the hospital's overrides to the police; auditors review one in
+  // time.
+  const std::string person = Person(1200);
+  auto first = Send(
+      hospital_, HealthReferral("overdue-1", person, OverrideBasis(), "police"));
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto second = Send(
+      hospital_, HealthReferral("overdue-2", person, OverrideBasis(), "police"));
+  ASSERT_TRUE(second.ok()) << second.status();
+  std::vector<v1::LogEntry> overrides = Log({v1::ENTRY_KIND_OVERRIDE});
+  ASSERT_EQ(overrides.size(), 2u);
+  // The deadline is the jurisdiction's: seven days in "se".
+  for (const v1::LogEntry& e : overrides) {
+    EXPECT_EQ(e.review_by().seconds() - e.time().seconds(), 7 * 24 * 3600);
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::ReviewOverrideRequest req;
+    req.set_log_sequence(overrides[1].sequence());
+    req.set_outcome(v1::OverrideReview::OUTCOME_JUSTIFIED);
+    v1::ReviewOverrideResponse resp;
+    grpc::Status s =
+        v1::Audit::NewStub(Channel(dpo_))->ReviewOverride(&ctx, req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  const Keep overdue = NoticeOf(v1::Notice::KIND_OVERRIDE_REVIEW_OVERDUE);
+  // Six days on nothing is due yet.
+  ASSERT_NO_FATAL_FAILURE(SetClock(clock, start + absl::Hours(24 * 6)));
+  EXPECT_TRUE(
+      ReadInbox(Channel(hospital_), 1, absl::Seconds(3), overdue).empty());
+
+  // Eight days on the unreviewed one is overdue: its agency's privacy
+  // officer hears of it, once; the recipient does not.
+  ASSERT_NO_FATAL_FAILURE(SetClock(clock, start + absl::Hours(24 * 8)));
+  std::vector<v1::InboxMessage> notices =
+      ReadInbox(Channel(hospital_), 2, absl::Seconds(5), overdue);
+  ASSERT_EQ(notices.size(), 1u);
+  EXPECT_EQ(notices[0].notice().log_sequence(), overrides[0].sequence());
+  EXPECT_TRUE(absl::StrContains(notices[0].notice().text(), "privacy officer"))
+      << notices[0].notice().text();
+  EXPECT_TRUE(
+      ReadInbox(Channel(police_), 1, absl::Seconds(2), overdue).empty());
+}
+
 TEST_F(ConsentTest, AGuardiansConsentLapsesWhenTheSubjectComesOfAge) {
   // The broker's clock, a minute ahead of real time so that it is after
   // every certificate's start.
