@@ -796,7 +796,8 @@ grpc::ServerUnaryReactor* ExchangeService::SendReferral(
         *sent->mutable_by() = professional;
         // The whole referral crosses at the decided level, not only its
         // record; what is stored is what the recipient may see.
-        Envelope(*decided.policy, "referral", decision.level, &referral, now);
+        Envelope(*decided.policy, "referral", decision.level, &referral, now,
+                 decision.agreement_id);
         NoteEnvelope("referral", referral.envelope(), referral, &entry);
         commit.delivery.set_message_id(NewId("msg-"));
         SetTime(commit.delivery.mutable_enqueued_at(), now);
@@ -990,6 +991,9 @@ grpc::ServerUnaryReactor* ExchangeService::UpdateReferral(
               *change.event.mutable_by() = professional;
               change.event.set_detail(request->detail());
               change.event.set_feedback_level(decision.level);
+              if (decision.allowed) {
+                change.event.set_feedback_agreement_id(decision.agreement_id);
+              }
               EntryFacts facts;
               facts.actor = &caller;
               facts.professional = professional;
@@ -999,6 +1003,8 @@ grpc::ServerUnaryReactor* ExchangeService::UpdateReferral(
               facts.message_id = referral.referral_id();
               facts.purpose = "referral_feedback";
               facts.basis = &basis;
+              facts.review_within = policy::OverrideReviewWindow(
+                  *decided.policy, caller.jurisdiction());
               facts.now = now;
               change.feedback = DecisionEntry(facts, decision, nullptr);
               change.feedback.set_reason(
@@ -1042,13 +1048,7 @@ grpc::ServerUnaryReactor* ExchangeService::GetCase(
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   store_->GetCase(caller->id(), request->case_id(),
                   [this, reactor, response](absl::StatusOr<v1::Case> c) {
-                    if (c.ok()) {
-                      *response = *std::move(c);
-                      const std::shared_ptr<const policy::PolicySet> policy =
-                          policy_->Get();
-                      Envelope(*policy, "case", ViewLevel(*policy, "case"),
-                               response, clock_->Now());
-                    }
+                    if (c.ok()) *response = CaseAsSeen(*std::move(c));
                     reactor->Finish(ToGrpcStatus(c.status()));
                   });
   return reactor;
@@ -1076,8 +1076,8 @@ grpc::ServerUnaryReactor* ExchangeService::HandOverCase(
   SetTime(handover.mutable_at(), clock_->Now());
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   store_->HandOverCase(caller->id(), request->case_id(), std::move(handover),
-                       [reactor, response](absl::StatusOr<v1::Case> c) {
-                         if (c.ok()) *response = *std::move(c);
+                       [this, reactor, response](absl::StatusOr<v1::Case> c) {
+                         if (c.ok()) *response = CaseAsSeen(*std::move(c));
                          reactor->Finish(ToGrpcStatus(c.status()));
                        });
   return reactor;
@@ -1206,10 +1206,11 @@ ExchangeService::Decided ExchangeService::DecideAndAbstract(
 void ExchangeService::Envelope(const policy::PolicySet& policy,
                                absl::string_view name, v1::Level level,
                                google::protobuf::Message* message,
-                               absl::Time now) const {
+                               absl::Time now,
+                               absl::string_view agreement_id) const {
   policy::AbstractEnvelope(policy, name, level, message,
                            absl::ToCivilDay(now, absl::UTCTimeZone()),
-                           pseudonyms_->FieldHashKey());
+                           pseudonyms_->FieldHashKey(), agreement_id);
 }
 
 v1::ReferralEvent ExchangeService::ToldToSender(
@@ -1217,7 +1218,8 @@ v1::ReferralEvent ExchangeService::ToldToSender(
     v1::Level level) const {
   v1::ReferralEvent out = event;
   out.set_feedback_level(level);
-  Envelope(policy, "referral_update", level, &out, TimeOf(event.at()));
+  Envelope(policy, "referral_update", level, &out, TimeOf(event.at()),
+           event.feedback_agreement_id());
   return out;
 }
 
@@ -1351,7 +1353,8 @@ void ExchangeService::PushToCase(grpc::ServerUnaryReactor* reactor,
       summary->set_sender_agency_id(sender.id());
       summary->set_case_id(request->case_id());
       *summary->mutable_record() = std::move(decided.abstracted);
-      Envelope(*decided.policy, "summary", decision.level, summary, now);
+      Envelope(*decided.policy, "summary", decision.level, summary, now,
+               decision.agreement_id);
       NoteEnvelope("summary", summary->envelope(), *summary, &outcome.entry);
       delivered.push_back(attached.agency_id());
       AddOverrideAlert(*registry_, outcome.entry, sender.id(),
@@ -1473,7 +1476,7 @@ void ExchangeService::AskHolder(grpc::ServerUnaryReactor* reactor,
       commit.delivery.mutable_summary_request();
   *delivered = commit.request;
   Envelope(*decided.policy, "summary_request", decided.decision.level,
-           delivered, now);
+           delivered, now, decided.decision.agreement_id);
   NoteEnvelope("summary_request", delivered->envelope(), *delivered, &entry);
   commit.entry = std::move(entry);
   commit.expires_at = now + options_.inbox_ttl;
@@ -1580,17 +1583,12 @@ void ExchangeService::Answer(grpc::ServerUnaryReactor* reactor,
   } else {
     // The requester's override is its own judgement of the risk, not the
     // holder's: the holder's data leaves only on the holder's judgement.
-    const v1::Justification& cited = asked.basis().override();
     decided.policy = policy_->Get();
     decided.decision.policy_version = decided.policy->version();
     decided.decision.reasons.push_back(absl::StrCat(
-        "summary request ", asked.request_id(), " cites a risk (",
-        v1::OverrideCategory_IsValid(cited.category())
-            ? v1::OverrideCategory_Name(cited.category())
-            : "no category",
-        " under ", Bounded(cited.legal_provision()), ") assessed at \"",
-        asked.requester_agency_id(),
-        "\"; an override is the holder's own judgement: answer with "
+        "summary request ", asked.request_id(),
+        " cites a risk the requesting agency assessed; an override is the "
+        "holder's own judgement: answer with "
         "basis.override giving the category, the legal provision, your "
         "statement, an assessor from your agency and, where the agreement "
         "asks for two persons, an approver from your agency; or answer under "
@@ -1630,7 +1628,8 @@ void ExchangeService::Answer(grpc::ServerUnaryReactor* reactor,
   summary->set_case_id(stored->case_id);
   summary->set_request_id(asked.request_id());
   *summary->mutable_record() = std::move(decided.abstracted);
-  Envelope(*decided.policy, "summary", decided.decision.level, summary, now);
+  Envelope(*decided.policy, "summary", decided.decision.level, summary, now,
+           decided.decision.agreement_id);
   NoteEnvelope("summary", summary->envelope(), *summary, &entry);
   AddOverrideAlert(*registry_, entry, holder.id(), requester->id(),
                    {answer.delivery.message_id()}, "", now, &answer.notices);
@@ -1668,6 +1667,12 @@ void ExchangeService::WithConsentFacts(
         }
         then(*facts);
       });
+}
+
+v1::Case ExchangeService::CaseAsSeen(v1::Case kase) const {
+  const std::shared_ptr<const policy::PolicySet> policy = policy_->Get();
+  Envelope(*policy, "case", ViewLevel(*policy, "case"), &kase, clock_->Now());
+  return kase;
 }
 
 v1::Consent ExchangeService::ConsentAsSeenBy(const v1::Principal& caller,

@@ -108,9 +108,10 @@ class ExchangeService final : public v1::Exchange::CallbackService {
   // `policy`'s envelope rules (policy::AbstractEnvelope) as of `now`.
   void Envelope(const policy::PolicySet& policy, absl::string_view name,
                 v1::Level level, google::protobuf::Message* message,
-                absl::Time now) const;
+                absl::Time now, absl::string_view agreement_id = "") const;
   // The recipient's status change as the referrer was told of it, at the
-  // level of the feedback decision.
+  // level of the feedback decision, by the rules of its agreement
+  // (event.feedback_agreement_id).
   v1::ReferralEvent ToldToSender(const policy::PolicySet& policy,
                                  const v1::ReferralEvent& event,
                                  v1::Level level) const;
@@ -146,6 +147,9 @@ class ExchangeService final : public v1::Exchange::CallbackService {
   // Whether `caller` may see `consent`: it recorded it, or the consent
   // names it as a disclosing party or a recipient.
   bool MaySee(const v1::Principal& caller, const v1::Consent& consent) const;
+  // A case as its attached agencies may see it: at the policy's case view
+  // level.
+  v1::Case CaseAsSeen(v1::Case kase) const;
   // `consent` as `caller` may see it: as recorded by the agency that
   // recorded it, at the policy's consent view level by anyone else.
   v1::Consent ConsentAsSeenBy(const v1::Principal& caller,

@@ -21,7 +21,7 @@ using google::protobuf::Reflection;
 bool IsFreeText(const FieldDescriptor* f) {
   static const char* const kNames[] = {
       "requested_action", "detail", "statement", "note", "reason",
-      "withdrawal_reason", "person_not_informed_reason"};
+      "withdrawal_reason", "person_not_informed_reason", "comment"};
   for (const char* name : kNames) {
     if (f->name() == name) return true;
   }

@@ -20,7 +20,7 @@ namespace liaison {
 // ids, purposes, provisions, professional ids and roles, keys), in bytes.
 inline constexpr size_t kMaxShortText = 200;
 // Longest free text (a requested action, a detail, a statement, a note, a
-// reason), in bytes.
+// reason, a reviewer's comment), in bytes.
 inline constexpr size_t kMaxFreeText = 8000;
 
 // INVALID_ARGUMENT naming every field of `request` that holds an enum value

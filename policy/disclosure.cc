@@ -8,6 +8,7 @@
 #include <optional>
 #include <set>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -112,23 +113,23 @@ std::optional<std::string> OverrideProblem(const PolicySet& set,
   }
   // Ids are compared as people are told apart: white space around them
   // is not part of them, and case does not make another person.
-  const std::string assessor = NormalisedProfessionalId(j.assessor().id());
+  const std::string assessor = ComparableProfessionalId(j.assessor().id());
   if (assessor.empty()) {
     return std::string(
         "the override names no assessing professional: give assessor.id");
   }
   if (loaded.agreement.override_needs_two_persons() && !q.override_requested) {
-    const std::string approver = NormalisedProfessionalId(j.approver().id());
+    const std::string approver = ComparableProfessionalId(j.approver().id());
     if (approver.empty()) {
       return absl::StrCat("agreement \"", loaded.agreement.id(),
                           "\" needs an approving manager for overrides: give "
                           "approver.id");
     }
-    if (absl::EqualsIgnoreCase(approver, assessor)) {
+    if (approver == assessor) {
       return absl::StrCat("agreement \"", loaded.agreement.id(),
                           "\" needs an approving manager distinct from the "
                           "assessor \"",
-                          assessor, "\"");
+                          NormalisedProfessionalId(j.assessor().id()), "\"");
     }
   }
   return std::nullopt;
@@ -159,6 +160,54 @@ std::string NormalisedProfessionalId(absl::string_view id) {
     }
   }
   return std::string(id);
+}
+
+namespace {
+
+// Code points that separate or hide nothing a reader sees: white space,
+// controls and default-ignorable format characters.
+bool Invisible(uint32_t c) {
+  return c <= 0x20 || (c >= 0x7F && c <= 0xA0) || c == 0xAD || c == 0x34F ||
+         c == 0x61C || c == 0x115F || c == 0x1160 || c == 0x1680 ||
+         c == 0x17B4 || c == 0x17B5 || (c >= 0x180B && c <= 0x180F) ||
+         (c >= 0x2000 && c <= 0x200F) || (c >= 0x2028 && c <= 0x202F) ||
+         (c >= 0x205F && c <= 0x206F) || c == 0x3000 || c == 0x3164 ||
+         (c >= 0xFE00 && c <= 0xFE0F) || c == 0xFEFF || c == 0xFFA0 ||
+         (c >= 0xFFF0 && c <= 0xFFF8) || (c >= 0xE0000 && c <= 0xE0FFF);
+}
+
+}  // namespace
+
+std::string ComparableProfessionalId(absl::string_view id) {
+  std::string out;
+  size_t i = 0;
+  while (i < id.size()) {
+    const unsigned char b = static_cast<unsigned char>(id[i]);
+    const size_t n = b < 0x80 ? 1 : (b >> 5) == 0x6 ? 2 : (b >> 4) == 0xE ? 3
+                                 : (b >> 3) == 0x1E ? 4 : 1;
+    uint32_t c = n == 1 ? b : b & (0x7F >> n);
+    bool valid = i + n <= id.size();
+    for (size_t k = 1; valid && k < n; ++k) {
+      const unsigned char cont = static_cast<unsigned char>(id[i + k]);
+      valid = (cont & 0xC0) == 0x80;
+      c = (c << 6) | (cont & 0x3F);
+    }
+    if (!valid) {
+      // Not UTF-8: kept as it is, byte by byte.
+      out.push_back(id[i]);
+      ++i;
+      continue;
+    }
+    if (!Invisible(c)) {
+      if (n == 1) {
+        out.push_back(static_cast<char>(absl::ascii_tolower(b)));
+      } else {
+        out.append(id.data() + i, n);
+      }
+    }
+    i += n;
+  }
+  return out;
 }
 
 v1::Justification NormalisedJustification(const v1::Justification& j) {
@@ -758,22 +807,39 @@ v1::AbstractedRecord Abstract(const PolicySet& set, const v1::Record& record,
 
 void AbstractEnvelope(const PolicySet& set, absl::string_view name,
                       v1::Level level, Message* message, absl::CivilDay on,
-                      absl::string_view hash_key) {
+                      absl::string_view hash_key,
+                      absl::string_view agreement_id) {
   v1::EnvelopeOutcome out;
   out.set_level(level);
   out.set_policy_version(set.version());
   message->DiscardUnknownFields();
   const google::protobuf::Descriptor* type = message->GetDescriptor();
-  std::set<std::string> ruled;
-  if (const v1::EnvelopeRules* rules = set.FindEnvelopeRules(name)) {
-    for (const v1::FieldRule& rule : rules->fields()) {
-      const auto path = ResolveFieldPath(type, rule.field());
-      if (path.empty()) continue;  // the checker forbids it
-      const v1::Transform t = TransformAt(rule, level);
-      AddOutcome(rule.field(), t, out.mutable_fields());
-      ApplyAlong(set, rule, t, message, path, 0, on, hash_key);
-      ruled.insert(rule.field());
+  // The agreement's own rules replace the set's field by field.
+  std::vector<const v1::FieldRule*> rules;
+  if (const v1::EnvelopeRules* base = set.FindEnvelopeRules(name)) {
+    for (const v1::FieldRule& rule : base->fields()) rules.push_back(&rule);
+  }
+  for (const LoadedAgreement& loaded : set.agreements()) {
+    if (agreement_id.empty() || loaded.agreement.id() != agreement_id) {
+      continue;
     }
+    for (const v1::EnvelopeRules& own : loaded.agreement.envelopes()) {
+      if (own.message() != name) continue;
+      for (const v1::FieldRule& rule : own.fields()) {
+        for (const v1::FieldRule*& r : rules) {
+          if (r->field() == rule.field()) r = &rule;
+        }
+      }
+    }
+  }
+  std::set<std::string> ruled;
+  for (const v1::FieldRule* rule : rules) {
+    const auto path = ResolveFieldPath(type, rule->field());
+    if (path.empty()) continue;  // the checker forbids it
+    const v1::Transform t = TransformAt(*rule, level);
+    AddOutcome(rule->field(), t, out.mutable_fields());
+    ApplyAlong(set, *rule, t, message, path, 0, on, hash_key);
+    ruled.insert(rule->field());
   }
   // Deny by default: a field no rule covers does not cross.
   v1::FieldRule withhold;

@@ -87,6 +87,13 @@ absl::Duration OverrideReviewWindow(const PolicySet& set,
 // ideographic spaces a form may paste). Blank becomes empty.
 std::string NormalisedProfessionalId(absl::string_view id);
 
+// A professional id as people are told apart: white space and invisible
+// format characters (zero-width, joiners, word joiners, byte order marks,
+// variation selectors, soft hyphens, tags) removed wherever they are, ASCII
+// letters lower-cased. Two ids equal here are one person; empty means no
+// one was named.
+std::string ComparableProfessionalId(absl::string_view id);
+
 // `j` with its assessor's and approver's ids normalised, as logs and
 // alerts record them.
 v1::Justification NormalisedJustification(const v1::Justification& j);
@@ -140,9 +147,12 @@ v1::AbstractedRecord Abstract(const PolicySet& set, const v1::Record& record,
 // fields and abstracted records left as they are. Unknown fields are
 // discarded. Sets the message's `envelope` field to what was done. `on` is
 // the day ages are computed for; `hash_key` keys KEYED_HASH.
+// `agreement_id` names the agreement that decided, whose own envelope rules
+// replace the set's for the fields they name; empty for views.
 void AbstractEnvelope(const PolicySet& set, absl::string_view name,
                       v1::Level level, google::protobuf::Message* message,
-                      absl::CivilDay on, absl::string_view hash_key);
+                      absl::CivilDay on, absl::string_view hash_key,
+                      absl::string_view agreement_id = "");
 
 }  // namespace liaison::policy
 

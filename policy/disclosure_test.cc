@@ -183,6 +183,20 @@ TEST(Decide, EveryDefaultAgreementOnEveryBasis) {
                   " CLIN-1");
             }),
        v1::LEVEL_NONE, "health-to-police", "distinct from the assessor"},
+      {"health to police with the assessor approving behind a word joiner",
+       with(Query("health", "police", "crime_prevention", Override(kToPolice)),
+            [](DisclosureQuery* q) {
+              q->basis.mutable_override()->mutable_approver()->set_id(
+                  "clin\xe2\x81\xa0-1\xef\xbb\xbf");
+            }),
+       v1::LEVEL_NONE, "health-to-police", "distinct from the assessor"},
+      {"health to police with the assessor approving, thin-spaced inside",
+       with(Query("health", "police", "crime_prevention", Override(kToPolice)),
+            [](DisclosureQuery* q) {
+              q->basis.mutable_override()->mutable_approver()->set_id(
+                  "cl\xe2\x80\xafin-1");
+            }),
+       v1::LEVEL_NONE, "health-to-police", "distinct from the assessor"},
       {"health to police with a blank assessor",
        with(Query("health", "police", "crime_prevention", Override(kToPolice)),
             [](DisclosureQuery* q) {

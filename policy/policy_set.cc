@@ -342,6 +342,57 @@ class Checker {
     }
   }
 
+  // An agreement's own envelope rules: for decided messages only, once per
+  // message, each for a field the set's rules for it name.
+  void CheckRouteEnvelopes(const v1::Agreement& a, const Site& site) {
+    const Descriptor* d = v1::Agreement::descriptor();
+    std::set<std::string> seen;
+    for (int i = 0; i < a.envelopes_size(); ++i) {
+      const v1::EnvelopeRules& e = a.envelopes(i);
+      const Site nested = site.Nested(d, "envelopes", i);
+      const Descriptor* type = EnvelopeType(e.message());
+      if (type == nullptr || EnvelopeIsView(e.message())) {
+        Add(nested.Here(),
+            absl::StrCat("agreement \"", a.id(), "\": envelope \"",
+                         e.message(),
+                         "\" is not one a disclosure decision reduces "
+                         "(referral, referral_update, summary_request, "
+                         "summary)"));
+        continue;
+      }
+      if (!seen.insert(e.message()).second) {
+        Add(nested.Here(), absl::StrCat("agreement \"", a.id(),
+                                        "\" gives envelope rules for \"",
+                                        e.message(), "\" twice"));
+      }
+      if (e.view_level() != v1::LEVEL_NONE) {
+        Add(nested.At(v1::EnvelopeRules::descriptor(), "view_level"),
+            "an agreement's envelope rules take the decision's level; "
+            "remove view_level");
+      }
+      const std::string what = absl::StrCat("agreement \"", a.id(),
+                                            "\" envelope \"", e.message(),
+                                            "\"");
+      CheckRules(e.fields(), v1::EnvelopeRules::descriptor(), nested, type,
+                 what, /*complete=*/false);
+      std::set<std::string> set_fields;
+      for (const auto& [rules, unused] : envelopes_) {
+        if (rules->message() != e.message()) continue;
+        for (const v1::FieldRule& r : rules->fields()) {
+          set_fields.insert(r.field());
+        }
+      }
+      for (int k = 0; k < e.fields_size(); ++k) {
+        if (set_fields.count(e.fields(k).field()) == 0) {
+          Add(nested.At(v1::EnvelopeRules::descriptor(), "fields", k),
+              absl::StrCat(what, ": field \"", e.fields(k).field(),
+                           "\" has no rule of its own in the set's envelope "
+                           "rules to replace"));
+        }
+      }
+    }
+  }
+
   // An agreement allowing overrides names the provisions they may rest on
   // for each category, and each is one a jurisdiction lists for it.
   void CheckRouteProvisions(const v1::Agreement& a, const Site& site) {
@@ -514,9 +565,12 @@ class Checker {
 
   // Checks the rules of `what` (e.g. `record type "health"`), written in
   // a `holder` message at `site`, for the fields of `type`.
+  // `every_field`: every field of `type` must have a rule (the set's own
+  // rules); otherwise the rules replace some of another set of rules.
   void CheckRules(const google::protobuf::RepeatedPtrField<v1::FieldRule>& rules,
                   const Descriptor* holder, const Site& site,
-                  const Descriptor* type, const std::string& what) {
+                  const Descriptor* type, const std::string& what,
+                  bool every_field = true) {
     std::map<std::string, std::string> paths;
     for (int i = 0; i < rules.size(); ++i) {
       const v1::FieldRule& rule = rules[i];
@@ -583,7 +637,22 @@ class Checker {
                          "it give"));
       }
     }
-    Covered(type, paths, site.Here(), what);
+    if (every_field) Covered(type, paths, site.Here(), what);
+    if (type == EnvelopeType("referral")) {
+      for (int i = 0; i < rules.size(); ++i) {
+        const v1::FieldRule& rule = rules[i];
+        if ((rule.field() == "subject" ||
+             rule.field() == "subject.identifier") &&
+            (rule.signal() != v1::KEEP || rule.category() != v1::KEEP ||
+             rule.summary() != v1::KEEP)) {
+          Add(site.At(holder, "fields", i),
+              absl::StrCat(what, ": ", rule.field(),
+                           " must be KEEP at every level: the named "
+                           "recipient of a referral must know whom to act "
+                           "for"));
+        }
+      }
+    }
   }
 
   // Every content field of `type` has a rule, itself or through rules for
@@ -742,6 +811,7 @@ class Checker {
         }
       }
       CheckRouteProvisions(*a, site);
+      CheckRouteEnvelopes(*a, site);
       if (a->override_needs_two_persons() &&
           a->override_max_level() == v1::LEVEL_NONE) {
         Add(site.At(d, "override_needs_two_persons"),

@@ -220,6 +220,30 @@ TEST(PolicyCheck, EachMistakeIsReportedWithFileAndLine) {
       {"envelope rule through a repeated message", "envelopes.textproto",
        "field: \"history.by\" ", "field: \"history.byy\"",
        "field: \"history.byy\"", "has no field \"history.byy\""},
+      {"an agreement's envelope for a view", "agreements.textproto",
+       "  override_needs_two_persons: true\n",
+       "  override_needs_two_persons: true\n  envelopes { message: \"case\" "
+       "}\n",
+       "envelopes { message: \"case\" }",
+       "is not one a disclosure decision reduces"},
+      {"an agreement's envelope rule for a field the set has no rule of",
+       "agreements.textproto", "  override_needs_two_persons: true\n",
+       "  override_needs_two_persons: true\n  envelopes { message: "
+       "\"referral\" fields { field: \"subject\" signal: KEEP category: "
+       "KEEP summary: KEEP } }\n",
+       "fields { field: \"subject\" signal: KEEP",
+       "has no rule of its own in the set's envelope rules"},
+      {"a referral's identifier hashed", "envelopes.textproto",
+       "field: \"subject.identifier\" signal: KEEP category: KEEP summary: "
+       "KEEP }\n  fields { field: \"subject.birth_date\" signal: DROP "
+       "category: BIRTH_DATE_TO_AGE_BAND summary: KEEP }\n  fields { field: "
+       "\"urgency\"",
+       "field: \"subject.identifier\" signal: KEYED_HASH category: KEEP "
+       "summary: KEEP }\n  fields { field: \"subject.birth_date\" signal: "
+       "DROP category: BIRTH_DATE_TO_AGE_BAND summary: KEEP }\n  fields { "
+       "field: \"urgency\"",
+       "field: \"subject.identifier\" signal: KEYED_HASH",
+       "must know whom to act for"},
       {"view envelope without its level", "envelopes.textproto",
        "  view_level: LEVEL_SIGNAL\n", "",
        "envelopes {\n  message: \"notice\"", "needs view_level"},

@@ -213,6 +213,33 @@ TEST_F(EnvelopeTest, AReferralCrossesWholeAtItsLevel) {
   }
 }
 
+TEST_F(EnvelopeTest, AnAgreementsOwnRulesReplaceTheSetsOnItsRoute) {
+  // On this route the birth date and the requested action never cross
+  // below FULL; everything else follows the set's rules.
+  std::string agreements = kAgreements;
+  const std::string at = "    valid_from: \"2026-01-01\"\n  }";
+  agreements.replace(agreements.find(at), at.size(), R"pb(    valid_from: "2026-01-01"
+    envelopes {
+      message: "referral"
+      fields { field: "subject.birth_date" signal: DROP category: DROP summary: DROP }
+      fields { field: "requested_action" signal: DROP category: DROP summary: DROP }
+    }
+  })pb");
+  deployment_.WritePolicyFile("agreements.textproto", agreements);
+  Start();
+  const v1::SendReferralResponse sent = Send("own-rules", "d-summary");
+  ASSERT_EQ(sent.level(), v1::LEVEL_SUMMARY);
+  const std::vector<v1::InboxMessage> inbox = Drain(social_, 1);
+  ASSERT_EQ(inbox.size(), 1u);
+  EXPECT_FALSE(Contains(inbox[0], kBirthDate));
+  EXPECT_FALSE(Contains(inbox[0], kAction));
+  // The set's rules still give the rest at SUMMARY.
+  EXPECT_TRUE(Contains(inbox[0], kProfessional));
+  EXPECT_EQ(inbox[0].referral().concerns_size(), 1);
+  EXPECT_EQ(Treatments(inbox[0].referral().envelope()).at("requested_action"),
+            v1::FieldOutcome::TREATMENT_WITHHELD);
+}
+
 TEST_F(EnvelopeTest, FeedbackCrossesAtTheReverseRoutesLevel) {
   Start();
   struct Case {
@@ -373,6 +400,9 @@ TEST_F(EnvelopeTest, NoticesCasesAndConsentsAreShownAtTheirViewLevels) {
   v1::Case handed;
   s = Stub(social_)->HandOverCase(&hctx, h, &handed);
   ASSERT_TRUE(s.ok()) << s.error_message();
+  // The handover's own answer is the same view as GetCase.
+  EXPECT_FALSE(Contains(handed, "NOTE-handover"));
+  EXPECT_EQ(handed.envelope().level(), v1::LEVEL_CATEGORY);
   grpc::ClientContext cctx;
   v1::GetCaseRequest gcase;
   gcase.set_case_id(sent.case_id());
