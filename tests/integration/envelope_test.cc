@@ -5,6 +5,7 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -335,6 +336,75 @@ TEST_F(EnvelopeTest, ASummaryRequestReachesTheHolderAtItsLevel) {
   EXPECT_FALSE(Contains(answered[0], kBirthDate));
   EXPECT_FALSE(Contains(answered[0], "NOTES-private"));
   EXPECT_EQ(answered[0].summary().envelope().level(), v1::LEVEL_CATEGORY);
+}
+
+TEST_F(EnvelopeTest, RequestsAndSummariesCrossAtEachLevel) {
+  Start();
+  // A referral opens a case the school and social care are attached to;
+  // the school then asks social care on that case, under each duty.
+  const v1::SendReferralResponse opened = Send("case-for-asks", "d-summary");
+  ASSERT_EQ(Drain(social_, 1).size(), 1u);
+  struct Case {
+    std::string duty;
+    v1::Level level;
+    bool birth_date;
+  } cases[] = {
+      {"d-signal", v1::LEVEL_SIGNAL, false},
+      {"d-category", v1::LEVEL_CATEGORY, false},
+      {"d-summary", v1::LEVEL_SUMMARY, true},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.duty);
+    v1::RequestSummaryRequest r;
+    r.set_idempotency_key("ask-" + c.duty);
+    r.mutable_holder()->set_agency_id("malmo-sc");
+    r.mutable_subject()->set_identifier(kSubject);
+    r.mutable_subject()->set_birth_date(kBirthDate);
+    r.set_case_id(opened.case_id());
+    r.set_purpose("child_welfare");
+    r.mutable_basis()->set_statutory_duty(c.duty);
+    grpc::ClientContext ctx;
+    v1::RequestSummaryResponse resp;
+    grpc::Status s = Stub(school_)->RequestSummary(&ctx, r, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    std::vector<v1::InboxMessage> asked = Drain(social_, 1);
+    ASSERT_EQ(asked.size(), 1u);
+    ASSERT_TRUE(asked[0].has_summary_request());
+    EXPECT_EQ(asked[0].summary_request().envelope().level(), c.level);
+    EXPECT_EQ(asked[0].summary_request().subject().identifier(), kSubject);
+    EXPECT_EQ(Contains(asked[0], kBirthDate), c.birth_date);
+
+    v1::AnswerSummaryRequestRequest answer;
+    answer.set_request_id(resp.request_id());
+    v1::SocialCareRecord* rec = answer.mutable_record()->mutable_social_care();
+    rec->mutable_subject()->set_identifier(kSubject);
+    rec->mutable_subject()->set_birth_date(kBirthDate);
+    rec->set_involvement_type("INVOLVEMENT-family support");
+    rec->set_planned_measures("MEASURES-weekly home visits");
+    rec->set_case_notes("NOTES-private");
+    grpc::ClientContext actx;
+    v1::AnswerSummaryRequestResponse aresp;
+    s = Stub(social_)->AnswerSummaryRequest(&actx, answer, &aresp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(aresp.level(), c.level);
+    // Before the first summary, the school's inbox holds the referral's
+    // delivery receipt.
+    std::vector<v1::InboxMessage> got =
+        Drain(school_, c.level == v1::LEVEL_SIGNAL ? 2 : 1);
+    got.erase(std::remove_if(got.begin(), got.end(),
+                             [](const v1::InboxMessage& m) {
+                               return !m.has_summary();
+                             }),
+              got.end());
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].summary().envelope().level(), c.level);
+    EXPECT_EQ(got[0].summary().record().level(), c.level);
+    // Each level gives what the record rules give it, and no more.
+    EXPECT_FALSE(Contains(got[0], "NOTES-private"));
+    EXPECT_EQ(Contains(got[0], "INVOLVEMENT-"), c.level >= v1::LEVEL_CATEGORY);
+    EXPECT_EQ(Contains(got[0], "MEASURES-"), c.level >= v1::LEVEL_SUMMARY);
+    EXPECT_EQ(Contains(got[0], kBirthDate), c.birth_date);
+  }
 }
 
 TEST_F(EnvelopeTest, NoticesCasesAndConsentsAreShownAtTheirViewLevels) {
