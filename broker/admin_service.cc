@@ -8,9 +8,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "broker/message_util.h"
-#include "broker/status_macros.h"
-#include "certs/ca.h"
+#include "broker/basics/status_macros.h"
+#include "broker/basics/x509.h"
+#include "broker/log/message_util.h"
 
 namespace liaison {
 
@@ -316,7 +316,7 @@ grpc::ServerUnaryReactor* AdminService::ChangeBinding(
     bool bind, v1::Agency* response) const {
   absl::StatusOr<v1::LogEntry> entry = Begin(ctx);
   if (!entry.ok()) return FinishUnary(ctx, entry.status());
-  absl::StatusOr<std::string> serial = certs::NormalizeSerial(request.serial());
+  absl::StatusOr<std::string> serial = x509::NormalizeSerial(request.serial());
   if (!serial.ok()) return FinishUnary(ctx, serial.status());
   return FinishAgency(ctx,
                       c_.registry->Bind(request.agency_id(), *serial, bind,

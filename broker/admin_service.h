@@ -8,13 +8,13 @@
 #include <string>
 #include <vector>
 
-#include "broker/clock.h"
+#include "broker/basics/clock.h"
 #include "broker/identity.h"
 #include "broker/inbox_waiters.h"
 #include "broker/registry.h"
 #include "broker/server_identity.h"
 #include "broker/service_support.h"
-#include "broker/store.h"
+#include "broker/store/store.h"
 #include "liaison/v1/admin.grpc.pb.h"
 #include "policy/policy_set.h"
 

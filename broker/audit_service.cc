@@ -12,10 +12,9 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
-#include "broker/message_util.h"
+#include "broker/basics/status_macros.h"
+#include "broker/log/message_util.h"
 #include "broker/request_shape.h"
-#include "broker/status_macros.h"
-#include "certs/x509.h"
 
 namespace liaison {
 namespace {

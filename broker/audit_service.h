@@ -9,12 +9,12 @@
 #include <string>
 #include <vector>
 
-#include "broker/clock.h"
+#include "broker/basics/clock.h"
 #include "broker/identity.h"
 #include "broker/pseudonym.h"
 #include "broker/registry.h"
 #include "broker/service_support.h"
-#include "broker/store.h"
+#include "broker/store/store.h"
 #include "liaison/v1/audit.grpc.pb.h"
 
 namespace liaison {

@@ -12,12 +12,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "broker/basics/status_macros.h"
+#include "broker/basics/time_format.h"
 #include "broker/config.h"
-#include "broker/message_util.h"
+#include "broker/domain_rules.h"
+#include "broker/log/message_util.h"
 #include "broker/request_shape.h"
-#include "broker/sqlite_store.h"
-#include "broker/status_macros.h"
-#include "certs/x509.h"
+#include "broker/store/sqlite/sqlite_store.h"
 
 namespace liaison {
 namespace {
@@ -69,7 +70,7 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(
     const ServerIdentity::Info server = broker->server_identity_->Current();
     progress(absl::StrCat("server certificate ", config.tls_cert(), ": serial ",
                           server.serial, ", valid until ",
-                          x509::Rfc3339(server.not_after)));
+                          Rfc3339(server.not_after)));
   }
 
   ASSIGN_OR_RETURN(
@@ -83,6 +84,8 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(
   SqliteStoreOptions store_options;
   store_options.path = config.data_dir() + "/liaison.db";
   store_options.signer = broker->signer_.get();
+  store_options.rules = &BrokerRules();
+  store_options.clock = clock;
   ASSIGN_OR_RETURN(std::unique_ptr<SqliteStore> store,
                    SqliteStore::Open(store_options));
   progress(absl::StrCat("store ", store_options.path, " at schema version ",
@@ -254,10 +257,10 @@ absl::StatusOr<std::string> Broker::ReloadServerCertificate() {
         after->serial == before.serial
             ? absl::StrCat("server certificate unchanged: serial ",
                            after->serial, ", valid until ",
-                           x509::Rfc3339(after->not_after))
+                           Rfc3339(after->not_after))
             : absl::StrCat("server certificate serial ", before.serial,
                            " replaced by ", after->serial, ", valid until ",
-                           x509::Rfc3339(after->not_after),
+                           Rfc3339(after->not_after),
                            "; open connections keep theirs");
     e.set_reason(summary);
   } else {
@@ -308,7 +311,7 @@ std::vector<std::string> Broker::ExpiryReport() {
     const absl::Time at = absl::FromUnixSeconds(c.not_after().seconds());
     lines.push_back(absl::StrCat(
         "certificate expiring: ", c.subject(), " serial ", c.serial(), " on ",
-        x509::Rfc3339(at), " (", absl::ToInt64Hours(at - clock_->Now()) / 24,
+        Rfc3339(at), " (", absl::ToInt64Hours(at - clock_->Now()) / 24,
         " days); renew it with `liaison-certs renew`"));
   }
   return lines;

@@ -8,8 +8,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "broker/status_macros.h"
-#include "certs/x509.h"
+#include "broker/basics/files.h"
+#include "broker/basics/status_macros.h"
 
 namespace liaison {
 namespace {
@@ -46,7 +46,7 @@ std::string Resolve(const std::filesystem::path& base,
 
 absl::Status ParseTextProtoFile(const std::string& path,
                                 google::protobuf::Message* message) {
-  ASSIGN_OR_RETURN(std::string text, x509::ReadFile(path));
+  ASSIGN_OR_RETURN(std::string text, ReadFile(path));
   CollectErrors errors(path);
   google::protobuf::TextFormat::Parser parser;
   parser.RecordErrorsTo(&errors);

@@ -6,11 +6,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/civil_time.h"
-#include "broker/message_util.h"
+#include "broker/basics/time_format.h"
+#include "broker/log/message_util.h"
 #include "broker/notices.h"
 #include "broker/referral_lifecycle.h"
 #include "broker/request_shape.h"
-#include "certs/x509.h"
 
 namespace liaison {
 namespace {
@@ -415,7 +415,7 @@ class InboxStream final : public grpc::ServerWriteReactor<v1::InboxMessage> {
       finish_ =
           grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                        absl::StrCat("certificate serial ", serial_,
-                                    " expired on ", x509::Rfc3339(not_after_),
+                                    " expired on ", Rfc3339(not_after_),
                                     "; ask your administrator to renew it"));
     }
     if (finish_) {
@@ -1171,7 +1171,7 @@ grpc::ServerUnaryReactor* ExchangeService::RecordManualDisclosure(
       *policy_->Get(), caller->sector(), r.checklist());
   e.set_reason(absl::StrCat(
       "disclosed outside the system at ",
-      x509::Rfc3339(TimeOf(r.disclosed_at())),
+      Rfc3339(TimeOf(r.disclosed_at())),
       r.channel().empty() ? "" : absl::StrCat(" (", r.channel(), ")"),
       unconfirmed.empty()
           ? ""
@@ -1773,7 +1773,7 @@ grpc::ServerUnaryReactor* ExchangeService::RecordConsent(
   e.set_allowed(true);
   auto parties = [](const auto& list) {
     return absl::StrJoin(list, ", ", [](std::string* out, const v1::Party& p) {
-      out->append(policy::PartyName(p));
+      out->append(PartyName(p));
     });
   };
   const std::string grantor = c.grantor() == v1::GRANTOR_SUBJECT ? "the subject"
@@ -1788,7 +1788,7 @@ grpc::ServerUnaryReactor* ExchangeService::RecordConsent(
       c.refused() ? ""
                   : absl::StrCat("; up to ", v1::Level_Name(c.max_level())),
       c.has_valid_until()
-          ? absl::StrCat("; until ", x509::Rfc3339(TimeOf(c.valid_until())))
+          ? absl::StrCat("; until ", Rfc3339(TimeOf(c.valid_until())))
           : ""));
 
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();

@@ -10,13 +10,13 @@
 #include <memory>
 #include <string>
 
-#include "broker/clock.h"
+#include "broker/basics/clock.h"
 #include "broker/identity.h"
 #include "broker/inbox_waiters.h"
 #include "broker/pseudonym.h"
 #include "broker/registry.h"
 #include "broker/service_support.h"
-#include "broker/store.h"
+#include "broker/store/store.h"
 #include "liaison/v1/exchange.grpc.pb.h"
 #include "policy/disclosure.h"
 

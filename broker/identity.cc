@@ -6,42 +6,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "broker/status_macros.h"
+#include "broker/basics/status_macros.h"
+#include "broker/basics/time_format.h"
 
 namespace liaison {
 namespace {
 
 // Bound on the parsed-certificate cache; it is cleared when full.
 constexpr size_t kMaxCachedCertificates = 4096;
-
-v1::PrincipalKind ToProtoKind(PrincipalKind kind) {
-  switch (kind) {
-    case PrincipalKind::kAgency:
-      return v1::PRINCIPAL_KIND_AGENCY;
-    case PrincipalKind::kAuditor:
-      return v1::PRINCIPAL_KIND_AUDITOR;
-    case PrincipalKind::kAdmin:
-      return v1::PRINCIPAL_KIND_ADMIN;
-    case PrincipalKind::kBroker:
-      return v1::PRINCIPAL_KIND_BROKER;
-  }
-  return v1::PRINCIPAL_KIND_UNSPECIFIED;
-}
-
-absl::string_view ProtoKindName(v1::PrincipalKind kind) {
-  switch (kind) {
-    case v1::PRINCIPAL_KIND_AGENCY:
-      return "agency";
-    case v1::PRINCIPAL_KIND_AUDITOR:
-      return "auditor";
-    case v1::PRINCIPAL_KIND_ADMIN:
-      return "admin";
-    case v1::PRINCIPAL_KIND_BROKER:
-      return "broker";
-    default:
-      return "unknown";
-  }
-}
 
 }  // namespace
 
@@ -123,7 +95,7 @@ absl::Status Authenticator::CheckNotRevoked(const std::string& serial) const {
   if (auto it = crl->revoked.find(serial); it != crl->revoked.end()) {
     return absl::UnauthenticatedError(
         absl::StrCat("certificate serial ", serial, " was revoked on ",
-                     x509::Rfc3339(it->second),
+                     Rfc3339(it->second),
                      "; ask your administrator for a new certificate"));
   }
   return absl::OkStatus();
@@ -192,7 +164,7 @@ absl::StatusOr<v1::Principal> Authenticator::Authenticate(
   if (cert.not_after < now) {
     return absl::UnauthenticatedError(absl::StrCat(
         "certificate serial ", cert.serial, " expired on ",
-        x509::Rfc3339(cert.not_after), "; ask your administrator to renew it"));
+        Rfc3339(cert.not_after), "; ask your administrator to renew it"));
   }
   if (cert.uris.size() != 1) {
     return absl::UnauthenticatedError(absl::StrCat(
@@ -210,7 +182,7 @@ absl::StatusOr<v1::Principal> Authenticator::Authenticate(
   }
 
   v1::Principal principal;
-  principal.set_kind(ToProtoKind(name->kind));
+  principal.set_kind(name->kind);
   principal.set_uri(cert.uris[0]);
   principal.set_id(name->id);
   principal.set_sector(name->sector);
@@ -219,15 +191,15 @@ absl::StatusOr<v1::Principal> Authenticator::Authenticate(
       absl::ToUnixSeconds(cert.not_after));
 
   switch (name->kind) {
-    case PrincipalKind::kBroker:
+    case v1::PRINCIPAL_KIND_BROKER:
       return absl::PermissionDeniedError(absl::StrCat(
           "certificate ", cert.uris[0],
           " is a broker server certificate and cannot call the API; use an "
           "agency, auditor or admin certificate"));
-    case PrincipalKind::kAdmin:
+    case v1::PRINCIPAL_KIND_ADMIN:
       Accepted(cert);
       return principal;
-    case PrincipalKind::kAuditor: {
+    case v1::PRINCIPAL_KIND_AUDITOR: {
       std::optional<v1::Auditor> auditor = registry_->FindAuditor(name->id);
       if (!auditor) {
         return absl::PermissionDeniedError(absl::StrCat(
@@ -240,8 +212,12 @@ absl::StatusOr<v1::Principal> Authenticator::Authenticate(
       Accepted(cert);
       return principal;
     }
-    case PrincipalKind::kAgency:
+    case v1::PRINCIPAL_KIND_AGENCY:
       break;
+    default:
+      // ParsePrincipalUri names only the kinds above.
+      return absl::PermissionDeniedError(absl::StrCat(
+          "certificate ", cert.uris[0], " names no kind of caller"));
   }
   ASSIGN_OR_RETURN(v1::Agency agency, CheckAgency(name->id, cert.serial));
   if (agency.sector() != name->sector) {
@@ -264,7 +240,7 @@ absl::StatusOr<v1::Principal> Authenticator::Authorize(
     if (principal.kind() == kind) return principal;
   }
   std::vector<absl::string_view> names;
-  for (v1::PrincipalKind kind : allowed) names.push_back(ProtoKindName(kind));
+  for (v1::PrincipalKind kind : allowed) names.push_back(KindName(kind));
   return absl::PermissionDeniedError(absl::StrCat(
       "the ", service, " service accepts ", absl::StrJoin(names, " or "),
       " certificates only; this call presented ", principal.uri()));

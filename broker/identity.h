@@ -19,10 +19,10 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
-#include "broker/clock.h"
-#include "broker/principal.h"
+#include "broker/basics/clock.h"
+#include "broker/basics/principal.h"
+#include "broker/basics/x509.h"
 #include "broker/registry.h"
-#include "certs/x509.h"
 #include "liaison/v1/common.pb.h"
 
 namespace liaison {

@@ -13,9 +13,9 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "broker/basics/files.h"
 #include "broker/broker.h"
 #include "broker/config.h"
-#include "certs/x509.h"
 
 ABSL_FLAG(std::string, config, "",
           "Broker config file (liaison.v1.BrokerConfig in protobuf text "
@@ -166,7 +166,7 @@ int main(int argc, char** argv) {
   const std::string host =
       config.listen().substr(0, config.listen().rfind(':'));
   const std::string port = std::to_string((*broker)->port());
-  if (absl::Status s = liaison::x509::WriteFileAtomic(
+  if (absl::Status s = liaison::WriteFileAtomic(
           config.data_dir() + "/broker.port", port + "\n", 0600);
       !s.ok()) {
     return Fail(std::string(s.message()));

@@ -2,8 +2,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "broker/basics/time_format.h"
 #include "broker/pseudonym.h"
-#include "certs/x509.h"
 
 namespace liaison {
 namespace {
@@ -30,7 +30,7 @@ v1::InboxMessage NonDeliveryNotice(const std::string& message_id,
   n->set_text(absl::StrCat(
       "message ", message_id, referral_id.empty() ? "" : " (referral ",
       referral_id, referral_id.empty() ? "" : ")", " to agency \"",
-      recipient_agency_id, "\" expired unacknowledged at ", x509::Rfc3339(now),
+      recipient_agency_id, "\" expired unacknowledged at ", Rfc3339(now),
       "; it was not delivered. Contact the agency by another channel or "
       "send again."));
   return m;
@@ -47,7 +47,7 @@ v1::InboxMessage EscalationNotice(const v1::Referral& referral,
       v1::Urgency_Name(referral.urgency()), " referral ",
       referral.referral_id(), " from \"", referral.sender_agency_id(),
       "\" to \"", referral.recipient_agency_id(),
-      "\" was not acknowledged by its deadline ", x509::Rfc3339(deadline),
+      "\" was not acknowledged by its deadline ", Rfc3339(deadline),
       "; follow it up directly with the recipient."));
   return m;
 }
@@ -63,7 +63,7 @@ v1::InboxMessage ConsentRecallNotice(
   n->set_text(absl::StrCat(
       consent.refused() ? "refusal " : "consent ", consent.consent_id(),
       " (recorded by \"", consent.recorded_by_agency_id(),
-      "\") was withdrawn at ", x509::Rfc3339(now), ". You received ",
+      "\") was withdrawn at ", Rfc3339(now), ". You received ",
       message_ids.size(), message_ids.size() == 1 ? " message" : " messages",
       " under it: ", absl::StrJoin(message_ids, ", "),
       ". Stop using what they disclosed under this consent, and erase or "
@@ -81,7 +81,7 @@ v1::InboxMessage OverdueReviewNotice(uint64_t sequence, absl::Time review_by,
   n->set_text(absl::StrCat(
       "For the privacy officer: the override at disclosure log sequence ",
       sequence, ", under which data left your agency, was due for review by ",
-      x509::Rfc3339(review_by),
+      Rfc3339(review_by),
       " and has not been reviewed. Ask your auditors to review it (liaison "
       "audit overrides, audit review ",
       sequence, ")."));
@@ -112,7 +112,7 @@ v1::InboxMessage OverrideAlertNotice(
       justification.approver().id().empty()
           ? ""
           : absl::StrCat(" and approved by ", justification.approver().id()),
-      ", at ", x509::Rfc3339(now),
+      ", at ", Rfc3339(now),
       ". Messages: ", absl::StrJoin(message_ids, ", "),
       ". It is in the auditors' override review queue."));
   return m;

@@ -8,13 +8,13 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "certs/x509.h"
+#include "broker/basics/files.h"
 
 namespace liaison {
 
 absl::StatusOr<Pseudonymizer> Pseudonymizer::LoadOrCreate(
     const std::string& path) {
-  absl::StatusOr<std::string> key = x509::ReadFile(path);
+  absl::StatusOr<std::string> key = ReadFile(path);
   if (key.ok()) {
     if (key->size() != 32) {
       return absl::DataLossError(absl::StrCat(
@@ -29,7 +29,7 @@ absl::StatusOr<Pseudonymizer> Pseudonymizer::LoadOrCreate(
   if (RAND_bytes(reinterpret_cast<unsigned char*>(fresh.data()), 32) != 1) {
     return absl::InternalError("no random bytes for the pseudonym key");
   }
-  if (absl::Status s = x509::WriteFileAtomic(path, fresh, 0600); !s.ok()) {
+  if (absl::Status s = WriteFileAtomic(path, fresh, 0600); !s.ok()) {
     return s;
   }
   return Pseudonymizer(std::move(fresh));

@@ -7,8 +7,8 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "broker/principal.h"
-#include "broker/status_macros.h"
+#include "broker/basics/principal.h"
+#include "broker/basics/status_macros.h"
 
 namespace liaison {
 

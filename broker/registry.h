@@ -14,7 +14,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
-#include "broker/store.h"
+#include "broker/store/store.h"
 #include "liaison/v1/config.pb.h"
 
 namespace liaison {

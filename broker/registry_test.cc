@@ -3,7 +3,8 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
-#include "broker/sqlite_store.h"
+#include "broker/store/sqlite/sqlite_store.h"
+#include "broker/store/sqlite/sqlite_testing.h"
 
 namespace liaison {
 namespace {
@@ -11,7 +12,7 @@ namespace {
 std::unique_ptr<SqliteStore> NewStore() {
   std::string dir = ::testing::TempDir() + "/registryXXXXXX";
   EXPECT_NE(mkdtemp(dir.data()), nullptr);
-  auto store = SqliteStore::Open({dir + "/liaison.db"});
+  auto store = SqliteStore::Open(TestStoreOptions(dir + "/liaison.db"));
   EXPECT_TRUE(store.ok()) << store.status();
   return *std::move(store);
 }

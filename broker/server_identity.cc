@@ -11,7 +11,9 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
-#include "broker/status_macros.h"
+#include "broker/basics/files.h"
+#include "broker/basics/status_macros.h"
+#include "broker/basics/time_format.h"
 
 namespace liaison {
 namespace {
@@ -43,8 +45,8 @@ absl::StatusOr<std::unique_ptr<ServerIdentity>> ServerIdentity::Create(
 }
 
 absl::StatusOr<ServerIdentity::Checked> ServerIdentity::Read() const {
-  ASSIGN_OR_RETURN(std::string cert_pem, x509::ReadFile(cert_path_));
-  ASSIGN_OR_RETURN(std::string key_pem, x509::ReadFile(key_path_));
+  ASSIGN_OR_RETURN(std::string cert_pem, ReadFile(cert_path_));
+  ASSIGN_OR_RETURN(std::string key_pem, ReadFile(key_path_));
   ASSIGN_OR_RETURN(x509::CertPtr cert, x509::ParseCertificatePem(cert_pem));
   // The very bytes that will be installed are the ones checked.
   ASSIGN_OR_RETURN(x509::KeyPtr key,
@@ -71,7 +73,7 @@ absl::StatusOr<ServerIdentity::Checked> ServerIdentity::Read() const {
   if (checked.info.not_after < clock_->Now()) {
     return absl::FailedPreconditionError(
         absl::StrCat("the broker's certificate ", cert_path_, " expired on ",
-                     x509::Rfc3339(checked.info.not_after),
+                     Rfc3339(checked.info.not_after),
                      "; issue a new one with `liaison-certs issue server`"));
   }
   if (!cert_pem.empty() && cert_pem.back() != '\n') cert_pem += '\n';
@@ -81,7 +83,7 @@ absl::StatusOr<ServerIdentity::Checked> ServerIdentity::Read() const {
 
 absl::Status ServerIdentity::Install(const Checked& checked) {
   absl::MutexLock lock(&install_mu_);
-  RETURN_IF_ERROR(x509::WriteFileAtomic(installed_, checked.pem, 0600));
+  RETURN_IF_ERROR(WriteFileAtomic(installed_, checked.pem, 0600));
   absl::MutexLock info_lock(&info_mu_);
   info_ = checked.info;
   return absl::OkStatus();

@@ -18,8 +18,8 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "broker/clock.h"
-#include "certs/x509.h"
+#include "broker/basics/clock.h"
+#include "broker/basics/x509.h"
 
 namespace liaison {
 

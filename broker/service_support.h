@@ -10,7 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "broker/message_util.h"
+#include "broker/log/message_util.h"
 #include "liaison/v1/common.pb.h"
 
 namespace liaison {

@@ -11,9 +11,9 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "broker/clock.h"
+#include "broker/basics/clock.h"
 #include "broker/inbox_waiters.h"
-#include "broker/store.h"
+#include "broker/store/store.h"
 
 namespace liaison {
 

@@ -4,7 +4,8 @@
 #include <stdlib.h>
 
 #include "absl/synchronization/notification.h"
-#include "broker/sqlite_store.h"
+#include "broker/store/sqlite/sqlite_store.h"
+#include "broker/store/sqlite/sqlite_testing.h"
 
 namespace liaison {
 namespace {
@@ -35,7 +36,7 @@ class SweeperTest : public ::testing::Test {
   void SetUp() override {
     std::string dir = ::testing::TempDir() + "/sweeperXXXXXX";
     ASSERT_NE(mkdtemp(dir.data()), nullptr);
-    auto store = SqliteStore::Open({dir + "/liaison.db"});
+    auto store = SqliteStore::Open(TestStoreOptions(dir + "/liaison.db"));
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
   }

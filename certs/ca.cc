@@ -26,7 +26,9 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "broker/status_macros.h"
+#include "broker/basics/files.h"
+#include "broker/basics/status_macros.h"
+#include "broker/basics/time_format.h"
 
 namespace liaison::certs {
 namespace {
@@ -201,14 +203,14 @@ std::string BnHex(const BIGNUM* bn) {
 
 absl::Status SetTime(ASN1_TIME* field, absl::Time t) {
   if (ASN1_TIME_set(field, absl::ToTimeT(t)) == nullptr) {
-    return OpenSslError(absl::StrCat("encoding time ", FormatTimestamp(t)));
+    return OpenSslError(absl::StrCat("encoding time ", Rfc3339(t)));
   }
   return absl::OkStatus();
 }
 
 absl::StatusOr<AsnTimePtr> NewTime(absl::Time t) {
   AsnTimePtr out(ASN1_TIME_set(nullptr, absl::ToTimeT(t)));
-  if (!out) return OpenSslError(absl::StrCat("encoding time ", FormatTimestamp(t)));
+  if (!out) return OpenSslError(absl::StrCat("encoding time ", Rfc3339(t)));
   return out;
 }
 
@@ -335,10 +337,10 @@ absl::Status Sign(X509* cert, EVP_PKEY* key) {
 std::string IndexLine(const IndexEntry& e) {
   return absl::StrCat(
       absl::StrJoin({e.serial, e.kind, e.principal, e.subject,
-                     FormatTimestamp(e.not_before),
-                     FormatTimestamp(e.not_after),
+                     Rfc3339(e.not_before),
+                     Rfc3339(e.not_after),
                      std::string(e.revoked ? "revoked" : "valid"),
-                     e.revoked ? FormatTimestamp(e.revoked_at) : "-",
+                     e.revoked ? Rfc3339(e.revoked_at) : "-",
                      std::string(e.revoked ? ReasonName(e.reason) : "-"),
                      e.cert_path},
                     "\t"),
@@ -385,7 +387,7 @@ absl::StatusOr<std::vector<IndexEntry>> ParseIndex(const std::string& path,
       return bad(absl::StrCat("unknown status \"", f[6], "\""));
     }
     e.cert_path = f[9];
-    if (NormalizeSerial(e.serial).value_or("") != e.serial) {
+    if (x509::NormalizeSerial(e.serial).value_or("") != e.serial) {
       return bad(absl::StrCat("bad serial \"", e.serial, "\""));
     }
     entries.push_back(std::move(e));
@@ -431,7 +433,7 @@ std::string IndexPath(const std::string& base, const std::string& folder,
 }
 
 absl::StatusOr<uint64_t> ReadCrlNumber(const std::string& path) {
-  absl::StatusOr<std::string> text = x509::ReadFile(path);
+  absl::StatusOr<std::string> text = ReadFile(path);
   if (absl::IsNotFound(text.status())) {
     return absl::FailedPreconditionError(absl::StrCat(
         path, " is missing; restore it from a backup, or write into it a "
@@ -489,31 +491,6 @@ absl::string_view StatusName(CertificateStatus status) {
       return "EXPIRED";
   }
   return "VALID";
-}
-
-std::string FormatTimestamp(absl::Time t) {
-  return x509::Rfc3339(t);
-}
-
-absl::StatusOr<std::string> NormalizeSerial(absl::string_view serial) {
-  absl::string_view s = absl::StripAsciiWhitespace(serial);
-  if (!absl::ConsumePrefix(&s, "0x")) absl::ConsumePrefix(&s, "0X");
-  std::string digits = absl::StrReplaceAll(s, {{":", ""}});
-  // RFC 5280 allows at most 20 octets.
-  bool ok = !digits.empty() && digits.size() <= 40;
-  for (char c : digits) ok = ok && absl::ascii_isxdigit(c);
-  if (!ok) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "\"", absl::CHexEscape(serial),
-        "\" is not a certificate serial (hexadecimal, as `liaison-certs list` "
-        "prints it)"));
-  }
-  BIGNUM* raw = nullptr;
-  if (BN_hex2bn(&raw, digits.c_str()) == 0) {
-    return OpenSslError("BN_hex2bn");
-  }
-  BnPtr bn(raw);
-  return BnHex(bn.get());
 }
 
 absl::StatusOr<PrincipalName> CertificatePrincipal(const X509* cert) {
@@ -633,14 +610,14 @@ absl::StatusOr<CertificateAuthority> CertificateAuthority::Init(
   ASSIGN_OR_RETURN(std::string cert_pem, x509::CertificateToPem(cert.get()));
   RETURN_IF_ERROR(MakeDirectory(absl::StrCat(dir, "/", kIssued),
                                 fs::perms::owner_all));
-  RETURN_IF_ERROR(x509::WriteFileAtomic(absl::StrCat(dir, "/", kCrlNumber),
+  RETURN_IF_ERROR(WriteFileAtomic(absl::StrCat(dir, "/", kCrlNumber),
                                         "1\n", 0644));
   RETURN_IF_ERROR(
-      x509::WriteFileAtomic(absl::StrCat(dir, "/", kIndex), kIndexHeader, 0644));
+      WriteFileAtomic(absl::StrCat(dir, "/", kIndex), kIndexHeader, 0644));
   RETURN_IF_ERROR(
-      x509::WriteFileAtomic(absl::StrCat(dir, "/", kCaKey), key_pem, 0600));
+      WriteFileAtomic(absl::StrCat(dir, "/", kCaKey), key_pem, 0600));
   RETURN_IF_ERROR(
-      x509::WriteFileAtomic(absl::StrCat(dir, "/", kCaCert), cert_pem, 0644));
+      WriteFileAtomic(absl::StrCat(dir, "/", kCaCert), cert_pem, 0644));
   return CertificateAuthority(dir, std::move(cert), std::move(key), {});
 }
 
@@ -673,7 +650,7 @@ absl::StatusOr<CertificateAuthority> CertificateAuthority::Open(
 
 absl::Status CertificateAuthority::ReloadIndex() {
   const std::string path = FilePath(kIndex);
-  absl::StatusOr<std::string> text = x509::ReadFile(path);
+  absl::StatusOr<std::string> text = ReadFile(path);
   if (absl::IsNotFound(text.status())) {
     return absl::FailedPreconditionError(absl::StrCat(
         path, " is missing; restore the CA directory from a backup"));
@@ -687,7 +664,7 @@ absl::Status CertificateAuthority::WriteIndex(
     const std::vector<IndexEntry>& entries) const {
   std::string text = kIndexHeader;
   for (const IndexEntry& e : entries) absl::StrAppend(&text, IndexLine(e));
-  return x509::WriteFileAtomic(FilePath(kIndex), text, 0644);
+  return WriteFileAtomic(FilePath(kIndex), text, 0644);
 }
 
 bool CertificateAuthority::IsIssuerOf(const X509* cert) const {
@@ -715,8 +692,8 @@ absl::StatusOr<IssuedCertificate> CertificateAuthority::Issue(
   const absl::Time ca_not_after = x509::NotAfter(cert_.get());
   if (not_after > ca_not_after) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "the certificate would be valid until ", FormatTimestamp(not_after),
-        ", after the CA certificate expires (", FormatTimestamp(ca_not_after),
+        "the certificate would be valid until ", Rfc3339(not_after),
+        ", after the CA certificate expires (", Rfc3339(ca_not_after),
         "); issue it for a shorter time"));
   }
 
@@ -788,9 +765,9 @@ absl::StatusOr<IssuedCertificate> CertificateAuthority::Issue(
   std::vector<IndexEntry> entries = entries_;
   entries.push_back(entry);
 
-  absl::Status written = x509::WriteFileAtomic(issued.key_path, key_pem, 0600);
+  absl::Status written = WriteFileAtomic(issued.key_path, key_pem, 0600);
   if (written.ok()) {
-    written = x509::WriteFileAtomic(issued.cert_path, cert_pem, 0644);
+    written = WriteFileAtomic(issued.cert_path, cert_pem, 0644);
   }
   if (written.ok()) written = WriteIndex(entries);
   if (!written.ok()) {
@@ -806,7 +783,7 @@ absl::StatusOr<IssuedCertificate> CertificateAuthority::Issue(
 
 absl::StatusOr<IndexEntry> CertificateAuthority::Revoke(
     absl::string_view serial, RevocationReason reason, absl::Time now) {
-  ASSIGN_OR_RETURN(const std::string wanted, NormalizeSerial(serial));
+  ASSIGN_OR_RETURN(const std::string wanted, x509::NormalizeSerial(serial));
   ASSIGN_OR_RETURN(DirectoryLock lock, DirectoryLock::Acquire(dir_));
   RETURN_IF_ERROR(ReloadIndex());
   std::vector<IndexEntry> entries = entries_;
@@ -815,7 +792,7 @@ absl::StatusOr<IndexEntry> CertificateAuthority::Revoke(
     if (e.revoked) {
       return absl::FailedPreconditionError(absl::StrCat(
           "certificate ", e.serial, " (", e.principal,
-          ") was already revoked on ", FormatTimestamp(e.revoked_at),
+          ") was already revoked on ", Rfc3339(e.revoked_at),
           " (", ReasonName(e.reason), ")"));
     }
     e.revoked = true;
@@ -933,7 +910,7 @@ absl::StatusOr<std::string> CertificateAuthority::CrlPemLocked(
                    BuildCrl(cert_.get(), key_.get(), entries_, number,
                             out.this_update, out.next_update, &out.revoked));
   // Consume the number before anyone sees the CRL, so no two CRLs share one.
-  RETURN_IF_ERROR(x509::WriteFileAtomic(
+  RETURN_IF_ERROR(WriteFileAtomic(
       number_path, absl::StrCat(number + 1, "\n"), 0644));
   if (summary != nullptr) *summary = out;
   return pem;
@@ -944,7 +921,7 @@ absl::StatusOr<CrlSummary> CertificateAuthority::WriteCrl(
   ASSIGN_OR_RETURN(DirectoryLock lock, DirectoryLock::Acquire(dir_));
   CrlSummary summary;
   ASSIGN_OR_RETURN(std::string pem, CrlPemLocked(now, next_update, &summary));
-  RETURN_IF_ERROR(x509::WriteFileAtomic(path, pem, 0644));
+  RETURN_IF_ERROR(WriteFileAtomic(path, pem, 0644));
   return summary;
 }
 

@@ -50,8 +50,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "broker/principal.h"
-#include "certs/x509.h"
+#include "broker/basics/principal.h"
+#include "broker/basics/x509.h"
 
 namespace liaison::certs {
 
@@ -73,15 +73,6 @@ absl::StatusOr<RevocationReason> ParseRevocationReason(absl::string_view name);
 enum class CertificateStatus { kValid, kRevoked, kExpired };
 // "VALID", "REVOKED", "EXPIRED".
 absl::string_view StatusName(CertificateStatus status);
-
-// RFC 3339 in UTC with a "Z" suffix and whole seconds, the form used in the
-// index and printed by liaison-certs.
-std::string FormatTimestamp(absl::Time t);
-
-// Canonical form of a serial given by a person: hexadecimal digits in any
-// case, optionally separated by ':' and prefixed by "0x"; returns it as
-// x509::SerialHex prints it. INVALID_ARGUMENT for anything else.
-absl::StatusOr<std::string> NormalizeSerial(absl::string_view serial);
 
 // The principal a Liaison certificate names: its one and only URI SAN,
 // parsed by ParsePrincipalUri. INVALID_ARGUMENT naming the problem when the

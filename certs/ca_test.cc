@@ -1,3 +1,5 @@
+#include "broker/basics/files.h"
+#include "broker/basics/time_format.h"
 #include "certs/ca.h"
 
 #include <fcntl.h>
@@ -23,7 +25,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "certs/x509.h"
+#include "broker/basics/x509.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -58,7 +60,7 @@ bool FileExists(const std::string& path) {
 }
 
 std::string Contents(const std::string& path) {
-  absl::StatusOr<std::string> text = x509::ReadFile(path);
+  absl::StatusOr<std::string> text = ReadFile(path);
   return text.ok() ? *text : "";
 }
 
@@ -281,7 +283,7 @@ TEST_F(CaTest, BackdatedCertificateHasExpired) {
   absl::StatusOr<IssuedCertificate> issued =
       ca_->Issue(spec, ca_->issued_dir());
   ASSERT_TRUE(issued.ok()) << issued.status();
-  EXPECT_EQ(FormatTimestamp(issued->not_after), "2020-01-02T00:00:00Z");
+  EXPECT_EQ(Rfc3339(issued->not_after), "2020-01-02T00:00:00Z");
   x509::CertPtr cert = LoadCert(issued->cert_path);
   ASSERT_NE(cert, nullptr);
   EXPECT_EQ(Verify(cert.get(), ca_->ca_certificate()),
@@ -537,12 +539,12 @@ TEST_F(CaTest, ConcurrentIssuersAllLandInTheIndex) {
 }
 
 TEST(SerialTest, NormalizesTheFormsPeopleType) {
-  EXPECT_EQ(NormalizeSerial("0a:bc:de").value_or(""), "0ABCDE");
-  EXPECT_EQ(NormalizeSerial("0xABCDE").value_or(""), "0ABCDE");
-  EXPECT_EQ(NormalizeSerial(" 00ff ").value_or(""), "FF");
-  EXPECT_FALSE(NormalizeSerial("").ok());
-  EXPECT_FALSE(NormalizeSerial("12g4").ok());
-  EXPECT_FALSE(NormalizeSerial(std::string(41, 'a')).ok());
+  EXPECT_EQ(x509::NormalizeSerial("0a:bc:de").value_or(""), "0ABCDE");
+  EXPECT_EQ(x509::NormalizeSerial("0xABCDE").value_or(""), "0ABCDE");
+  EXPECT_EQ(x509::NormalizeSerial(" 00ff ").value_or(""), "FF");
+  EXPECT_FALSE(x509::NormalizeSerial("").ok());
+  EXPECT_FALSE(x509::NormalizeSerial("12g4").ok());
+  EXPECT_FALSE(x509::NormalizeSerial(std::string(41, 'a')).ok());
 }
 
 TEST(ReasonTest, NamesRoundTrip) {

@@ -24,11 +24,12 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "broker/principal.h"
-#include "broker/status_macros.h"
+#include "broker/basics/command_line.h"
+#include "broker/basics/principal.h"
+#include "broker/basics/status_macros.h"
+#include "broker/basics/time_format.h"
+#include "broker/basics/x509.h"
 #include "certs/ca.h"
-#include "certs/command_line.h"
-#include "certs/x509.h"
 
 ABSL_FLAG(std::string, dir, "",
           "CA directory (default $LIAISON_CA_DIR, else ./liaison-ca)");
@@ -292,7 +293,7 @@ int RunInit(const CommandLine& cl) {
             << "key: " << dir << "/ca.key\n"
             << "serial: " << x509::SerialHex(ca->ca_certificate()) << "\n"
             << "not_after: "
-            << FormatTimestamp(x509::NotAfter(ca->ca_certificate())) << "\n";
+            << Rfc3339(x509::NotAfter(ca->ca_certificate())) << "\n";
   return 0;
 }
 
@@ -322,20 +323,20 @@ int RunIssue(const CommandLine& cl) {
   const std::string& kind = cl.positional[1];
   PrincipalName name;
   if (kind == "agency") {
-    name.kind = PrincipalKind::kAgency;
+    name.kind = v1::PRINCIPAL_KIND_AGENCY;
   } else if (kind == "auditor") {
-    name.kind = PrincipalKind::kAuditor;
+    name.kind = v1::PRINCIPAL_KIND_AUDITOR;
   } else if (kind == "admin") {
-    name.kind = PrincipalKind::kAdmin;
+    name.kind = v1::PRINCIPAL_KIND_ADMIN;
   } else if (kind == "server") {
-    name.kind = PrincipalKind::kBroker;
+    name.kind = v1::PRINCIPAL_KIND_BROKER;
   } else {
     return UsageError(absl::StrCat("unknown certificate kind \"", kind,
                                    "\"; use agency, auditor, admin or server"),
                       "issue");
   }
-  const bool agency = name.kind == PrincipalKind::kAgency;
-  const bool server = name.kind == PrincipalKind::kBroker;
+  const bool agency = name.kind == v1::PRINCIPAL_KIND_AGENCY;
+  const bool server = name.kind == v1::PRINCIPAL_KIND_BROKER;
   if (cl.flags.count("id") == 0 || absl::GetFlag(FLAGS_id).empty()) {
     return UsageError(absl::StrCat("issue ", kind, " needs --id=ID"), "issue");
   }
@@ -413,7 +414,7 @@ int RunIssue(const CommandLine& cl) {
             << "principal: " << uri << "\n"
             << "certificate: " << issued->cert_path << "\n"
             << "key: " << issued->key_path << "\n"
-            << "not_after: " << FormatTimestamp(issued->not_after) << "\n";
+            << "not_after: " << Rfc3339(issued->not_after) << "\n";
   return 0;
 }
 
@@ -430,7 +431,7 @@ absl::StatusOr<std::string> SerialOf(const CertificateAuthority& ca,
     }
     return x509::SerialHex(cert.get());
   }
-  absl::StatusOr<std::string> normalized = NormalizeSerial(target);
+  absl::StatusOr<std::string> normalized = x509::NormalizeSerial(target);
   if (!normalized.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "\"", target,
@@ -470,7 +471,7 @@ int RunRenew(const CommandLine& cl) {
   if (old->revoked) {
     return Failure(absl::FailedPreconditionError(absl::StrCat(
         "serial ", *serial, " was revoked on ",
-        FormatTimestamp(old->revoked_at),
+        Rfc3339(old->revoked_at),
         "; a revoked certificate is not renewed: issue a new one with "
         "`liaison-certs issue`")));
   }
@@ -489,7 +490,7 @@ int RunRenew(const CommandLine& cl) {
   }
   absl::StatusOr<PrincipalName> name = CertificatePrincipal(old_cert->get());
   if (!name.ok()) return Failure(name.status());
-  const bool server = name->kind == PrincipalKind::kBroker;
+  const bool server = name->kind == v1::PRINCIPAL_KIND_BROKER;
   IssueSpec spec;
   spec.common_name = name->id;
   spec.uri_sans = {name->Uri()};
@@ -520,23 +521,23 @@ int RunRenew(const CommandLine& cl) {
       ca->Issue(spec, out, absl::GetFlag(FLAGS_force));
   if (!issued.ok()) return Failure(issued.status());
   std::cout << "renewed: " << *serial << " (valid until "
-            << FormatTimestamp(old->not_after) << ")\n"
+            << Rfc3339(old->not_after) << ")\n"
             << "serial: " << issued->serial << "\n"
             << "principal: " << name->Uri() << "\n"
             << "certificate: " << issued->cert_path << "\n"
             << "key: " << issued->key_path << "\n"
-            << "not_after: " << FormatTimestamp(issued->not_after) << "\n"
+            << "not_after: " << Rfc3339(issued->not_after) << "\n"
             << "Both certificates are valid now. Next:\n"
             << "  1. install the new certificate and key where the old ones "
                "are used"
             << (server ? " (tls_cert, tls_key), then send the broker SIGHUP"
                        : "")
             << ";\n";
-  if (name->kind == PrincipalKind::kAgency) {
+  if (name->kind == v1::PRINCIPAL_KIND_AGENCY) {
     std::cout << "  2. if the agency has bound serials: liaison admin bind "
               << name->id << " " << issued->serial << "\n";
   }
-  std::cout << "  " << (name->kind == PrincipalKind::kAgency ? "3" : "2")
+  std::cout << "  " << (name->kind == v1::PRINCIPAL_KIND_AGENCY ? "3" : "2")
             << ". once it is in use: liaison-certs --dir=" << dir << " revoke "
             << *serial << " --reason=superseded && liaison-certs --dir=" << dir
             << " crl, then SIGHUP the broker or `liaison admin reload-crl`\n";
@@ -592,7 +593,7 @@ int RunCrl(const CommandLine& cl) {
   std::cout << "crl: " << out << "\n"
             << "number: " << crl->number << "\n"
             << "revoked: " << crl->revoked << "\n"
-            << "next_update: " << FormatTimestamp(crl->next_update) << "\n";
+            << "next_update: " << Rfc3339(crl->next_update) << "\n";
   return 0;
 }
 
@@ -643,7 +644,7 @@ int RunList(const CommandLine& cl) {
       {"SERIAL", "STATUS", "NOT_AFTER", "PRINCIPAL"}};
   for (const IndexEntry& e : entries) {
     rows.push_back({e.serial, std::string(StatusName(e.StatusAt(now))),
-                    FormatTimestamp(e.not_after), e.principal});
+                    Rfc3339(e.not_after), e.principal});
   }
   size_t width[3] = {0, 0, 0};
   for (const auto& row : rows) {
@@ -678,17 +679,17 @@ int RunInspect(const CommandLine& cl) {
   const absl::Time not_after = x509::NotAfter(c);
   std::string validity = "valid now";
   if (now > not_after) {
-    validity = absl::StrCat("EXPIRED on ", FormatTimestamp(not_after));
+    validity = absl::StrCat("EXPIRED on ", Rfc3339(not_after));
   } else if (now < not_before) {
     validity =
-        absl::StrCat("NOT YET VALID until ", FormatTimestamp(not_before));
+        absl::StrCat("NOT YET VALID until ", Rfc3339(not_before));
   }
   std::cout << "file: " << path << "\n"
             << "subject: " << x509::SubjectLine(c) << "\n"
             << "issuer: " << x509::IssuerLine(c) << "\n"
             << "serial: " << x509::SerialHex(c) << "\n"
-            << "not_before: " << FormatTimestamp(not_before) << "\n"
-            << "not_after: " << FormatTimestamp(not_after) << "\n"
+            << "not_before: " << Rfc3339(not_before) << "\n"
+            << "not_after: " << Rfc3339(not_after) << "\n"
             << "validity: " << validity << "\n"
             << "uri_sans: " << JoinOrNone(x509::UriSans(c)) << "\n"
             << "dns_sans: " << JoinOrNone(x509::DnsSans(c)) << "\n"

@@ -13,13 +13,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "broker/merkle.h"
-#include "broker/message_util.h"
-#include "broker/tree_head.h"
-#include "certs/x509.h"
+#include "broker/basics/files.h"
+#include "broker/basics/request_file.h"
+#include "broker/basics/time_format.h"
+#include "broker/log/merkle.h"
+#include "broker/log/message_util.h"
+#include "broker/log/tree_head.h"
+#include "broker/log/verify.h"
 #include "clients/exchange_text.h"
-#include "clients/log_verify.h"
-#include "clients/referral_file.h"
 #include "liaison/v1/audit.grpc.pb.h"
 #include "liaison/v1/exchange.grpc.pb.h"
 
@@ -81,7 +82,7 @@ std::string EnumWord(const std::string& name, absl::string_view prefix) {
 std::string HeadLine(const v1::TreeHead& head) {
   return absl::StrCat(
       head.tree_size(), " entries, root ", Hex(head.root_hash()), ", signed ",
-      x509::Rfc3339(TimeOf(head.time())), " by key ", head.key_id());
+      Rfc3339(TimeOf(head.time())), " by key ", head.key_id());
 }
 
 std::string JsonOf(const google::protobuf::Message& m) {
@@ -97,7 +98,7 @@ std::string JsonOf(const google::protobuf::Message& m) {
 // One line per entry, for a person to scan.
 std::string DescribeEntry(const v1::LogEntry& e) {
   std::string line = absl::StrCat(
-      "#", e.sequence(), "  ", x509::Rfc3339(TimeOf(e.time())), "  ",
+      "#", e.sequence(), "  ", Rfc3339(TimeOf(e.time())), "  ",
       EnumWord(v1::EntryKind_Name(e.kind()), "ENTRY_KIND_"), "  ", e.actor());
   if (!e.counterpart().empty()) absl::StrAppend(&line, " -> ", e.counterpart());
   if (e.level() != v1::LEVEL_NONE) {
@@ -433,13 +434,13 @@ int RunTreeHead(const Invocation& in, v1::Audit::Stub& stub) {
   if (!head.ok()) return Fail(head.status());
   std::cout << "tree size: " << head->tree_head().tree_size() << "\n"
             << "root:      " << Hex(head->tree_head().root_hash()) << "\n"
-            << "signed:    " << x509::Rfc3339(TimeOf(head->tree_head().time()))
+            << "signed:    " << Rfc3339(TimeOf(head->tree_head().time()))
             << "\n"
             << "key:       " << head->tree_head().key_id() << " "
             << absl::Base64Escape(head->public_key()) << "\n"
             << "signature: verified" << std::endl;
   if (const std::string out = absl::GetFlag(FLAGS_out); !out.empty()) {
-    absl::Status s = x509::WriteFileAtomic(out, JsonOf(*head) + "\n", 0644);
+    absl::Status s = WriteFileAtomic(out, JsonOf(*head) + "\n", 0644);
     if (!s.ok()) return Fail(s);
     std::cout << "saved to " << out << std::endl;
   }
@@ -634,7 +635,7 @@ int RunManualDisclosure(const Invocation& in) {
   }
   v1::RecordManualDisclosureRequest request;
   absl::StatusOr<std::string> digest =
-      client::ReadRequestFile(in.args[0], &request);
+      ReadRequestFile(in.args[0], &request);
   if (!digest.ok()) {
     if (digest.status().code() != absl::StatusCode::kInvalidArgument) {
       return Fail(digest.status());

@@ -19,11 +19,11 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
-#include "broker/message_util.h"
-#include "broker/tree_head.h"
-#include "certs/command_line.h"
-#include "certs/x509.h"
-#include "clients/log_verify.h"
+#include "broker/basics/command_line.h"
+#include "broker/basics/time_format.h"
+#include "broker/log/message_util.h"
+#include "broker/log/tree_head.h"
+#include "broker/log/verify.h"
 
 ABSL_FLAG(std::string, export, "",
           "verify: the export file written by `liaison audit export`");
@@ -142,7 +142,7 @@ int Failure(const absl::Status& status) {
 }
 
 std::string SignedAt(const v1::TreeHead& head) {
-  return x509::Rfc3339(TimeOf(head.time()));
+  return Rfc3339(TimeOf(head.time()));
 }
 
 int RunVerify(const CommandLine& cl) {

@@ -15,7 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "broker/status_macros.h"
+#include "broker/basics/status_macros.h"
 #include "clients/client.h"
 #include "liaison/v1/common.pb.h"
 

@@ -4,8 +4,10 @@
 #include <openssl/x509.h>
 
 #include "absl/strings/str_cat.h"
-#include "broker/status_macros.h"
-#include "certs/x509.h"
+#include "broker/basics/files.h"
+#include "broker/basics/status_macros.h"
+#include "broker/basics/time_format.h"
+#include "broker/basics/x509.h"
 
 namespace liaison::client {
 
@@ -20,9 +22,9 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenChannel(
     }
   }
   grpc::SslCredentialsOptions tls;
-  ASSIGN_OR_RETURN(tls.pem_root_certs, x509::ReadFile(options.ca_path));
-  ASSIGN_OR_RETURN(tls.pem_cert_chain, x509::ReadFile(options.cert_path));
-  ASSIGN_OR_RETURN(tls.pem_private_key, x509::ReadFile(options.key_path));
+  ASSIGN_OR_RETURN(tls.pem_root_certs, ReadFile(options.ca_path));
+  ASSIGN_OR_RETURN(tls.pem_cert_chain, ReadFile(options.cert_path));
+  ASSIGN_OR_RETURN(tls.pem_private_key, ReadFile(options.key_path));
   grpc::ChannelArguments args;
   if (!options.server_name.empty()) {
     args.SetSslTargetNameOverride(options.server_name);
@@ -46,13 +48,13 @@ absl::Status CheckOwnCertificate(const ConnectionOptions& options,
     return absl::FailedPreconditionError(
         absl::StrCat("certificate ", options.cert_path, " (serial ",
                      x509::SerialHex(cert.get()), ") expired on ",
-                     x509::Rfc3339(x509::NotAfter(cert.get())),
+                     Rfc3339(x509::NotAfter(cert.get())),
                      "; ask your administrator to renew it"));
   }
   if (x509::NotBefore(cert.get()) > now) {
     return absl::FailedPreconditionError(
         absl::StrCat("certificate ", options.cert_path, " is not valid until ",
-                     x509::Rfc3339(x509::NotBefore(cert.get()))));
+                     Rfc3339(x509::NotBefore(cert.get()))));
   }
   return absl::OkStatus();
 }

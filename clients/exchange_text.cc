@@ -12,7 +12,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
-#include "certs/x509.h"
+#include "broker/basics/principal.h"
+#include "broker/basics/time_format.h"
 
 namespace liaison::client {
 namespace {
@@ -223,7 +224,7 @@ std::string LevelName(v1::Level level) {
 }
 
 std::string Rfc3339(int64_t unix_seconds) {
-  return x509::Rfc3339(absl::FromUnixSeconds(unix_seconds));
+  return liaison::Rfc3339(absl::FromUnixSeconds(unix_seconds));
 }
 
 std::string ActedBy(const std::string& agency_id,
@@ -238,29 +239,10 @@ std::string ActedBy(const std::string& agency_id,
 
 namespace {
 
-// Named as the policy's explanations name parties, so that a denial's
-// message and `liaison consent show` read alike.
-std::string PartyText(const v1::Party& party) {
-  switch (party.party_case()) {
-    case v1::Party::kSector:
-      return absl::StrCat("sector ", party.sector());
-    case v1::Party::kAgencyId:
-      return absl::StrCat("agency ", party.agency_id());
-    case v1::Party::kPublicAuthorities:
-      // Only true is valid; a false one covers no agency, and saying
-      // "every public authority" for it would overstate the consent.
-      return party.public_authorities() ? "every public authority"
-                                        : "public_authorities: false (nobody)";
-    case v1::Party::PARTY_NOT_SET:
-      break;
-  }
-  return "-";
-}
-
 std::string PartiesText(
     const google::protobuf::RepeatedPtrField<v1::Party>& parties) {
   std::vector<std::string> names;
-  for (const v1::Party& p : parties) names.push_back(PartyText(p));
+  for (const v1::Party& p : parties) names.push_back(PartyName(p));
   return names.empty() ? "-" : absl::StrJoin(names, ", ");
 }
 

@@ -20,13 +20,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
-#include "broker/status_macros.h"
+#include "broker/basics/principal.h"
+#include "broker/basics/request_file.h"
+#include "broker/basics/status_macros.h"
 #include "clients/admin_commands.h"
 #include "clients/audit_commands.h"
 #include "clients/cli.h"
 #include "clients/client.h"
 #include "clients/exchange_text.h"
-#include "clients/referral_file.h"
 #include "liaison/v1/exchange.grpc.pb.h"
 #include "liaison/v1/identity.grpc.pb.h"
 
@@ -139,13 +140,6 @@ using liaison::cli::Prepare;
 using liaison::cli::Unary;
 using liaison::cli::Usage;
 
-std::string KindName(v1::PrincipalKind kind) {
-  std::string name = v1::PrincipalKind_Name(kind);
-  name = name.substr(std::string("PRINCIPAL_KIND_").size());
-  for (char& c : name) c = static_cast<char>(std::tolower(c));
-  return name;
-}
-
 int RunWhoAmI(const Invocation& in) {
   if (!in.args.empty()) {
     return Usage("whoami",
@@ -166,7 +160,7 @@ int RunWhoAmI(const Invocation& in) {
   if (!response.ok()) return Fail(response.status());
   const v1::Principal& p = response->principal();
   std::cout << "principal:    " << p.uri() << "\n"
-            << "kind:         " << KindName(p.kind()) << "\n"
+            << "kind:         " << liaison::KindName(p.kind()) << "\n"
             << "id:           " << p.id() << "\n";
   if (!p.sector().empty()) std::cout << "sector:       " << p.sector() << "\n";
   if (!p.display_name().empty()) {
@@ -195,7 +189,7 @@ std::optional<std::string> ReadFileFor(const std::string& path,
                                        google::protobuf::Message* request,
                                        int* exit_code) {
   absl::StatusOr<std::string> sha =
-      liaison::client::ReadRequestFile(path, request);
+      liaison::ReadRequestFile(path, request);
   if (sha.ok()) return *std::move(sha);
   if (sha.status().code() != absl::StatusCode::kInvalidArgument) {
     *exit_code = Fail(sha.status());

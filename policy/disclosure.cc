@@ -11,8 +11,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "policy/transforms.h"
 
 namespace liaison::policy {
@@ -346,20 +346,6 @@ std::optional<std::string> ConsentProblem(const PolicySet& set,
 }
 
 }  // namespace
-
-std::string PartyName(const v1::Party& p) {
-  switch (p.party_case()) {
-    case v1::Party::kSector:
-      return absl::StrCat("sector ", p.sector());
-    case v1::Party::kAgencyId:
-      return absl::StrCat("agency ", p.agency_id());
-    case v1::Party::kPublicAuthorities:
-      return "every public authority";
-    case v1::Party::PARTY_NOT_SET:
-      break;
-  }
-  return "nobody";
-}
 
 bool PartyCovers(const PolicySet& set, const v1::Party& party,
                  const std::string& agency_id, const std::string& sector) {

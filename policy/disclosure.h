@@ -11,6 +11,7 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "broker/basics/principal.h"
 #include "liaison/v1/common.pb.h"
 #include "liaison/v1/exchange.pb.h"
 #include "liaison/v1/records.pb.h"
@@ -102,10 +103,6 @@ v1::Justification NormalisedJustification(const v1::Justification& j);
 // sector, or as a public authority when the set marks its sector so.
 bool PartyCovers(const PolicySet& set, const v1::Party& party,
                  const std::string& agency_id, const std::string& sector);
-
-// How a party reads in reasons and the log: "sector health", "agency x",
-// "every public authority".
-std::string PartyName(const v1::Party& party);
 
 // The pre-sharing checklist steps the set requires of senders of `sector`
 // that `checklist` does not confirm, each named by its field in

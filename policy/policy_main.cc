@@ -17,8 +17,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
-#include "certs/command_line.h"
-#include "clients/referral_file.h"
+#include "broker/basics/command_line.h"
+#include "broker/basics/request_file.h"
 #include "policy/disclosure.h"
 #include "policy/envelopes.h"
 #include "policy/policy_set.h"
@@ -149,7 +149,7 @@ std::string Value(const cli::CommandLine& cl, const std::string& flag) {
 // "PATH:LINE:COLUMN: message".
 std::string ReadTextFile(const std::string& path,
                          google::protobuf::Message* out) {
-  absl::StatusOr<std::string> read = client::ReadRequestFile(path, out);
+  absl::StatusOr<std::string> read = ReadRequestFile(path, out);
   return read.ok() ? "" : std::string(read.status().message());
 }
 

@@ -14,8 +14,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "broker/basics/text_errors.h"
 #include "policy/envelopes.h"
-#include "policy/text_errors.h"
 #include "policy/transforms.h"
 
 namespace liaison::policy {

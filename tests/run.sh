@@ -3,8 +3,9 @@
 # tests and the integration tests that run the real broker over mutual TLS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# testssl.sh is for the tests only: tls_test scans the broker's TLS with it.
-./deploy/setup.sh testssl.sh
+# Test-only packages: tls_test scans the broker's TLS with testssl.sh, and
+# the layering check is a python3 script.
+./deploy/setup.sh testssl.sh python3
 echo "==> running tests"
 cd build
 ctest --output-on-failure --timeout 600 -j 2 "$@"

@@ -50,7 +50,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "broker/status_macros.h"
+#include "broker/basics/status_macros.h"
 #include "certs/ca.h"
 #include "clients/client.h"
 #include "grpc/health/v1/health.grpc.pb.h"

@@ -43,11 +43,12 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "broker/merkle.h"
-#include "broker/message_util.h"
-#include "broker/sqlite_store.h"
-#include "broker/status_macros.h"
-#include "broker/tree_head.h"
+#include "broker/basics/status_macros.h"
+#include "broker/domain_rules.h"
+#include "broker/log/merkle.h"
+#include "broker/log/message_util.h"
+#include "broker/log/tree_head.h"
+#include "broker/store/sqlite/sqlite_store.h"
 #include "liaison/v1/log.pb.h"
 
 ABSL_FLAG(std::string, sizes, "10000,100000,1000000",
@@ -715,6 +716,7 @@ absl::StatusOr<std::vector<Measurement>> Run(const BenchOptions& options) {
   SqliteStoreOptions store_options;
   store_options.path = options.dir + "/log.db";
   store_options.signer = &signer;
+  store_options.rules = &BrokerRules();
   ASSIGN_OR_RETURN(std::unique_ptr<SqliteStore> store,
                    SqliteStore::Open(store_options));
   ASSIGN_OR_RETURN(v1::TreeHead head, Await<v1::TreeHead>([&](auto done) {
