@@ -628,130 +628,6 @@ std::string RecordType(const v1::Record& record) {
 
 namespace {
 
-v1::FieldOutcome::Treatment TreatmentOf(v1::Transform t) {
-  switch (t) {
-    case v1::KEEP:
-      return v1::FieldOutcome::TREATMENT_KEPT;
-    case v1::DROP:
-      return v1::FieldOutcome::TREATMENT_WITHHELD;
-    case v1::KEYED_HASH:
-      return v1::FieldOutcome::TREATMENT_HASHED;
-    default:
-      return v1::FieldOutcome::TREATMENT_GENERALISED;
-  }
-}
-
-v1::Transform TransformAt(const v1::FieldRule& rule, v1::Level level) {
-  switch (level) {
-    case v1::LEVEL_SIGNAL:
-      return rule.signal();
-    case v1::LEVEL_CATEGORY:
-      return rule.category();
-    case v1::LEVEL_SUMMARY:
-      return rule.summary();
-    case v1::LEVEL_FULL:
-      return v1::KEEP;
-    default:
-      return v1::DROP;
-  }
-}
-
-// Rewrites the string value(s) of `field` in `msg` with `fn`; a value `fn`
-// maps to nullopt is removed.
-void MapStrings(
-    Message* msg, const FieldDescriptor* field,
-    const std::function<std::optional<std::string>(const std::string&)>& fn) {
-  const Reflection* r = msg->GetReflection();
-  if (!field->is_repeated()) {
-    if (r->GetString(*msg, field).empty()) return;
-    std::optional<std::string> v = fn(r->GetString(*msg, field));
-    if (v) {
-      r->SetString(msg, field, *std::move(v));
-    } else {
-      r->ClearField(msg, field);
-    }
-    return;
-  }
-  std::vector<std::string> kept;
-  for (int i = 0; i < r->FieldSize(*msg, field); ++i) {
-    std::optional<std::string> v = fn(r->GetRepeatedString(*msg, field, i));
-    if (v) kept.push_back(*std::move(v));
-  }
-  r->ClearField(msg, field);
-  for (std::string& v : kept) r->AddString(msg, field, std::move(v));
-}
-
-void Apply(const PolicySet& set, const v1::FieldRule& rule, v1::Transform t,
-           Message* msg, const FieldDescriptor* field, absl::CivilDay on,
-           absl::string_view hash_key) {
-  const Reflection* r = msg->GetReflection();
-  const uint32_t prefix = rule.prefix_length() > 0 ? rule.prefix_length() : 3;
-  switch (t) {
-    case v1::KEEP:
-      return;
-    case v1::DATE_TO_MONTH:
-      return MapStrings(msg, field,
-                        [](const std::string& s) { return DateToMonth(s); });
-    case v1::DATE_TO_YEAR:
-      return MapStrings(msg, field,
-                        [](const std::string& s) { return DateToYear(s); });
-    case v1::BIRTH_DATE_TO_AGE_BAND:
-      return MapStrings(msg, field, [&](const std::string& s) {
-        return AgeBand(s, on, set.age_band_starts());
-      });
-    case v1::CODE_TO_PREFIX:
-      return MapStrings(msg, field, [prefix](const std::string& s) {
-        return std::optional<std::string>(CodePrefix(s, prefix));
-      });
-    case v1::CODE_TO_CHAPTER: {
-      const v1::CodeMapping* mapping = set.FindMapping(rule.mapping());
-      return MapStrings(msg, field, [mapping](const std::string& s) {
-        return mapping == nullptr ? std::nullopt : CodeChapter(s, *mapping);
-      });
-    }
-    case v1::KEYED_HASH:
-      return MapStrings(msg, field, [hash_key](const std::string& s) {
-        return std::optional<std::string>(KeyedHash(hash_key, s));
-      });
-    case v1::ADDRESS_TO_MUNICIPALITY:
-    case v1::ADDRESS_TO_POSTCODE_PREFIX: {
-      if (!r->HasField(*msg, field)) return;
-      auto* address =
-          static_cast<v1::PostalAddress*>(r->MutableMessage(msg, field));
-      *address = t == v1::ADDRESS_TO_MUNICIPALITY
-                     ? AddressToMunicipality(*address)
-                     : AddressToPostcodePrefix(*address, prefix);
-      return;
-    }
-    default:
-      r->ClearField(msg, field);
-      return;
-  }
-}
-
-// Applies `t` to the field at the end of `path` (from its `i`-th segment) in
-// `msg`, through every element of a repeated message segment.
-void ApplyAlong(const PolicySet& set, const v1::FieldRule& rule,
-                v1::Transform t, Message* msg,
-                const std::vector<const FieldDescriptor*>& path, size_t i,
-                absl::CivilDay on, absl::string_view hash_key) {
-  if (i + 1 == path.size()) {
-    Apply(set, rule, t, msg, path[i], on, hash_key);
-    return;
-  }
-  const Reflection* r = msg->GetReflection();
-  const FieldDescriptor* f = path[i];
-  if (f->is_repeated()) {
-    for (int k = 0; k < r->FieldSize(*msg, f); ++k) {
-      ApplyAlong(set, rule, t, r->MutableRepeatedMessage(msg, f, k), path,
-                 i + 1, on, hash_key);
-    }
-  } else if (r->HasField(*msg, f)) {
-    ApplyAlong(set, rule, t, r->MutableMessage(msg, f), path, i + 1, on,
-               hash_key);
-  }
-}
-
 void AddOutcome(const std::string& field, v1::Transform t,
                 google::protobuf::RepeatedPtrField<v1::FieldOutcome>* out) {
   v1::FieldOutcome* outcome = out->Add();
@@ -785,7 +661,7 @@ v1::AbstractedRecord Abstract(const PolicySet& set, const v1::Record& record,
     AddOutcome(absl::StrCat(type, ".", rule.field()), t, out.mutable_fields());
     const auto path = ResolveFieldPath(inner->GetDescriptor(), rule.field());
     if (path.empty()) continue;  // the checker forbids it
-    ApplyAlong(set, rule, t, inner, path, 0, on, hash_key);
+    ApplyTransform(set, rule, t, inner, path, on, hash_key);
   }
   if (level > v1::LEVEL_NONE) *out.mutable_record() = std::move(copy);
   return out;
@@ -824,15 +700,15 @@ void AbstractEnvelope(const PolicySet& set, absl::string_view name,
     if (path.empty()) continue;  // the checker forbids it
     const v1::Transform t = TransformAt(*rule, level);
     AddOutcome(rule->field(), t, out.mutable_fields());
-    ApplyAlong(set, *rule, t, message, path, 0, on, hash_key);
+    ApplyTransform(set, *rule, t, message, path, on, hash_key);
     ruled.insert(rule->field());
   }
   // Deny by default: a field no rule covers does not cross.
   v1::FieldRule withhold;
   for (const std::string& field : FieldsWithoutRule(type, ruled)) {
     AddOutcome(field, v1::DROP, out.mutable_fields());
-    ApplyAlong(set, withhold, v1::DROP, message, ResolveFieldPath(type, field),
-               0, on, hash_key);
+    ApplyTransform(set, withhold, v1::DROP, message,
+                   ResolveFieldPath(type, field), on, hash_key);
   }
   const FieldDescriptor* envelope = type->FindFieldByName("envelope");
   if (envelope != nullptr &&

@@ -4,6 +4,8 @@
 #include <openssl/hmac.h>
 
 #include <algorithm>
+#include <functional>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -11,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "liaison/v1/common.pb.h"
+#include "policy/policy_set.h"
 
 namespace liaison::policy {
 namespace {
@@ -216,6 +219,143 @@ std::string KeyedHash(absl::string_view key, absl::string_view value) {
        &mac_len);
   return absl::StrCat("h:", absl::BytesToHexString(absl::string_view(
                                 reinterpret_cast<const char*>(mac), 16)));
+}
+
+v1::FieldOutcome::Treatment TreatmentOf(v1::Transform t) {
+  switch (t) {
+    case v1::KEEP:
+      return v1::FieldOutcome::TREATMENT_KEPT;
+    case v1::DROP:
+      return v1::FieldOutcome::TREATMENT_WITHHELD;
+    case v1::KEYED_HASH:
+      return v1::FieldOutcome::TREATMENT_HASHED;
+    default:
+      return v1::FieldOutcome::TREATMENT_GENERALISED;
+  }
+}
+
+v1::Transform TransformAt(const v1::FieldRule& rule, v1::Level level) {
+  switch (level) {
+    case v1::LEVEL_SIGNAL:
+      return rule.signal();
+    case v1::LEVEL_CATEGORY:
+      return rule.category();
+    case v1::LEVEL_SUMMARY:
+      return rule.summary();
+    case v1::LEVEL_FULL:
+      return v1::KEEP;
+    default:
+      return v1::DROP;
+  }
+}
+
+namespace {
+
+// Rewrites the string value(s) of `field` in `msg` with `fn`; a value `fn`
+// maps to nullopt is removed.
+void MapStrings(
+    google::protobuf::Message* msg, const FieldDescriptor* field,
+    const std::function<std::optional<std::string>(const std::string&)>& fn) {
+  const google::protobuf::Reflection* r = msg->GetReflection();
+  if (!field->is_repeated()) {
+    if (r->GetString(*msg, field).empty()) return;
+    std::optional<std::string> v = fn(r->GetString(*msg, field));
+    if (v) {
+      r->SetString(msg, field, *std::move(v));
+    } else {
+      r->ClearField(msg, field);
+    }
+    return;
+  }
+  std::vector<std::string> kept;
+  for (int i = 0; i < r->FieldSize(*msg, field); ++i) {
+    std::optional<std::string> v = fn(r->GetRepeatedString(*msg, field, i));
+    if (v) kept.push_back(*std::move(v));
+  }
+  r->ClearField(msg, field);
+  for (std::string& v : kept) r->AddString(msg, field, std::move(v));
+}
+
+void Apply(const PolicySet& set, const v1::FieldRule& rule, v1::Transform t,
+           google::protobuf::Message* msg, const FieldDescriptor* field,
+           absl::CivilDay on,
+           absl::string_view hash_key) {
+  const google::protobuf::Reflection* r = msg->GetReflection();
+  const uint32_t prefix = rule.prefix_length() > 0 ? rule.prefix_length() : 3;
+  switch (t) {
+    case v1::KEEP:
+      return;
+    case v1::DATE_TO_MONTH:
+      return MapStrings(msg, field,
+                        [](const std::string& s) { return DateToMonth(s); });
+    case v1::DATE_TO_YEAR:
+      return MapStrings(msg, field,
+                        [](const std::string& s) { return DateToYear(s); });
+    case v1::BIRTH_DATE_TO_AGE_BAND:
+      return MapStrings(msg, field, [&](const std::string& s) {
+        return AgeBand(s, on, set.age_band_starts());
+      });
+    case v1::CODE_TO_PREFIX:
+      return MapStrings(msg, field, [prefix](const std::string& s) {
+        return std::optional<std::string>(CodePrefix(s, prefix));
+      });
+    case v1::CODE_TO_CHAPTER: {
+      const v1::CodeMapping* mapping = set.FindMapping(rule.mapping());
+      return MapStrings(msg, field, [mapping](const std::string& s) {
+        return mapping == nullptr ? std::nullopt : CodeChapter(s, *mapping);
+      });
+    }
+    case v1::KEYED_HASH:
+      return MapStrings(msg, field, [hash_key](const std::string& s) {
+        return std::optional<std::string>(KeyedHash(hash_key, s));
+      });
+    case v1::ADDRESS_TO_MUNICIPALITY:
+    case v1::ADDRESS_TO_POSTCODE_PREFIX: {
+      if (!r->HasField(*msg, field)) return;
+      auto* address =
+          static_cast<v1::PostalAddress*>(r->MutableMessage(msg, field));
+      *address = t == v1::ADDRESS_TO_MUNICIPALITY
+                     ? AddressToMunicipality(*address)
+                     : AddressToPostcodePrefix(*address, prefix);
+      return;
+    }
+    default:
+      r->ClearField(msg, field);
+      return;
+  }
+}
+
+// Applies `t` to the field at the end of `path` (from its `i`-th segment) in
+// `msg`, through every element of a repeated message segment.
+void ApplyAlong(const PolicySet& set, const v1::FieldRule& rule,
+                v1::Transform t, google::protobuf::Message* msg,
+                const std::vector<const FieldDescriptor*>& path, size_t i,
+                absl::CivilDay on, absl::string_view hash_key) {
+  if (i + 1 == path.size()) {
+    Apply(set, rule, t, msg, path[i], on, hash_key);
+    return;
+  }
+  const google::protobuf::Reflection* r = msg->GetReflection();
+  const FieldDescriptor* f = path[i];
+  if (f->is_repeated()) {
+    for (int k = 0; k < r->FieldSize(*msg, f); ++k) {
+      ApplyAlong(set, rule, t, r->MutableRepeatedMessage(msg, f, k), path,
+                 i + 1, on, hash_key);
+    }
+  } else if (r->HasField(*msg, f)) {
+    ApplyAlong(set, rule, t, r->MutableMessage(msg, f), path, i + 1, on,
+               hash_key);
+  }
+}
+
+}  // namespace
+
+void ApplyTransform(const PolicySet& set, const v1::FieldRule& rule,
+                    v1::Transform t, google::protobuf::Message* msg,
+                    const std::vector<const FieldDescriptor*>& path,
+                    absl::CivilDay on, absl::string_view hash_key) {
+  if (path.empty()) return;
+  ApplyAlong(set, rule, t, msg, path, 0, on, hash_key);
 }
 
 }  // namespace liaison::policy

@@ -18,6 +18,8 @@
 
 namespace liaison::policy {
 
+class PolicySet;
+
 // Lower-case name of a transform as written in policy files and reported in
 // FieldOutcome.transform, e.g. "date_to_month".
 std::string TransformName(v1::Transform t);
@@ -81,6 +83,23 @@ v1::PostalAddress AddressToPostcodePrefix(const v1::PostalAddress& address,
                                           uint32_t length);
 // "h:" and 32 hex digits of HMAC-SHA256 of `value` under `key`.
 std::string KeyedHash(absl::string_view key, absl::string_view value);
+
+// How a field given `t` is reported in a FieldOutcome.
+v1::FieldOutcome::Treatment TreatmentOf(v1::Transform t);
+
+// The transform `rule` gives a field at `level`: KEEP at FULL, DROP at NONE.
+v1::Transform TransformAt(const v1::FieldRule& rule, v1::Level level);
+
+// Applies `t`, with `rule`'s parameters (prefix length, code mapping), to
+// the field at the end of `path` in `msg`, through every element of a
+// repeated message segment. `set` gives the age bands and code mappings,
+// `on` the day ages are taken on, `hash_key` the key of KEYED_HASH. Every
+// transform the policy names is applied here and nowhere else.
+void ApplyTransform(
+    const PolicySet& set, const v1::FieldRule& rule, v1::Transform t,
+    google::protobuf::Message* msg,
+    const std::vector<const google::protobuf::FieldDescriptor*>& path,
+    absl::CivilDay on, absl::string_view hash_key);
 
 }  // namespace liaison::policy
 
