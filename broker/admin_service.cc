@@ -11,6 +11,7 @@
 #include "broker/basics/status_macros.h"
 #include "broker/basics/x509.h"
 #include "broker/log/message_util.h"
+#include "broker/log_entries.h"
 
 namespace liaison {
 
@@ -22,12 +23,8 @@ void ReloadPolicyLogged(policy::PolicyInForce* policy, Store* store,
       policy->Load();
   const std::shared_ptr<const policy::PolicySet> current = policy->Get();
   const std::string in_force = current ? current->version() : "";
-  v1::LogEntry e;
-  SetTime(e.mutable_time(), clock->Now());
-  e.set_kind(v1::ENTRY_KIND_ADMIN);
-  e.set_actor(actor);
-  *e.mutable_professional() = professional;
-  e.set_admin_action("reload_policy");
+  v1::LogEntry e = AdminEntry(clock->Now(), actor, &professional,
+                              current.get(), "reload_policy");
   e.set_allowed(loaded.ok());
   if (loaded.ok()) {
     e.set_policy_version((*loaded)->version());
@@ -89,16 +86,9 @@ void ReloadCrlLogged(const AdminContext& c, const std::string& actor,
     done(read.status());  // nothing configured: nothing attempted
     return;
   }
-  v1::LogEntry e;
-  SetTime(e.mutable_time(), c.clock->Now());
-  e.set_kind(v1::ENTRY_KIND_ADMIN);
-  e.set_actor(actor);
-  *e.mutable_professional() = professional;
-  e.set_admin_action("reload_crl");
+  v1::LogEntry e = AdminEntry(c.clock->Now(), actor, &professional,
+                              c.policy->Get().get(), "reload_crl");
   e.set_allowed(read.ok());
-  if (const std::shared_ptr<const policy::PolicySet> set = c.policy->Get()) {
-    e.set_policy_version(set->version());
-  }
   if (read.ok()) {
     e.set_reason(absl::StrCat("CRL reloaded from ", c.auth->crl_path(), ": ",
                               (*read)->revoked.size(),
@@ -232,15 +222,9 @@ absl::StatusOr<v1::LogEntry> AdminService::Begin(
   ASSIGN_OR_RETURN(
       v1::Principal admin,
       c_.auth->Authorize(*ctx->auth_context(), kAllowed, kServiceName));
-  v1::LogEntry e;
-  SetTime(e.mutable_time(), c_.clock->Now());
-  e.set_kind(v1::ENTRY_KIND_ADMIN);
-  e.set_actor(admin.uri());
-  *e.mutable_professional() = ProfessionalOf(ctx);
-  if (const std::shared_ptr<const policy::PolicySet> set = c_.policy->Get()) {
-    e.set_policy_version(set->version());
-  }
-  return e;
+  const v1::Professional professional = ProfessionalOf(ctx);
+  return AdminEntry(c_.clock->Now(), admin.uri(), &professional,
+                    c_.policy->Get().get(), "");
 }
 
 grpc::ServerUnaryReactor* AdminService::FinishAgency(

@@ -17,6 +17,7 @@
 #include "broker/config.h"
 #include "broker/domain_rules.h"
 #include "broker/log/message_util.h"
+#include "broker/log_entries.h"
 #include "broker/request_shape.h"
 #include "broker/store/sqlite/sqlite_store.h"
 
@@ -242,15 +243,10 @@ absl::StatusOr<std::string> Broker::ReloadServerCertificate() {
   absl::StatusOr<ServerIdentity::Info> after =
       checked.ok() ? absl::StatusOr<ServerIdentity::Info>(checked->info)
                    : absl::StatusOr<ServerIdentity::Info>(checked.status());
-  v1::LogEntry e;
-  SetTime(e.mutable_time(), clock_->Now());
-  e.set_kind(v1::ENTRY_KIND_ADMIN);
-  e.set_actor(kSignalActor);
-  e.set_admin_action("reload_server_certificate");
+  v1::LogEntry e = AdminEntry(clock_->Now(), kSignalActor, nullptr,
+                              policy_->Get().get(),
+                              "reload_server_certificate");
   e.set_allowed(after.ok());
-  if (std::shared_ptr<const policy::PolicySet> set = policy_->Get()) {
-    e.set_policy_version(set->version());
-  }
   std::string summary;
   if (after.ok()) {
     summary =

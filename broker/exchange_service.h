@@ -14,6 +14,7 @@
 #include "broker/identity.h"
 #include "broker/inbox_waiters.h"
 #include "broker/pseudonym.h"
+#include "broker/exchange_validation.h"
 #include "broker/registry.h"
 #include "broker/service_support.h"
 #include "broker/store/store.h"
@@ -93,6 +94,12 @@ class ExchangeService final : public v1::Exchange::CallbackService {
       v1::RecordManualDisclosureResponse* response) override;
 
  private:
+  // The caller, authorised as a registered, active agency, once the
+  // request's shape is checked (CheckRequestShape); the error to answer
+  // with otherwise.
+  absl::StatusOr<v1::Principal> Admit(
+      grpc::CallbackServerContext* ctx,
+      const google::protobuf::Message& request) const;
   // A decision and the record abstracted by it, from one snapshot of the
   // policy set even if a reload swaps the set in force meanwhile.
   struct Decided {
@@ -171,22 +178,6 @@ class ExchangeService final : public v1::Exchange::CallbackService {
   const Clock* const clock_;
   const ExchangeOptions options_;
 };
-
-// Checks a SendReferralRequest's shape: INVALID_ARGUMENT listing every
-// problem, so a caller can fix them all at once.
-absl::Status ValidateSendReferral(const v1::SendReferralRequest& request);
-// The same for the summary calls: every missing or malformed field, and a
-// record that does not name its subject.
-absl::Status ValidatePushSummary(const v1::PushSummaryRequest& request);
-absl::Status ValidateRequestSummary(const v1::RequestSummaryRequest& request);
-absl::Status ValidateAnswerSummaryRequest(
-    const v1::AnswerSummaryRequestRequest& request);
-// A consent's shape against the policy set in force and the registry:
-// every missing or malformed field, and parties naming sectors the set
-// does not have or agencies that are not registered.
-absl::Status ValidateConsent(const v1::Consent& consent,
-                             const policy::PolicySet& policy,
-                             const Registry& registry);
 
 }  // namespace liaison
 
