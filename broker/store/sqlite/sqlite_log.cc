@@ -151,31 +151,38 @@ absl::StatusOr<std::string> LogTables::Node(int level, uint64_t index) const {
   return hash;
 }
 
-namespace {
-
-absl::Status IndexAndHash(StatementCache& statements, LogTables& tables,
-                          const v1::LogEntry& entry, const std::string& leaf) {
+absl::Status LogTables::WriteIndex(const v1::LogEntry& entry) {
   ASSIGN_OR_RETURN(
       StatementCache::Use index,
-      statements.Get("INSERT INTO log_index (seq, time_us, kind, "
-                     "actor_agency, counterpart, subject, basis, allowed) "
-                     "VALUES (?1,?2,?3,?4,?5,?6,?7,?8)"));
-  RETURN_IF_ERROR(index->Bind(1, ClampSequence(entry.sequence()))
-                      .Bind(2, entry.time().seconds() * 1000000 +
-                                   entry.time().nanos() / 1000)
-                      .Bind(3, int64_t{entry.kind()})
-                      .Bind(4, ActingParty(entry.actor()))
-                      .Bind(5, entry.counterpart())
-                      .Bind(6, entry.subject_pseudonym())
-                      .Bind(7, int64_t{entry.basis()})
-                      .Bind(8, int64_t{entry.allowed() ? 1 : 0})
-                      .Run());
-  ASSIGN_OR_RETURN(std::vector<merkle::StoredNode> nodes,
-                   merkle::NodesCompletedBy(tables, entry.sequence(),
-                                            merkle::LeafHash(leaf)));
+      statements_.Get("INSERT INTO log_index (seq, time_us, kind, "
+                      "actor_agency, counterpart, subject, basis, allowed) "
+                      "VALUES (?1,?2,?3,?4,?5,?6,?7,?8)"));
+  return index->Bind(1, ClampSequence(entry.sequence()))
+      .Bind(2, entry.time().seconds() * 1000000 + entry.time().nanos() / 1000)
+      .Bind(3, int64_t{entry.kind()})
+      .Bind(4, ActingParty(entry.actor()))
+      .Bind(5, entry.counterpart())
+      .Bind(6, entry.subject_pseudonym())
+      .Bind(7, int64_t{entry.basis()})
+      .Bind(8, int64_t{entry.allowed() ? 1 : 0})
+      .Run();
+}
+
+absl::Status LogTables::WriteEntry(const v1::LogEntry& entry,
+                                   const std::string& leaf) {
   ASSIGN_OR_RETURN(StatementCache::Use insert,
-                   statements.Get("INSERT INTO log_nodes (level, idx, hash) "
-                                  "VALUES (?1,?2,?3)"));
+                   statements_.Get("INSERT INTO log_entries (seq, entry) "
+                                   "VALUES (?1, ?2)"));
+  RETURN_IF_ERROR(
+      insert->Bind(1, ClampSequence(entry.sequence())).BindBlob(2, leaf).Run());
+  return WriteIndex(entry);
+}
+
+absl::Status LogTables::WriteNodes(
+    const std::vector<merkle::StoredNode>& nodes) {
+  ASSIGN_OR_RETURN(StatementCache::Use insert,
+                   statements_.Get("INSERT INTO log_nodes (level, idx, hash) "
+                                   "VALUES (?1,?2,?3)"));
   for (const merkle::StoredNode& node : nodes) {
     RETURN_IF_ERROR(insert->Reset()
                         .Bind(1, int64_t{node.level})
@@ -186,16 +193,12 @@ absl::Status IndexAndHash(StatementCache& statements, LogTables& tables,
   return absl::OkStatus();
 }
 
-}  // namespace
-
-absl::Status LogTables::Append(const v1::LogEntry& entry) {
-  const std::string leaf = entry.SerializeAsString();
+absl::Status LogTables::SealStatement(const std::string& digest,
+                                      const std::string& statement) {
   ASSIGN_OR_RETURN(StatementCache::Use insert,
-                   statements_.Get("INSERT INTO log_entries (seq, entry) "
-                                   "VALUES (?1, ?2)"));
-  RETURN_IF_ERROR(
-      insert->Bind(1, ClampSequence(entry.sequence())).BindBlob(2, leaf).Run());
-  return IndexAndHash(statements_, *this, entry, leaf);
+                   statements_.Get("INSERT OR IGNORE INTO sealed_statements "
+                                   "(digest, statement) VALUES (?1, ?2)"));
+  return insert->Bind(1, digest).Bind(2, statement).Run();
 }
 
 absl::Status LogTables::IndexExisting() {
@@ -214,17 +217,17 @@ absl::Status LogTables::IndexExisting() {
       return absl::DataLossError(absl::StrCat(
           "the log has a gap or a misnumbered entry at sequence ", expected));
     }
-    RETURN_IF_ERROR(IndexAndHash(statements_, *this, entry, leaf));
+    RETURN_IF_ERROR(WriteIndex(entry));
+    ASSIGN_OR_RETURN(
+        std::vector<merkle::StoredNode> nodes,
+        merkle::NodesCompletedBy(*this, expected, merkle::LeafHash(leaf)));
+    RETURN_IF_ERROR(WriteNodes(nodes));
     ++expected;
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> LogTables::Root(uint64_t size) {
-  return merkle::Root(*this, size);
-}
-
-absl::Status LogTables::SaveHead(const v1::TreeHead& head) {
+absl::Status LogTables::WriteHead(const v1::TreeHead& head) {
   ASSIGN_OR_RETURN(StatementCache::Use insert,
                    statements_.Get("INSERT OR REPLACE INTO tree_heads "
                                    "(tree_size, head) VALUES (?1, ?2)"));

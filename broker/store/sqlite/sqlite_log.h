@@ -1,8 +1,9 @@
 // The disclosure log's tables in the SQLite store: entries, a search index,
-// the Merkle tree's perfect-subtree nodes and the signed tree heads. Used
-// by the store's commit thread to append (inside its transaction, so an
-// entry, its nodes and its head are durable together with the state they
-// describe) and by its reader to answer auditors.
+// the Merkle tree's perfect-subtree nodes, the signed tree heads and the
+// sealed override statements. The commit thread's LogAppender writes them
+// through LogStorage (inside its transaction, so an entry, its nodes and its
+// head are durable together with the state they describe); the reader uses
+// them to answer auditors.
 #ifndef LIAISON_BROKER_STORE_SQLITE_SQLITE_LOG_H_
 #define LIAISON_BROKER_STORE_SQLITE_SQLITE_LOG_H_
 
@@ -14,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "broker/log/merkle.h"
+#include "broker/store/log_appender.h"
 #include "broker/store/sqlite/sqlite_query.h"
 #include "broker/store/store.h"
 #include "liaison/v1/log.pb.h"
@@ -23,22 +25,23 @@ namespace liaison::sqlite {
 // Schema objects, created by the store's migration 3.
 extern const char kLogSchema[];
 
-class LogTables final : public merkle::NodeReader {
+class LogTables final : public LogStorage {
  public:
   explicit LogTables(sqlite3* db) : db_(db), statements_(db) {}
 
   // Entries in the log: the next sequence.
   absl::StatusOr<uint64_t> Size();
-  // Writes `entry` (its sequence must be the current size), its index row
-  // and the tree nodes it completes.
-  absl::Status Append(const v1::LogEntry& entry);
   // Indexes and hashes entries written before the index existed.
   absl::Status IndexExisting();
 
-  absl::StatusOr<std::string> Root(uint64_t size);
-  absl::Status SaveHead(const v1::TreeHead& head);
-  // nullopt before the first head was signed.
-  absl::StatusOr<std::optional<v1::TreeHead>> LatestHead();
+  // LogStorage.
+  absl::Status WriteEntry(const v1::LogEntry& entry,
+                          const std::string& leaf) override;
+  absl::Status WriteNodes(const std::vector<merkle::StoredNode>& nodes) override;
+  absl::Status SealStatement(const std::string& digest,
+                             const std::string& statement) override;
+  absl::Status WriteHead(const v1::TreeHead& head) override;
+  absl::StatusOr<std::optional<v1::TreeHead>> LatestHead() override;
 
   absl::StatusOr<LogPage> Read(const LogQuery& query);
   absl::StatusOr<v1::InclusionProof> ProveInclusion(uint64_t sequence,
@@ -61,6 +64,8 @@ class LogTables final : public merkle::NodeReader {
   absl::StatusOr<std::string> Node(int level, uint64_t index) const override;
 
  private:
+  absl::Status WriteIndex(const v1::LogEntry& entry);
+
   // The override at `sequence` if `scope` covers its disclosing agency
   // (`disclosing`), or either of its parties.
   absl::StatusOr<std::optional<v1::OverrideReview>> ReviewOf(

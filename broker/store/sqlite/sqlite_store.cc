@@ -214,11 +214,15 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
   if (options.rules == nullptr) {
     return absl::InvalidArgumentError("store opened without the broker's rules");
   }
+  std::unique_ptr<sqlite::FilesVfs> vfs;
+  if (options.files != nullptr) {
+    ASSIGN_OR_RETURN(vfs, sqlite::FilesVfs::Register(options.files));
+  }
   sqlite3* db = nullptr;
   const int rc = sqlite3_open_v2(
       options.path.c_str(), &db,
       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-      nullptr);
+      vfs ? vfs->name() : nullptr);
   if (rc != SQLITE_OK) {
     std::string message = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     sqlite3_close(db);
@@ -227,7 +231,7 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
   }
   sqlite3_busy_timeout(db, options.busy_timeout_ms);
   std::unique_ptr<SqliteStore> store(
-      new SqliteStore(db, options));
+      new SqliteStore(db, std::move(vfs), options));
   // WAL with synchronous=FULL: a committed transaction survives power loss.
   absl::Status s = store->Exec("PRAGMA journal_mode=WAL");
   if (s.ok()) s = store->Exec("PRAGMA synchronous=FULL");
@@ -240,7 +244,7 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
   if (s.ok()) {
     absl::StatusOr<uint64_t> size = store->log_->Size();
     s = size.status();
-    if (s.ok()) store->log_size_ = *size;
+    if (s.ok()) store->appender_.StartAt(*size);
   }
   if (s.ok()) s = store->SignHeadIfBehind();
   if (s.ok()) s = store->OpenReader(options.path, options.busy_timeout_ms);
@@ -253,12 +257,14 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
   return store;
 }
 
-SqliteStore::SqliteStore(sqlite3* db, const SqliteStoreOptions& options)
-    : db_(db),
+SqliteStore::SqliteStore(sqlite3* db, std::unique_ptr<sqlite::FilesVfs> vfs,
+                         const SqliteStoreOptions& options)
+    : vfs_(std::move(vfs)),
+      db_(db),
       max_group_(std::max(1, options.max_group)),
-      signer_(options.signer),
       rules_(options.rules),
       clock_(options.clock != nullptr ? options.clock : RealClock()),
+      appender_(options.signer, clock_),
       log_(std::make_unique<sqlite::LogTables>(db)),
       statements_(std::make_unique<sqlite::StatementCache>(db)) {}
 
@@ -282,7 +288,7 @@ absl::Status SqliteStore::OpenReader(const std::string& path,
                                      int busy_timeout_ms) {
   const int rc =
       sqlite3_open_v2(path.c_str(), &reader_db_,
-                      SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
+                      SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, VfsName());
   if (rc != SQLITE_OK) {
     return absl::UnavailableError(absl::StrCat(
         "cannot open a reader on the store: ",
@@ -295,25 +301,16 @@ absl::Status SqliteStore::OpenReader(const std::string& path,
   return absl::OkStatus();
 }
 
+const char* SqliteStore::VfsName() const {
+  return vfs_ ? vfs_->name() : nullptr;
+}
+
 absl::Status SqliteStore::SignHeadIfBehind() {
-  if (signer_ == nullptr) return absl::OkStatus();
-  ASSIGN_OR_RETURN(std::optional<v1::TreeHead> head, log_->LatestHead());
-  if (head.has_value() && head->tree_size() == log_size_) {
-    return absl::OkStatus();
-  }
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
-  absl::Status s = SignGroupHead(log_size_ + 1);
+  absl::Status s = appender_.SignIfBehind(*log_);
   if (s.ok()) s = Exec("COMMIT");
   if (!s.ok()) Exec("ROLLBACK").IgnoreError();
   return s;
-}
-
-absl::Status SqliteStore::SignGroupHead(uint64_t size_before) {
-  if (signer_ == nullptr || log_size_ == size_before) return absl::OkStatus();
-  ASSIGN_OR_RETURN(std::string root, log_->Root(log_size_));
-  ASSIGN_OR_RETURN(v1::TreeHead head,
-                   signer_->Sign(log_size_, root, clock_->Now()));
-  return log_->SaveHead(head);
 }
 
 absl::Status SqliteStore::Exec(const char* sql) {
@@ -469,29 +466,29 @@ void SqliteStore::CommitLoop() {
       }
     }
     std::vector<absl::Status> results(group.size());
-    const uint64_t log_size_before = log_size_;
+    const uint64_t log_size_before = appender_.size();
     absl::Status commit = ExecCached("BEGIN IMMEDIATE");
     if (commit.ok()) {
       for (size_t i = 0; i < group.size(); ++i) {
         commit = ExecCached("SAVEPOINT op");
         if (!commit.ok()) break;
-        const uint64_t log_size_at_op = log_size_;
+        const uint64_t log_size_at_op = appender_.size();
         results[i] = group[i].run();
         if (!results[i].ok()) {
           commit = ExecCached("ROLLBACK TO op");
-          log_size_ = log_size_at_op;
+          appender_.RewindTo(log_size_at_op);
         }
         if (commit.ok()) commit = ExecCached("RELEASE op");
         if (!commit.ok()) break;
       }
       // The head is signed inside the transaction: no entry is answered
       // before a durable head commits to it.
-      if (commit.ok()) commit = SignGroupHead(log_size_before);
+      if (commit.ok()) commit = appender_.SignHead(*log_, log_size_before);
       // The one fsync for the whole group.
       if (commit.ok()) commit = ExecCached("COMMIT");
       if (!commit.ok()) ExecCached("ROLLBACK").IgnoreError();
     }
-    if (!commit.ok()) log_size_ = log_size_before;
+    if (!commit.ok()) appender_.RewindTo(log_size_before);
     {
       absl::MutexLock lock(&mu_);
       ++stats_.commits;
@@ -774,19 +771,7 @@ absl::StatusOr<std::vector<v1::Route>> SqliteStore::ListRoutes() {
 // The message path. The helpers below run on the commit thread.
 
 absl::Status SqliteStore::AppendLogLocked(v1::LogEntry* entry) {
-  if (entry->has_justification() &&
-      !entry->justification().statement().empty()) {
-    // Sealed beside the log, never in it: the entry keeps the digest.
-    ASSIGN_OR_RETURN(StatementCache::Use insert,
-                     statements_->Get("INSERT OR IGNORE INTO sealed_statements "
-                                      "(digest, statement) VALUES (?1, ?2)"));
-    RETURN_IF_ERROR(insert->Bind(1, entry->statement_digest())
-                        .Bind(2, entry->justification().statement())
-                        .Run());
-    entry->mutable_justification()->clear_statement();
-  }
-  entry->set_sequence(log_size_);
-  RETURN_IF_ERROR(log_->Append(*entry));
+  RETURN_IF_ERROR(appender_.Append(*log_, entry));
   if (entry->has_review_by() && entry->allowed()) {
     ASSIGN_OR_RETURN(
         StatementCache::Use insert,
@@ -797,7 +782,6 @@ absl::Status SqliteStore::AppendLogLocked(v1::LogEntry* entry) {
                         .Bind(3, TimeOf(entry->review_by()))
                         .Run());
   }
-  ++log_size_;
   return absl::OkStatus();
 }
 

@@ -22,6 +22,8 @@
 #include "absl/synchronization/mutex.h"
 #include "broker/basics/clock.h"
 #include "broker/log/tree_head.h"
+#include "broker/store/log_appender.h"
+#include "broker/store/sqlite/sqlite_files.h"
 #include "broker/store/store.h"
 
 namespace liaison {
@@ -44,9 +46,14 @@ struct SqliteStoreOptions {
   // Stamps signed tree heads; must outlive the store. Default: the system
   // clock.
   const Clock* clock = nullptr;
+  // Asked before every write and sync of the store's files, so a test can
+  // fail one; must outlive the store. Default (null): SQLite's own OS
+  // layer, directly.
+  StoreFiles* files = nullptr;
 };
 
 namespace sqlite {
+class FilesVfs;
 class LogTables;
 class StatementCache;
 }  // namespace sqlite
@@ -156,7 +163,8 @@ class SqliteStore final : public Store {
     std::function<void(absl::Status)> done;
   };
 
-  SqliteStore(sqlite3* db, const SqliteStoreOptions& options);
+  SqliteStore(sqlite3* db, std::unique_ptr<sqlite::FilesVfs> vfs,
+              const SqliteStoreOptions& options);
   absl::Status Migrate();
   // Signs a head for the current log unless the latest head covers it.
   absl::Status SignHeadIfBehind();
@@ -164,6 +172,8 @@ class SqliteStore final : public Store {
   // Exec for the string literals of the commit loop, prepared once.
   absl::Status ExecCached(const char* sql);
   absl::Status OpenReader(const std::string& path, int busy_timeout_ms);
+  // The VFS name connections open with; null for SQLite's default.
+  const char* VfsName() const;
   void Submit(std::function<absl::Status()> run,
               std::function<void(absl::Status)> done);
   // Queues a read for the reader thread, which runs it in its own read
@@ -179,9 +189,6 @@ class SqliteStore final : public Store {
   absl::Status RunAndWait(std::function<absl::Status()> run);
   void CommitLoop();
   void ReadLoop();
-  // After a group's operations, before its commit: a signed head for the
-  // entries the group appended.
-  absl::Status SignGroupHead(uint64_t size_before);
 
   absl::Status AppendLogLocked(v1::LogEntry* entry);
   // The registry's writes, on the commit thread.
@@ -233,18 +240,20 @@ class SqliteStore final : public Store {
   absl::Status SaveReferral(const v1::Referral& referral,
                             absl::Time deadline = absl::InfiniteFuture());
 
+  // Closed after both connections.
+  std::unique_ptr<sqlite::FilesVfs> vfs_;
   // Touched only by the commit thread once Open returns.
   sqlite3* const db_;
   const int max_group_;
-  const LogSigner* const signer_;
   const StoreRules* const rules_;
   const Clock* const clock_;
+  // Sequences, seals and signs; its size is the log's as of the
+  // transaction in progress.
+  LogAppender appender_;
   int schema_version_ = 0;
   std::unique_ptr<sqlite::LogTables> log_;
   // The commit thread's statements (and Open's, before it starts).
   std::unique_ptr<sqlite::StatementCache> statements_;
-  // Entries in the log, as of the transaction in progress.
-  uint64_t log_size_ = 0;
 
   // The reader's own connection; touched only by the reader thread.
   sqlite3* reader_db_ = nullptr;

@@ -5,9 +5,11 @@
 #include <stdlib.h>
 
 #include <algorithm>
+#include <atomic>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/blocking_counter.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
@@ -181,10 +183,11 @@ class SignedLog : public ::testing::Test {
     signer_ = std::make_unique<LogSigner>(*std::move(signer));
     Reopen();
   }
-  void Reopen() {
+  void Reopen(StoreFiles* files = nullptr) {
     store_.reset();
     SqliteStoreOptions options = TestStoreOptions(path_);
     options.signer = signer_.get();
+    options.files = files;
     auto store = SqliteStore::Open(options);
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
@@ -380,6 +383,91 @@ TEST_F(SignedLog, MigrationIndexesAndHashesAnOlderLog) {
   // New entries continue the sequence.
   EXPECT_EQ(Append(Entry(v1::ENTRY_KIND_ADMIN, "liaison://admin/root", "")),
             5u);
+}
+
+}  // namespace
+}  // namespace liaison
+
+namespace liaison {
+namespace {
+
+// Fails every sync of the store's files while `fail_syncs` is set, and
+// counts what passed through, to show the store's files go through it.
+class FailingFiles final : public StoreFiles {
+ public:
+  absl::Status BeforeWrite(absl::string_view, int64_t, int) override {
+    writes.fetch_add(1);
+    return absl::OkStatus();
+  }
+  absl::Status BeforeSync(absl::string_view path) override {
+    if (fail_syncs.load()) {
+      failed_syncs.fetch_add(1);
+      return absl::DataLossError(absl::StrCat("fsync of ", path, " failed"));
+    }
+    syncs.fetch_add(1);
+    return absl::OkStatus();
+  }
+  std::atomic<bool> fail_syncs{false};
+  std::atomic<int> writes{0}, syncs{0}, failed_syncs{0};
+};
+
+TEST_F(SignedLog, AFailedFsyncIsAnErrorAndLosesNothingAcknowledged) {
+  FailingFiles files;
+  Reopen(&files);
+  const v1::LogEntry first = Entry(v1::ENTRY_KIND_DISCLOSURE,
+                                   "liaison://agency/health/st-olavs", "a");
+  ASSERT_EQ(Append(first), 0u);
+  EXPECT_GT(files.writes.load(), 0);
+  EXPECT_GT(files.syncs.load(), 0);
+  const v1::TreeHead acknowledged = Head();
+  ASSERT_EQ(acknowledged.tree_size(), 1u);
+
+  // The commit's fsync fails: the caller hears so, and the entry has no
+  // sequence and no head.
+  files.fail_syncs = true;
+  absl::StatusOr<uint64_t> failed = Wait<uint64_t>([&](auto done) {
+    store_->AppendLog(Entry(v1::ENTRY_KIND_DISCLOSURE,
+                            "liaison://agency/health/st-olavs", "lost"),
+                      done);
+  });
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(failed.status().message().find("could not commit"),
+            std::string::npos)
+      << failed.status();
+  EXPECT_GT(files.failed_syncs.load(), 0);
+  EXPECT_EQ(Head().tree_size(), 1u);
+
+  // Once the disk is back the store goes on from where it was: the next
+  // entry takes the sequence the failed one did not get.
+  files.fail_syncs = false;
+  ASSERT_EQ(Append(Entry(v1::ENTRY_KIND_DISCLOSURE,
+                         "liaison://agency/health/st-olavs", "b")),
+            1u);
+
+  // After a restart: both acknowledged entries, nothing of the failed one,
+  // and a head that extends the one the first caller saw.
+  Reopen();
+  const v1::TreeHead head = Head();
+  ASSERT_EQ(head.tree_size(), 2u);
+  absl::StatusOr<LogPage> page = Wait<LogPage>([&](auto done) {
+    LogQuery all;
+    store_->ReadLog(all, done);
+  });
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->entries.size(), 2u);
+  EXPECT_EQ(page->entries[0].entry.counterpart(), "a");
+  EXPECT_EQ(page->entries[1].entry.counterpart(), "b");
+  absl::StatusOr<v1::ConsistencyProof> proof =
+      Wait<v1::ConsistencyProof>([&](auto done) {
+        store_->ProveConsistency(1, 2, done);
+      });
+  ASSERT_TRUE(proof.ok()) << proof.status();
+  std::vector<std::string> hashes(proof->hashes().begin(),
+                                  proof->hashes().end());
+  EXPECT_TRUE(merkle::VerifyConsistency(1, 2, acknowledged.root_hash(),
+                                        head.root_hash(), hashes)
+                  .ok());
 }
 
 }  // namespace
