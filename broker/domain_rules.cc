@@ -82,6 +82,17 @@ StoreRules::RecallPlan DomainRules::PlanRecalls(
   return plan;
 }
 
+absl::Status DomainRules::CheckRetry(absl::string_view key,
+                                     absl::string_view stored_digest,
+                                     absl::string_view digest,
+                                     absl::string_view what) const {
+  if (stored_digest == digest) return absl::OkStatus();
+  return absl::AlreadyExistsError(
+      absl::StrCat("idempotency key \"", key,
+                   "\" was already used for a different ", what,
+                   "; use a new key for a new ", what));
+}
+
 const StoreRules& BrokerRules() {
   static const DomainRules* const rules = new DomainRules();
   return *rules;

@@ -1,6 +1,7 @@
 // The broker's rules as every store backend applies them inside its
 // commits (StoreRules in broker/store/store.h): the referral lifecycle,
-// the broker's own notices and what a consent recall logs. Written once,
+// the broker's own notices, what a consent recall logs and what a retry
+// under a used idempotency key gets. Written once,
 // here, above the stores.
 #ifndef LIAISON_BROKER_DOMAIN_RULES_H_
 #define LIAISON_BROKER_DOMAIN_RULES_H_
@@ -30,6 +31,10 @@ class DomainRules final : public StoreRules {
       const std::vector<std::pair<std::string, std::vector<std::string>>>&
           uses_by_agency,
       absl::Time at) const override;
+  absl::Status CheckRetry(absl::string_view key,
+                          absl::string_view stored_digest,
+                          absl::string_view digest,
+                          absl::string_view what) const override;
 };
 
 // One shared instance: the rules hold no state.

@@ -19,6 +19,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "liaison/v1/admin.pb.h"
 #include "liaison/v1/audit.pb.h"
@@ -358,6 +359,16 @@ class StoreRules {
       const std::vector<std::pair<std::string, std::vector<std::string>>>&
           uses_by_agency,
       absl::Time at) const = 0;
+
+  // A request under an idempotency key `key` its agency used before, for
+  // a request whose digest was `stored_digest`: OK when `digest` is the
+  // same (the backend answers with the first response and writes
+  // nothing); otherwise the error for the caller. `what` names the kind of
+  // request ("referral").
+  virtual absl::Status CheckRetry(absl::string_view key,
+                                  absl::string_view stored_digest,
+                                  absl::string_view digest,
+                                  absl::string_view what) const = 0;
 };
 
 class Store {

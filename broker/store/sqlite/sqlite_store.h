@@ -269,6 +269,25 @@ class SqliteStore final : public Store {
   std::thread reader_;
 };
 
+template <typename T>
+void SqliteStore::SubmitFor(std::function<absl::Status(T*)> run,
+                            StoreDone<T> done, bool read) {
+  auto out = std::make_shared<T>();
+  auto op = [run = std::move(run), out] { return run(out.get()); };
+  auto finish = [out, done = std::move(done)](absl::Status s) {
+    if (!s.ok()) {
+      done(s);
+    } else {
+      done(std::move(*out));
+    }
+  };
+  if (read) {
+    SubmitRead(std::move(op), std::move(finish));
+  } else {
+    Submit(std::move(op), std::move(finish));
+  }
+}
+
 }  // namespace liaison
 
 #endif  // LIAISON_BROKER_STORE_SQLITE_SQLITE_STORE_H_

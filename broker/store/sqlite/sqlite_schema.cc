@@ -1,0 +1,174 @@
+#include "broker/store/sqlite/sqlite_schema.h"
+
+#include "broker/store/sqlite/sqlite_log.h"
+
+namespace liaison::sqlite {
+
+const char* const kMigrations[] = {
+    // 1: the registry.
+    R"sql(
+    CREATE TABLE agencies (
+      id                      TEXT PRIMARY KEY,
+      sector                  TEXT NOT NULL,
+      jurisdiction            TEXT NOT NULL DEFAULT '',
+      area                    TEXT NOT NULL DEFAULT '',
+      display_name            TEXT NOT NULL DEFAULT '',
+      public_authority        INTEGER NOT NULL DEFAULT 1,
+      privacy_officer_contact TEXT NOT NULL DEFAULT '',
+      status                  INTEGER NOT NULL,
+      status_reason           TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE agency_certificates (
+      agency_id TEXT NOT NULL REFERENCES agencies(id) ON DELETE CASCADE,
+      serial    TEXT NOT NULL,
+      PRIMARY KEY (agency_id, serial)
+    );
+    CREATE TABLE auditors (
+      id           TEXT PRIMARY KEY,
+      scope        TEXT NOT NULL,
+      display_name TEXT NOT NULL DEFAULT ''
+    );
+    )sql",
+    // 2: routing, cases, referrals, inboxes, idempotency and the log.
+    // Times are microseconds since the Unix epoch.
+    R"sql(
+    CREATE TABLE routes (
+      sector    TEXT NOT NULL,
+      area      TEXT NOT NULL,
+      agency_id TEXT NOT NULL REFERENCES agencies(id),
+      PRIMARY KEY (sector, area)
+    );
+    CREATE TABLE cases (
+      case_id           TEXT PRIMARY KEY,
+      manager_agency_id TEXT NOT NULL,
+      opened_by         TEXT NOT NULL,
+      opened_at         INTEGER NOT NULL
+    );
+    CREATE TABLE case_agencies (
+      case_id     TEXT NOT NULL REFERENCES cases(case_id),
+      agency_id   TEXT NOT NULL,
+      reason      TEXT NOT NULL,
+      attached_at INTEGER NOT NULL,
+      PRIMARY KEY (case_id, agency_id)
+    );
+    CREATE TABLE case_handovers (
+      case_id        TEXT NOT NULL REFERENCES cases(case_id),
+      seq            INTEGER NOT NULL,
+      from_agency_id TEXT NOT NULL,
+      to_agency_id   TEXT NOT NULL,
+      body           BLOB NOT NULL,
+      PRIMARY KEY (case_id, seq)
+    );
+    CREATE TABLE referrals (
+      referral_id         TEXT PRIMARY KEY,
+      case_id             TEXT NOT NULL REFERENCES cases(case_id),
+      sender_agency_id    TEXT NOT NULL,
+      recipient_agency_id TEXT NOT NULL,
+      status              INTEGER NOT NULL,
+      body                BLOB NOT NULL,
+      -- When an urgent referral must be acknowledged by; 0 for routine.
+      deadline_at         INTEGER NOT NULL DEFAULT 0,
+      escalated           INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX referrals_deadline ON referrals (escalated, deadline_at)
+      WHERE deadline_at > 0;
+    -- state: 0 pending, 1 acknowledged, 2 expired.
+    CREATE TABLE inbox (
+      seq              INTEGER PRIMARY KEY AUTOINCREMENT,
+      message_id       TEXT NOT NULL UNIQUE,
+      agency_id        TEXT NOT NULL,
+      sender_agency_id TEXT NOT NULL,
+      referral_id      TEXT NOT NULL,
+      body             BLOB NOT NULL,
+      enqueued_at      INTEGER NOT NULL,
+      expires_at       INTEGER NOT NULL,
+      lease_until      INTEGER NOT NULL DEFAULT 0,
+      attempts         INTEGER NOT NULL DEFAULT 0,
+      state            INTEGER NOT NULL DEFAULT 0,
+      acked_at         INTEGER
+    );
+    CREATE INDEX inbox_pending ON inbox (agency_id, state, seq);
+    CREATE INDEX inbox_expiry ON inbox (state, expires_at);
+    CREATE TABLE idempotency (
+      agency_id TEXT NOT NULL,
+      key       TEXT NOT NULL,
+      digest    TEXT NOT NULL,
+      response  BLOB NOT NULL,
+      PRIMARY KEY (agency_id, key)
+    );
+    CREATE TABLE log_entries (
+      seq   INTEGER PRIMARY KEY,
+      entry BLOB NOT NULL
+    );
+    )sql",
+    // 3: the log's search index, Merkle nodes, signed heads and override
+    // reviews; entries already written are indexed by the migration.
+    kLogSchema,
+    // 4: the subject of each case (by pseudonym, so summaries and requests
+    // citing a case must be about its subject) and summary requests.
+    // answered_at is 0 while a request is open.
+    R"sql(
+    ALTER TABLE cases ADD COLUMN subject_pseudonym TEXT NOT NULL DEFAULT '';
+    CREATE TABLE summary_requests (
+      request_id          TEXT PRIMARY KEY,
+      requester_agency_id TEXT NOT NULL,
+      holder_agency_id    TEXT NOT NULL,
+      case_id             TEXT NOT NULL,
+      relationship        INTEGER NOT NULL,
+      body                BLOB NOT NULL,
+      created_at          INTEGER NOT NULL,
+      answered_at         INTEGER NOT NULL DEFAULT 0
+    );
+    )sql",
+    // 5: the consent registry, and which agency received which message
+    // under which consent (for recall notices). withdrawn_at is 0 while a
+    // consent is in force.
+    R"sql(
+    CREATE TABLE consents (
+      consent_id        TEXT PRIMARY KEY,
+      recorded_by       TEXT NOT NULL,
+      subject_pseudonym TEXT NOT NULL,
+      refused           INTEGER NOT NULL,
+      body              BLOB NOT NULL,
+      withdrawn_at      INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX consents_subject ON consents (subject_pseudonym, refused);
+    CREATE TABLE consent_uses (
+      consent_id TEXT NOT NULL REFERENCES consents(consent_id),
+      agency_id  TEXT NOT NULL,
+      message_id TEXT NOT NULL,
+      PRIMARY KEY (consent_id, message_id)
+    );
+    )sql",
+    // 6: client certificates the broker has seen, for expiry reports.
+    // Times are microseconds since the Unix epoch.
+    R"sql(
+    CREATE TABLE certificates_seen (
+      serial    TEXT PRIMARY KEY,
+      subject   TEXT NOT NULL,
+      not_after INTEGER NOT NULL,
+      last_seen INTEGER NOT NULL
+    );
+    CREATE INDEX certificates_seen_expiry ON certificates_seen (not_after);
+    )sql",
+    // 7: override statements, sealed outside the log by their digest.
+    R"sql(
+    CREATE TABLE sealed_statements (
+      digest    TEXT PRIMARY KEY,
+      statement TEXT NOT NULL
+    );
+    -- When each override's review is due; escalated once overdue.
+    CREATE TABLE override_deadlines (
+      seq          INTEGER PRIMARY KEY,
+      actor_agency TEXT NOT NULL,
+      review_by    INTEGER NOT NULL,
+      escalated    INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX override_deadlines_due ON override_deadlines
+      (escalated, review_by);
+    )sql",
+};
+const int kMigrationCount =
+    static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
+
+}  // namespace liaison::sqlite
