@@ -227,13 +227,15 @@ absl::StatusOr<v1::LogEntry> AdminService::Begin(
                     c_.policy->Get().get(), "");
 }
 
-grpc::ServerUnaryReactor* AdminService::FinishAgency(
-    grpc::CallbackServerContext* ctx, absl::StatusOr<v1::Agency> agency,
-    v1::Agency* response) const {
-  if (!agency.ok()) return FinishUnary(ctx, agency.status());
-  *response = *std::move(agency);
-  EndRefusedStreams(c_);
-  return FinishUnary(ctx, absl::OkStatus());
+std::function<void(absl::StatusOr<v1::Agency>)> AdminService::FinishAgency(
+    grpc::ServerUnaryReactor* reactor, v1::Agency* response) const {
+  return [c = c_, reactor, response](absl::StatusOr<v1::Agency> agency) {
+    if (agency.ok()) {
+      *response = *std::move(agency);
+      EndRefusedStreams(c);
+    }
+    reactor->Finish(ToGrpcStatus(agency.status()));
+  };
 }
 
 grpc::ServerUnaryReactor* AdminService::RegisterAgency(
@@ -249,9 +251,10 @@ grpc::ServerUnaryReactor* AdminService::RegisterAgency(
   absl::Status valid = Registry::ValidateAgency(request->agency());
   if (valid.ok()) valid = KnownToPolicy(request->agency());
   if (!valid.ok()) return FinishUnary(ctx, valid);
-  return FinishAgency(
-      ctx, c_.registry->Register(request->agency(), *std::move(entry), nullptr),
-      response);
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  c_.registry->Register(request->agency(), *std::move(entry),
+                        FinishAgency(reactor, response));
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* AdminService::ChangeStatus(
@@ -259,13 +262,12 @@ grpc::ServerUnaryReactor* AdminService::ChangeStatus(
     v1::AgencyStatus status, v1::Agency* response) const {
   absl::StatusOr<v1::LogEntry> entry = Begin(ctx);
   if (!entry.ok()) return FinishUnary(ctx, entry.status());
-  return FinishAgency(
-      ctx,
-      c_.registry->SetStatus(
-          request.agency_id(), status,
-          std::string(absl::StripAsciiWhitespace(request.reason())),
-          *std::move(entry), nullptr),
-      response);
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  c_.registry->SetStatus(
+      request.agency_id(), status,
+      std::string(absl::StripAsciiWhitespace(request.reason())),
+      *std::move(entry), FinishAgency(reactor, response));
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* AdminService::SuspendAgency(
@@ -302,10 +304,10 @@ grpc::ServerUnaryReactor* AdminService::ChangeBinding(
   if (!entry.ok()) return FinishUnary(ctx, entry.status());
   absl::StatusOr<std::string> serial = x509::NormalizeSerial(request.serial());
   if (!serial.ok()) return FinishUnary(ctx, serial.status());
-  return FinishAgency(ctx,
-                      c_.registry->Bind(request.agency_id(), *serial, bind,
-                                        *std::move(entry), nullptr),
-                      response);
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  c_.registry->Bind(request.agency_id(), *serial, bind, *std::move(entry),
+                    FinishAgency(reactor, response));
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* AdminService::BindCertificate(
@@ -325,10 +327,13 @@ grpc::ServerUnaryReactor* AdminService::SetRoute(
     v1::Route* response) {
   absl::StatusOr<v1::LogEntry> entry = Begin(ctx);
   if (!entry.ok()) return FinishUnary(ctx, entry.status());
-  absl::StatusOr<v1::Route> route =
-      c_.registry->SetRoute(*request, *std::move(entry), nullptr);
-  if (route.ok()) *response = *std::move(route);
-  return FinishUnary(ctx, route.status());
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  c_.registry->SetRoute(*request, *std::move(entry),
+                        [reactor, response](absl::StatusOr<v1::Route> route) {
+                          if (route.ok()) *response = *std::move(route);
+                          reactor->Finish(ToGrpcStatus(route.status()));
+                        });
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* AdminService::RemoveRoute(
@@ -336,8 +341,12 @@ grpc::ServerUnaryReactor* AdminService::RemoveRoute(
     v1::RemoveRouteResponse* /*response*/) {
   absl::StatusOr<v1::LogEntry> entry = Begin(ctx);
   if (!entry.ok()) return FinishUnary(ctx, entry.status());
-  return FinishUnary(
-      ctx, c_.registry->RemoveRoute(*request, *std::move(entry), nullptr));
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  c_.registry->RemoveRoute(*request, *std::move(entry),
+                           [reactor](absl::StatusOr<v1::Route> removed) {
+                             reactor->Finish(ToGrpcStatus(removed.status()));
+                           });
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* AdminService::ListRoutes(

@@ -97,11 +97,11 @@ class AdminService final : public v1::Admin::CallbackService {
   // FAILED_PRECONDITION when the policy set in force does not define the
   // agency's sector or jurisdiction.
   absl::Status KnownToPolicy(const v1::Agency& agency) const;
-  // Finishes an agency change: answers with the agency, then ends the open
-  // streams the registry no longer accepts.
-  grpc::ServerUnaryReactor* FinishAgency(grpc::CallbackServerContext* ctx,
-                                         absl::StatusOr<v1::Agency> agency,
-                                         v1::Agency* response) const;
+  // What finishes an agency change once the registry has made it: the
+  // agency in `response`, the open streams the registry no longer accepts
+  // ended, then the answer.
+  std::function<void(absl::StatusOr<v1::Agency>)> FinishAgency(
+      grpc::ServerUnaryReactor* reactor, v1::Agency* response) const;
 
   const AdminContext c_;
 };

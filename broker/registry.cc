@@ -198,223 +198,301 @@ absl::StatusOr<Registry::SeedResult> Registry::ApplySeed(
   return result;
 }
 
-absl::Status Registry::Commit(RegistryChange change, Sequence* sequence) {
-  change.entry.set_kind(v1::ENTRY_KIND_ADMIN);
-  change.entry.set_allowed(true);
-  // The snapshot after the change is made from the one before, so that once
-  // the change is durable, putting it in force cannot fail.
-  auto next = std::make_shared<Snapshot>(*Current());
-  if (change.agency) next->agencies[change.agency->id()] = *change.agency;
-  if (change.route) {
-    next->routes[absl::StrCat(change.route->sector(), "/",
-                              change.route->area())] =
-        change.route->agency_id();
+void Registry::InTurn(Turn turn) {
+  {
+    absl::MutexLock lock(&turn_mu_);
+    if (changing_) {
+      waiting_.push_back(std::move(turn));
+      return;
+    }
+    changing_ = true;
   }
-  if (change.removed_route) {
-    next->routes.erase(absl::StrCat(change.removed_route->sector(), "/",
-                                    change.removed_route->area()));
-  }
-  ASSIGN_OR_RETURN(uint64_t seq,
-                   store_->CommitRegistryChange(std::move(change)));
-  if (sequence != nullptr) *sequence = seq;
-  absl::MutexLock lock(&mu_);
-  snapshot_ = std::move(next);
-  return absl::OkStatus();
+  turn([this] { NextTurn(); });
 }
 
-absl::StatusOr<v1::Agency> Registry::Register(const v1::Agency& agency,
-                                              v1::LogEntry entry,
-                                              Sequence* sequence) {
-  if (sequence != nullptr) *sequence = std::nullopt;
-  RETURN_IF_ERROR(ValidateAgency(agency));
-  if (agency.status() == v1::AGENCY_STATUS_SUSPENDED) {
-    return absl::InvalidArgumentError(
+void Registry::NextTurn() {
+  Turn next;
+  {
+    absl::MutexLock lock(&turn_mu_);
+    if (waiting_.empty()) {
+      changing_ = false;
+      return;
+    }
+    next = std::move(waiting_.front());
+    waiting_.pop_front();
+  }
+  next([this] { NextTurn(); });
+}
+
+template <typename T>
+void Registry::Change(std::function<absl::StatusOr<Planned<T>>()> plan,
+                      RegistryDone<T> done) {
+  InTurn([this, plan = std::move(plan),
+          done = std::move(done)](std::function<void()> finished) {
+    absl::StatusOr<Planned<T>> planned = plan();
+    if (!planned.ok() || !planned->change.has_value()) {
+      finished();
+      if (!planned.ok()) {
+        done(planned.status());
+      } else {
+        done(std::move(planned->answer));
+      }
+      return;
+    }
+    RegistryChange change = *std::move(planned->change);
+    change.entry.set_kind(v1::ENTRY_KIND_ADMIN);
+    change.entry.set_allowed(true);
+    // The snapshot after the change is made from the one before, so that
+    // once the change is durable, putting it in force cannot fail.
+    auto next = std::make_shared<Snapshot>(*Current());
+    if (change.agency) next->agencies[change.agency->id()] = *change.agency;
+    if (change.route) {
+      next->routes[absl::StrCat(change.route->sector(), "/",
+                                change.route->area())] =
+          change.route->agency_id();
+    }
+    if (change.removed_route) {
+      next->routes.erase(absl::StrCat(change.removed_route->sector(), "/",
+                                      change.removed_route->area()));
+    }
+    store_->CommitRegistryChange(
+        std::move(change),
+        [this, next = std::move(next), answer = std::move(planned->answer),
+         finished = std::move(finished),
+         done](absl::StatusOr<uint64_t> sequence) mutable {
+          if (sequence.ok()) {
+            absl::MutexLock lock(&mu_);
+            snapshot_ = std::move(next);
+          }
+          // The next change plans on the snapshot this one installed.
+          finished();
+          if (!sequence.ok()) {
+            done(sequence.status());
+          } else {
+            done(std::move(answer));
+          }
+        });
+  });
+}
+
+void Registry::Register(const v1::Agency& agency, v1::LogEntry entry,
+                        RegistryDone<v1::Agency> done) {
+  absl::Status valid = ValidateAgency(agency);
+  if (valid.ok() && agency.status() == v1::AGENCY_STATUS_SUSPENDED) {
+    valid = absl::InvalidArgumentError(
         "a new agency cannot be registered suspended; register it, then "
         "suspend it with a reason");
   }
-  if (!agency.status_reason().empty()) {
-    return absl::InvalidArgumentError(
+  if (valid.ok() && !agency.status_reason().empty()) {
+    valid = absl::InvalidArgumentError(
         "status_reason is set by SuspendAgency; leave it empty");
   }
-  if (agency.certificate_serials_size() > 0) {
-    return absl::InvalidArgumentError(
+  if (valid.ok() && agency.certificate_serials_size() > 0) {
+    valid = absl::InvalidArgumentError(
         "certificate_serials are set by BindCertificate; leave them empty");
   }
-  absl::MutexLock lock(&change_mu_);
-  if (Current()->agencies.contains(agency.id())) {
-    return absl::AlreadyExistsError(
-        absl::StrCat("agency \"", agency.id(),
-                     "\" is already registered; suspend or change it instead"));
+  if (!valid.ok()) {
+    done(valid);
+    return;
   }
-  RegistryChange change;
-  change.agency = agency;
-  change.agency->set_status(v1::AGENCY_STATUS_ACTIVE);
-  change.agency_is_new = true;
-  entry.set_counterpart(agency.id());
-  entry.set_admin_action("register_agency");
-  entry.set_reason(absl::StrCat(
-      "registered agency ", agency.id(), " (", agency.display_name(),
-      ") in sector ", agency.sector(), ", jurisdiction ",
-      agency.jurisdiction().empty() ? "(none)" : agency.jurisdiction(),
-      ", area ", agency.area().empty() ? "(none)" : agency.area(),
-      agency.public_authority() ? ", a public authority" : ""));
-  change.entry = std::move(entry);
-  v1::Agency registered = *change.agency;
-  RETURN_IF_ERROR(Commit(std::move(change), sequence));
-  return registered;
+  Change<v1::Agency>(
+      [this, agency, entry = std::move(entry)]()
+          -> absl::StatusOr<Planned<v1::Agency>> {
+        if (Current()->agencies.contains(agency.id())) {
+          return absl::AlreadyExistsError(absl::StrCat(
+              "agency \"", agency.id(),
+              "\" is already registered; suspend or change it instead"));
+        }
+        RegistryChange change;
+        change.agency = agency;
+        change.agency->set_status(v1::AGENCY_STATUS_ACTIVE);
+        change.agency_is_new = true;
+        change.entry = entry;
+        change.entry.set_counterpart(agency.id());
+        change.entry.set_admin_action("register_agency");
+        change.entry.set_reason(absl::StrCat(
+            "registered agency ", agency.id(), " (", agency.display_name(),
+            ") in sector ", agency.sector(), ", jurisdiction ",
+            agency.jurisdiction().empty() ? "(none)" : agency.jurisdiction(),
+            ", area ", agency.area().empty() ? "(none)" : agency.area(),
+            agency.public_authority() ? ", a public authority" : ""));
+        v1::Agency registered = *change.agency;
+        return Planned<v1::Agency>{std::move(registered), std::move(change)};
+      },
+      std::move(done));
 }
 
-absl::StatusOr<v1::Agency> Registry::SetStatus(const std::string& agency_id,
-                                               v1::AgencyStatus status,
-                                               const std::string& reason,
-                                               v1::LogEntry entry,
-                                               Sequence* sequence) {
-  if (sequence != nullptr) *sequence = std::nullopt;
+void Registry::SetStatus(const std::string& agency_id, v1::AgencyStatus status,
+                         const std::string& reason, v1::LogEntry entry,
+                         RegistryDone<v1::Agency> done) {
   const bool suspend = status == v1::AGENCY_STATUS_SUSPENDED;
   if (suspend && reason.empty()) {
-    return absl::InvalidArgumentError(
+    done(absl::InvalidArgumentError(
         "a reason is required to suspend an agency; it is shown to the "
-        "agency's system on every refused call");
+        "agency's system on every refused call"));
+    return;
   }
-  RETURN_IF_ERROR(ValidateText("reason", reason, 500));
-  absl::MutexLock lock(&change_mu_);
-  std::optional<v1::Agency> agency = FindAgency(agency_id);
-  if (!agency) {
-    return absl::NotFoundError(
-        absl::StrCat("no agency with id \"", agency_id, "\" is registered"));
+  if (absl::Status s = ValidateText("reason", reason, 500); !s.ok()) {
+    done(s);
+    return;
   }
-  const bool was_suspended = agency->status() == v1::AGENCY_STATUS_SUSPENDED;
-  if (!suspend && !was_suspended) return *agency;
-  if (suspend && was_suspended && agency->status_reason() == reason) {
-    return *agency;
-  }
-  agency->set_status(status);
-  agency->set_status_reason(suspend ? reason : "");
-  RegistryChange change;
-  change.agency = *agency;
-  entry.set_counterpart(agency_id);
-  entry.set_admin_action(suspend ? "suspend_agency" : "reactivate_agency");
-  entry.set_reason(
-      suspend ? absl::StrCat("suspended agency ", agency_id, ": ", reason)
-              : absl::StrCat("reactivated agency ", agency_id,
-                             reason.empty() ? "" : ": ", reason));
-  change.entry = std::move(entry);
-  RETURN_IF_ERROR(Commit(std::move(change), sequence));
-  return *agency;
+  Change<v1::Agency>(
+      [this, agency_id, status, suspend, reason, entry = std::move(entry)]()
+          -> absl::StatusOr<Planned<v1::Agency>> {
+        std::optional<v1::Agency> agency = FindAgency(agency_id);
+        if (!agency) {
+          return absl::NotFoundError(absl::StrCat(
+              "no agency with id \"", agency_id, "\" is registered"));
+        }
+        const bool was_suspended =
+            agency->status() == v1::AGENCY_STATUS_SUSPENDED;
+        if ((!suspend && !was_suspended) ||
+            (suspend && was_suspended && agency->status_reason() == reason)) {
+          return Planned<v1::Agency>{*std::move(agency), std::nullopt};
+        }
+        agency->set_status(status);
+        agency->set_status_reason(suspend ? reason : "");
+        RegistryChange change;
+        change.agency = *agency;
+        change.entry = entry;
+        change.entry.set_counterpart(agency_id);
+        change.entry.set_admin_action(suspend ? "suspend_agency"
+                                              : "reactivate_agency");
+        change.entry.set_reason(
+            suspend ? absl::StrCat("suspended agency ", agency_id, ": ", reason)
+                    : absl::StrCat("reactivated agency ", agency_id,
+                                   reason.empty() ? "" : ": ", reason));
+        return Planned<v1::Agency>{*std::move(agency), std::move(change)};
+      },
+      std::move(done));
 }
 
-absl::StatusOr<v1::Agency> Registry::Bind(const std::string& agency_id,
-                                          const std::string& serial, bool bind,
-                                          v1::LogEntry entry,
-                                          Sequence* sequence) {
-  if (sequence != nullptr) *sequence = std::nullopt;
-  absl::MutexLock lock(&change_mu_);
-  std::optional<v1::Agency> agency = FindAgency(agency_id);
-  if (!agency) {
-    return absl::NotFoundError(
-        absl::StrCat("no agency with id \"", agency_id, "\" is registered"));
-  }
-  std::vector<std::string> serials(agency->certificate_serials().begin(),
-                                   agency->certificate_serials().end());
-  auto it = std::find(serials.begin(), serials.end(), serial);
-  if (bind && it != serials.end()) return *agency;
-  if (!bind && it == serials.end()) {
-    return absl::NotFoundError(absl::StrCat("certificate serial ", serial,
-                                            " is not bound to agency \"",
-                                            agency_id, "\""));
-  }
-  if (bind) {
-    serials.push_back(serial);
-    std::sort(serials.begin(), serials.end());
-  } else {
-    serials.erase(it);
-  }
-  agency->clear_certificate_serials();
-  for (const std::string& s : serials) agency->add_certificate_serials(s);
-  RegistryChange change;
-  change.agency = *agency;
-  entry.set_counterpart(agency_id);
-  entry.set_admin_action(bind ? "bind_certificate" : "unbind_certificate");
-  entry.set_reason(absl::StrCat(
-      bind ? "bound certificate serial " : "unbound certificate serial ",
-      serial, bind ? " to agency " : " from agency ", agency_id, "; ",
-      serials.empty()
-          ? "no serial is bound now, so any unrevoked certificate naming the "
-            "agency is accepted"
-          : absl::StrCat(serials.size(), " bound now")));
-  change.entry = std::move(entry);
-  RETURN_IF_ERROR(Commit(std::move(change), sequence));
-  return *agency;
+void Registry::Bind(const std::string& agency_id, const std::string& serial,
+                    bool bind, v1::LogEntry entry,
+                    RegistryDone<v1::Agency> done) {
+  Change<v1::Agency>(
+      [this, agency_id, serial, bind, entry = std::move(entry)]()
+          -> absl::StatusOr<Planned<v1::Agency>> {
+        std::optional<v1::Agency> agency = FindAgency(agency_id);
+        if (!agency) {
+          return absl::NotFoundError(absl::StrCat(
+              "no agency with id \"", agency_id, "\" is registered"));
+        }
+        std::vector<std::string> serials(agency->certificate_serials().begin(),
+                                         agency->certificate_serials().end());
+        auto it = std::find(serials.begin(), serials.end(), serial);
+        if (bind && it != serials.end()) {
+          return Planned<v1::Agency>{*std::move(agency), std::nullopt};
+        }
+        if (!bind && it == serials.end()) {
+          return absl::NotFoundError(
+              absl::StrCat("certificate serial ", serial,
+                           " is not bound to agency \"", agency_id, "\""));
+        }
+        if (bind) {
+          serials.push_back(serial);
+          std::sort(serials.begin(), serials.end());
+        } else {
+          serials.erase(it);
+        }
+        agency->clear_certificate_serials();
+        for (const std::string& s : serials) agency->add_certificate_serials(s);
+        RegistryChange change;
+        change.agency = *agency;
+        change.entry = entry;
+        change.entry.set_counterpart(agency_id);
+        change.entry.set_admin_action(bind ? "bind_certificate"
+                                           : "unbind_certificate");
+        change.entry.set_reason(absl::StrCat(
+            bind ? "bound certificate serial " : "unbound certificate serial ",
+            serial, bind ? " to agency " : " from agency ", agency_id, "; ",
+            serials.empty()
+                ? "no serial is bound now, so any unrevoked certificate naming "
+                  "the agency is accepted"
+                : absl::StrCat(serials.size(), " bound now")));
+        return Planned<v1::Agency>{*std::move(agency), std::move(change)};
+      },
+      std::move(done));
 }
 
-absl::StatusOr<v1::Route> Registry::SetRoute(const v1::Route& route,
-                                             v1::LogEntry entry,
-                                             Sequence* sequence) {
-  if (sequence != nullptr) *sequence = std::nullopt;
-  if (absl::Status s = ValidateSector(route.sector()); !s.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("route: ", s.message()));
-  }
-  if (route.area().empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
+void Registry::SetRoute(const v1::Route& route, v1::LogEntry entry,
+                        RegistryDone<v1::Route> done) {
+  absl::Status valid = ValidateSector(route.sector());
+  if (!valid.ok()) {
+    valid = absl::InvalidArgumentError(absl::StrCat("route: ", valid.message()));
+  } else if (route.area().empty()) {
+    valid = absl::InvalidArgumentError(absl::StrCat(
         "route for sector \"", route.sector(), "\" needs an area"));
+  } else if (absl::Status s = ValidateArea(route.area()); !s.ok()) {
+    valid = absl::InvalidArgumentError(absl::StrCat("route: ", s.message()));
   }
-  if (absl::Status s = ValidateArea(route.area()); !s.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("route: ", s.message()));
+  if (!valid.ok()) {
+    done(valid);
+    return;
   }
-  absl::MutexLock lock(&change_mu_);
-  std::optional<v1::Agency> agency = FindAgency(route.agency_id());
-  if (!agency) {
-    return absl::NotFoundError(absl::StrCat(
-        "route ", route.sector(), " in ", route.area(), " names agency \"",
-        route.agency_id(), "\", which is not registered"));
-  }
-  if (agency->sector() != route.sector()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "agency \"", route.agency_id(), "\" is in sector \"", agency->sector(),
-        "\", so it cannot serve sector \"", route.sector(), "\""));
-  }
-  std::shared_ptr<const Snapshot> snap = Current();
-  auto before =
-      snap->routes.find(absl::StrCat(route.sector(), "/", route.area()));
-  if (before != snap->routes.end() && before->second == route.agency_id()) {
-    return route;
-  }
-  RegistryChange change;
-  change.route = route;
-  entry.set_counterpart(route.agency_id());
-  entry.set_admin_action("set_route");
-  entry.set_reason(
-      absl::StrCat("route ", route.sector(), " in ", route.area(),
-                   " now served by ", route.agency_id(),
-                   before == snap->routes.end()
-                       ? " (new entry)"
-                       : absl::StrCat(" (was ", before->second, ")")));
-  change.entry = std::move(entry);
-  RETURN_IF_ERROR(Commit(std::move(change), sequence));
-  return route;
+  Change<v1::Route>(
+      [this, route, entry = std::move(entry)]()
+          -> absl::StatusOr<Planned<v1::Route>> {
+        std::optional<v1::Agency> agency = FindAgency(route.agency_id());
+        if (!agency) {
+          return absl::NotFoundError(absl::StrCat(
+              "route ", route.sector(), " in ", route.area(),
+              " names agency \"", route.agency_id(),
+              "\", which is not registered"));
+        }
+        if (agency->sector() != route.sector()) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "agency \"", route.agency_id(), "\" is in sector \"",
+              agency->sector(), "\", so it cannot serve sector \"",
+              route.sector(), "\""));
+        }
+        std::shared_ptr<const Snapshot> snap = Current();
+        auto before =
+            snap->routes.find(absl::StrCat(route.sector(), "/", route.area()));
+        if (before != snap->routes.end() &&
+            before->second == route.agency_id()) {
+          return Planned<v1::Route>{route, std::nullopt};
+        }
+        RegistryChange change;
+        change.route = route;
+        change.entry = entry;
+        change.entry.set_counterpart(route.agency_id());
+        change.entry.set_admin_action("set_route");
+        change.entry.set_reason(absl::StrCat(
+            "route ", route.sector(), " in ", route.area(), " now served by ",
+            route.agency_id(),
+            before == snap->routes.end()
+                ? " (new entry)"
+                : absl::StrCat(" (was ", before->second, ")")));
+        return Planned<v1::Route>{route, std::move(change)};
+      },
+      std::move(done));
 }
 
-absl::Status Registry::RemoveRoute(const v1::Route& route, v1::LogEntry entry,
-                                   Sequence* sequence) {
-  if (sequence != nullptr) *sequence = std::nullopt;
-  absl::MutexLock lock(&change_mu_);
-  std::shared_ptr<const Snapshot> snap = Current();
-  auto before =
-      snap->routes.find(absl::StrCat(route.sector(), "/", route.area()));
-  if (before == snap->routes.end()) {
-    return absl::NotFoundError(absl::StrCat("no route for sector \"",
-                                            route.sector(), "\" in area \"",
-                                            route.area(), "\""));
-  }
-  RegistryChange change;
-  change.removed_route = route;
-  entry.set_counterpart(before->second);
-  entry.set_admin_action("remove_route");
-  entry.set_reason(absl::StrCat("route ", route.sector(), " in ", route.area(),
-                                " removed (was served by ", before->second,
-                                ")"));
-  change.entry = std::move(entry);
-  return Commit(std::move(change), sequence);
+void Registry::RemoveRoute(const v1::Route& route, v1::LogEntry entry,
+                           RegistryDone<v1::Route> done) {
+  Change<v1::Route>(
+      [this, route, entry = std::move(entry)]()
+          -> absl::StatusOr<Planned<v1::Route>> {
+        std::shared_ptr<const Snapshot> snap = Current();
+        auto before =
+            snap->routes.find(absl::StrCat(route.sector(), "/", route.area()));
+        if (before == snap->routes.end()) {
+          return absl::NotFoundError(absl::StrCat(
+              "no route for sector \"", route.sector(), "\" in area \"",
+              route.area(), "\""));
+        }
+        RegistryChange change;
+        change.removed_route = route;
+        change.entry = entry;
+        change.entry.set_counterpart(before->second);
+        change.entry.set_admin_action("remove_route");
+        change.entry.set_reason(absl::StrCat(
+            "route ", route.sector(), " in ", route.area(),
+            " removed (was served by ", before->second, ")"));
+        return Planned<v1::Route>{route, std::move(change)};
+      },
+      std::move(done));
 }
 
 std::vector<v1::Route> Registry::Routes() const {

@@ -5,6 +5,8 @@
 #ifndef LIAISON_BROKER_REGISTRY_H_
 #define LIAISON_BROKER_REGISTRY_H_
 
+#include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -45,33 +47,35 @@ class Registry {
   // in force, writes the change together with `entry` (an ADMIN entry the
   // caller filled with time, actor and professional; the registry adds
   // counterpart, admin_action and reason) in one commit, then installs the
-  // new snapshot. They are serialised among themselves. On error nothing
-  // changed. A request that changes nothing (binding a bound serial,
-  // reactivating an active agency) succeeds without an entry; `sequence`,
-  // when not null, receives the entry's sequence or nullopt then.
-  using Sequence = std::optional<uint64_t>;
+  // new snapshot, and then calls `done`, on the store's thread or (for a
+  // request refused or changing nothing) the caller's: they never block.
+  // They take effect one at a time, in the order called, each planned on
+  // the snapshot the one before installed. On error nothing changed. A
+  // request that changes nothing (binding a bound serial, reactivating an
+  // active agency) succeeds without an entry.
+  template <typename T>
+  using RegistryDone = std::function<void(absl::StatusOr<T>)>;
   // INVALID_ARGUMENT (ValidateAgency, or a status other than UNSPECIFIED
   // or ACTIVE, or bindings); ALREADY_EXISTS for a registered id.
-  absl::StatusOr<v1::Agency> Register(const v1::Agency& agency,
-                                      v1::LogEntry entry, Sequence* sequence);
+  void Register(const v1::Agency& agency, v1::LogEntry entry,
+                RegistryDone<v1::Agency> done);
   // NOT_FOUND for an unknown agency; INVALID_ARGUMENT when suspending
   // without a reason.
-  absl::StatusOr<v1::Agency> SetStatus(const std::string& agency_id,
-                                       v1::AgencyStatus status,
-                                       const std::string& reason,
-                                       v1::LogEntry entry, Sequence* sequence);
+  void SetStatus(const std::string& agency_id, v1::AgencyStatus status,
+                 const std::string& reason, v1::LogEntry entry,
+                 RegistryDone<v1::Agency> done);
   // `serial` must already be upper-case hex (NormalizeSerial). NOT_FOUND
   // for an unknown agency, or (unbind) a serial not bound to it.
-  absl::StatusOr<v1::Agency> Bind(const std::string& agency_id,
-                                  const std::string& serial, bool bind,
-                                  v1::LogEntry entry, Sequence* sequence);
+  void Bind(const std::string& agency_id, const std::string& serial,
+            bool bind, v1::LogEntry entry, RegistryDone<v1::Agency> done);
   // INVALID_ARGUMENT for a bad sector or an empty area; NOT_FOUND for an
   // unknown agency; FAILED_PRECONDITION for an agency of another sector.
-  absl::StatusOr<v1::Route> SetRoute(const v1::Route& route, v1::LogEntry entry,
-                                     Sequence* sequence);
-  // NOT_FOUND when there is no entry for (sector, area).
-  absl::Status RemoveRoute(const v1::Route& route, v1::LogEntry entry,
-                           Sequence* sequence);
+  void SetRoute(const v1::Route& route, v1::LogEntry entry,
+                RegistryDone<v1::Route> done);
+  // NOT_FOUND when there is no entry for (sector, area). Answers with the
+  // route as asked.
+  void RemoveRoute(const v1::Route& route, v1::LogEntry entry,
+                   RegistryDone<v1::Route> done);
   // Every routing entry, by sector then area.
   std::vector<v1::Route> Routes() const;
 
@@ -102,12 +106,28 @@ class Registry {
     absl::flat_hash_map<std::string, std::string> routes;
   };
   std::shared_ptr<const Snapshot> Current() const;
-  // Commits `change` and reloads; call with change_mu_ held.
-  absl::Status Commit(RegistryChange change, Sequence* sequence);
+
+  // One administrator's change at a time: a turn runs when the one before
+  // has called its `finished`, which it must call exactly once.
+  using Turn = std::function<void(std::function<void()> finished)>;
+  void InTurn(Turn turn);
+  void NextTurn();
+  // The answer to a change and, unless it changes nothing, what to commit.
+  template <typename T>
+  struct Planned {
+    T answer;
+    std::optional<RegistryChange> change;
+  };
+  // In turn: plans on the snapshot in force, commits, installs the next
+  // snapshot, answers.
+  template <typename T>
+  void Change(std::function<absl::StatusOr<Planned<T>>()> plan,
+              RegistryDone<T> done);
 
   Store* const store_;
-  // Serialises administrators' read-modify-write changes.
-  absl::Mutex change_mu_;
+  absl::Mutex turn_mu_;
+  bool changing_ ABSL_GUARDED_BY(turn_mu_) = false;
+  std::deque<Turn> waiting_ ABSL_GUARDED_BY(turn_mu_);
   mutable absl::Mutex mu_;
   std::shared_ptr<const Snapshot> snapshot_ ABSL_GUARDED_BY(mu_);
 };

@@ -3,6 +3,15 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <thread>
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/blocking_counter.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "broker/store/sqlite/sqlite_store.h"
 #include "broker/store/sqlite/sqlite_testing.h"
 
@@ -97,6 +106,88 @@ TEST(Registry, InvalidSeedWritesNothing) {
     EXPECT_TRUE(store->ListAuditors()->empty()) << c.name;
     EXPECT_FALSE(registry.FindAgency("malmo-school").has_value()) << c.name;
   }
+}
+
+v1::LogEntry AdminEntryFor(const std::string& admin) {
+  v1::LogEntry e;
+  e.set_actor("liaison://admin/" + admin);
+  return e;
+}
+
+// Administrators' changes answer through a callback: many at once, from
+// several threads, each planned on the snapshot the change before left, so
+// no bind is lost to another's read-modify-write, and each is logged once.
+TEST(Registry, ConcurrentChangesTakeTurnsAndLoseNothing) {
+  auto store = NewStore();
+  Registry registry(store.get());
+  ASSERT_TRUE(registry.Load().ok());
+  ASSERT_TRUE(registry.ApplySeed(DemoSeed()).ok());
+  constexpr int kBinds = 40;
+  absl::BlockingCounter answered(kBinds);
+  absl::Mutex mu;
+  std::vector<absl::Status> errors;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = t; i < kBinds; i += 4) {
+        registry.Bind("malmo-sc", absl::StrCat("0A", 10 + i), /*bind=*/true,
+                      AdminEntryFor("ops"),
+                      [&](absl::StatusOr<v1::Agency> agency) {
+                        if (!agency.ok()) {
+                          absl::MutexLock lock(&mu);
+                          errors.push_back(agency.status());
+                        }
+                        answered.DecrementCount();
+                      });
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  answered.Wait();
+  EXPECT_TRUE(errors.empty()) << errors.front();
+  EXPECT_EQ(registry.FindAgency("malmo-sc")->certificate_serials_size(),
+            kBinds);
+  // The store holds what the snapshot says, and one ADMIN entry per bind.
+  Registry reloaded(store.get());
+  ASSERT_TRUE(reloaded.Load().ok());
+  EXPECT_EQ(reloaded.FindAgency("malmo-sc")->certificate_serials_size(),
+            kBinds);
+  absl::Notification read;
+  store->ReadLog(LogQuery{}, [&](absl::StatusOr<LogPage> page) {
+    ASSERT_TRUE(page.ok()) << page.status();
+    EXPECT_EQ(page->entries.size(), static_cast<size_t>(kBinds));
+    for (const LoggedEntry& e : page->entries) {
+      EXPECT_EQ(e.entry.admin_action(), "bind_certificate");
+    }
+    read.Notify();
+  });
+  read.WaitForNotification();
+}
+
+TEST(Registry, ARefusedChangeAnswersAndLetsTheNextOneThrough) {
+  auto store = NewStore();
+  Registry registry(store.get());
+  ASSERT_TRUE(registry.Load().ok());
+  ASSERT_TRUE(registry.ApplySeed(DemoSeed()).ok());
+  absl::Notification refused, suspended;
+  registry.SetStatus("nobody", v1::AGENCY_STATUS_SUSPENDED, "review",
+                     AdminEntryFor("ops"),
+                     [&](absl::StatusOr<v1::Agency> agency) {
+                       EXPECT_EQ(agency.status().code(),
+                                 absl::StatusCode::kNotFound);
+                       refused.Notify();
+                     });
+  registry.SetStatus("malmo-sc", v1::AGENCY_STATUS_SUSPENDED, "review",
+                     AdminEntryFor("ops"),
+                     [&](absl::StatusOr<v1::Agency> agency) {
+                       ASSERT_TRUE(agency.ok()) << agency.status();
+                       EXPECT_EQ(agency->status(),
+                                 v1::AGENCY_STATUS_SUSPENDED);
+                       suspended.Notify();
+                     });
+  refused.WaitForNotification();
+  suspended.WaitForNotification();
+  EXPECT_EQ(registry.FindAgency("malmo-sc")->status_reason(), "review");
 }
 
 }  // namespace

@@ -397,9 +397,10 @@ class Store {
   virtual absl::StatusOr<std::vector<v1::Route>> ListRoutes() = 0;
 
   // Applies `change` and appends its entry in one commit; returns the
-  // entry's sequence. On any error nothing changed.
-  virtual absl::StatusOr<uint64_t> CommitRegistryChange(
-      RegistryChange change) = 0;
+  // entry's sequence. On any error nothing changed. Asynchronous like the
+  // message path, since administrators' calls arrive on reactors too.
+  virtual void CommitRegistryChange(RegistryChange change,
+                                    StoreDone<uint64_t> done) = 0;
 
   // Client certificates seen by the broker. Remember inserts or refreshes
   // one (an error is only logged by the caller: it never refuses a call);

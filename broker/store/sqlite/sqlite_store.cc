@@ -483,31 +483,33 @@ absl::Status SqliteStore::RemoveRouteLocked(const v1::Route& route) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<uint64_t> SqliteStore::CommitRegistryChange(
-    RegistryChange change) {
-  uint64_t sequence = 0;
-  absl::Status committed = RunAndWait([&]() -> absl::Status {
-    if (change.agency && change.agency_is_new) {
-      ASSIGN_OR_RETURN(StatementCache::Use exists,
-                       statements_->Get("SELECT 1 FROM agencies WHERE id=?1"));
-      exists->Bind(1, change.agency->id());
-      ASSIGN_OR_RETURN(bool found, exists->Step());
-      if (found) {
-        return absl::AlreadyExistsError(absl::StrCat(
-            "agency \"", change.agency->id(), "\" is already registered"));
-      }
-    }
-    if (change.agency) RETURN_IF_ERROR(UpsertAgencyLocked(*change.agency));
-    if (change.route) RETURN_IF_ERROR(UpsertRouteLocked(*change.route));
-    if (change.removed_route) {
-      RETURN_IF_ERROR(RemoveRouteLocked(*change.removed_route));
-    }
-    RETURN_IF_ERROR(AppendLogLocked(&change.entry));
-    sequence = change.entry.sequence();
-    return absl::OkStatus();
-  });
-  if (!committed.ok()) return committed;
-  return sequence;
+void SqliteStore::CommitRegistryChange(RegistryChange change,
+                                       StoreDone<uint64_t> done) {
+  auto in = std::make_shared<RegistryChange>(std::move(change));
+  SubmitFor<uint64_t>(
+      [this, in](uint64_t* sequence) -> absl::Status {
+        if (in->agency && in->agency_is_new) {
+          ASSIGN_OR_RETURN(
+              StatementCache::Use exists,
+              statements_->Get("SELECT 1 FROM agencies WHERE id=?1"));
+          exists->Bind(1, in->agency->id());
+          ASSIGN_OR_RETURN(bool found, exists->Step());
+          if (found) {
+            return absl::AlreadyExistsError(absl::StrCat(
+                "agency \"", in->agency->id(), "\" is already registered"));
+          }
+        }
+        if (in->agency) RETURN_IF_ERROR(UpsertAgencyLocked(*in->agency));
+        if (in->route) RETURN_IF_ERROR(UpsertRouteLocked(*in->route));
+        if (in->removed_route) {
+          RETURN_IF_ERROR(RemoveRouteLocked(*in->removed_route));
+        }
+        v1::LogEntry entry = in->entry;
+        RETURN_IF_ERROR(AppendLogLocked(&entry));
+        *sequence = entry.sequence();
+        return absl::OkStatus();
+      },
+      std::move(done));
 }
 
 void SqliteStore::RememberCertificate(SeenCertificate c, StoreDone<bool> done) {

@@ -82,7 +82,8 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<v1::Auditor>> ListAuditors() override;
   absl::Status UpsertRoute(const v1::Route& route) override;
   absl::StatusOr<std::vector<v1::Route>> ListRoutes() override;
-  absl::StatusOr<uint64_t> CommitRegistryChange(RegistryChange change) override;
+  void CommitRegistryChange(RegistryChange change,
+                            StoreDone<uint64_t> done) override;
   void RememberCertificate(SeenCertificate certificate,
                            StoreDone<bool> done) override;
   void SeenCertificatesValidAt(
