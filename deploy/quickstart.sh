@@ -117,7 +117,7 @@ consent=$(sed -n 's/^consent: *//p' consent.txt)
 step "A referral from the school to social services under that consent (quickstart-out/referral-school.textproto)"
 cat >referral-school.textproto <<EOF
 # A liaison.v1.SendReferralRequest in protobuf text format. It has no
-# idempotency_key: `liaison send-referral` uses the SHA-256 of this file, so
+# idempotency_key: "liaison send-referral" uses the SHA-256 of this file, so
 # sending it again is a safe retry.
 destination { agency_id: "malmo-social" }
 subject { identifier: "20110304-1234" birth_date: "2011-03-04" }
