@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -55,17 +56,26 @@ class LogAppender {
 
   // The log's size as the backend's storage holds it, at open or at the
   // start of a commit group (PostgreSQL: read under the log_state row
-  // lock): the next entry gets this sequence.
-  void StartAt(uint64_t durable_size) { size_ = durable_size; }
+  // lock): the next entry gets this sequence. When it is not the size the
+  // appender already holds (another broker appended meanwhile, or this is
+  // the first call), the right edge of the tree is read from `storage`:
+  // O(log n) nodes, once.
+  absl::Status StartAt(LogStorage& storage, uint64_t durable_size);
   // Entries in the log, including those appended in the open transaction.
   uint64_t size() const { return size_; }
+
+  // False until StartAt succeeds, and again after a RewindTo that could
+  // not read the edge back; then Append refuses until StartAt.
+  bool started() const { return started_; }
   // Forgets the entries appended after `size`, whose writes the backend
-  // rolled back (a failed operation's savepoint, a failed commit).
-  void RewindTo(uint64_t size) { size_ = size; }
+  // rolled back (a failed operation's savepoint, a failed commit), and
+  // reads the edge of the tree of `size` leaves back from `storage`. Rare,
+  // so it costs the reads that appends save.
+  absl::Status RewindTo(LogStorage& storage, uint64_t size);
 
   // Gives `entry` the next sequence, seals its justification's statement
   // (cleared from the entry, whose statement_digest names it) and writes
-  // the entry and the tree nodes it completes.
+  // the entry and the tree nodes it completes. Reads nothing from storage.
   absl::Status Append(LogStorage& storage, v1::LogEntry* entry);
 
   // When the log grew past `size_before`, signs a head for it, stamped by
@@ -82,9 +92,18 @@ class LogAppender {
   absl::Status Sign(LogStorage& storage,
                     const std::optional<v1::TreeHead>& latest);
 
+  // The root of the first size_ leaves, from the edge alone.
+  std::string Root() const;
+
   const LogSigner* const signer_;
   const Clock* const clock_;
   uint64_t size_ = 0;
+  // The right edge of the tree: the roots of the perfect subtrees the
+  // first size_ leaves decompose into, largest (leftmost) first, one per
+  // bit set in size_. Every append combines only with these, so an append
+  // and a head need no reads.
+  std::vector<std::string> edge_;
+  bool started_ = false;
 };
 
 }  // namespace liaison

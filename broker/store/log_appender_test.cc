@@ -110,7 +110,7 @@ class LogAppenderTest : public ::testing::Test {
 
 TEST_F(LogAppenderTest, SequencesGapFreeAndSignsTheRootOfEveryGroup) {
   LogAppender appender(signer_.get(), &clock_);
-  appender.StartAt(0);
+  ASSERT_TRUE(appender.StartAt(storage_, 0).ok());
   std::vector<std::string> leaves;
   for (int group = 0; group < 5; ++group) {
     const uint64_t before = appender.size();
@@ -140,6 +140,7 @@ TEST_F(LogAppenderTest, AGroupThatAppendedNothingSignsNothing) {
 
 TEST_F(LogAppenderTest, StatementsAreSealedOutsideTheEntry) {
   LogAppender appender(signer_.get(), &clock_);
+  ASSERT_TRUE(appender.StartAt(storage_, 0).ok());
   v1::LogEntry e = Disclosure(0);
   e.set_kind(v1::ENTRY_KIND_OVERRIDE);
   e.set_statement_digest("digest-1");
@@ -153,6 +154,7 @@ TEST_F(LogAppenderTest, StatementsAreSealedOutsideTheEntry) {
 
 TEST_F(LogAppenderTest, HeadsNeverGoBackInTimeWhenTheClockDoes) {
   LogAppender appender(signer_.get(), &clock_);
+  ASSERT_TRUE(appender.StartAt(storage_, 0).ok());
   v1::LogEntry a = Disclosure(0);
   ASSERT_TRUE(appender.Append(storage_, &a).ok());
   ASSERT_TRUE(appender.SignHead(storage_, 0).ok());
@@ -167,6 +169,7 @@ TEST_F(LogAppenderTest, HeadsNeverGoBackInTimeWhenTheClockDoes) {
 
 TEST_F(LogAppenderTest, RewindReusesTheSequencesOfRolledBackEntries) {
   LogAppender appender(signer_.get(), &clock_);
+  ASSERT_TRUE(appender.StartAt(storage_, 0).ok());
   v1::LogEntry a = Disclosure(0);
   ASSERT_TRUE(appender.Append(storage_, &a).ok());
   storage_.fail_writes = true;
@@ -174,9 +177,9 @@ TEST_F(LogAppenderTest, RewindReusesTheSequencesOfRolledBackEntries) {
   EXPECT_EQ(appender.Append(storage_, &b).code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(appender.size(), 1u);  // a failed write takes no sequence
   // A backend that rolls back the first entry too rewinds the appender.
-  appender.RewindTo(0);
   storage_.leaves.clear();
   storage_.nodes.clear();
+  ASSERT_TRUE(appender.RewindTo(storage_, 0).ok());
   storage_.fail_writes = false;
   v1::LogEntry c = Disclosure(2);
   ASSERT_TRUE(appender.Append(storage_, &c).ok());
@@ -186,6 +189,7 @@ TEST_F(LogAppenderTest, RewindReusesTheSequencesOfRolledBackEntries) {
 TEST_F(LogAppenderTest, SignsIfBehindOnceAndRefusesAHeadBeyondTheLog) {
   // A log written without a signer: three entries, no head.
   LogAppender unsigned_appender(nullptr, &clock_);
+  ASSERT_TRUE(unsigned_appender.StartAt(storage_, 0).ok());
   for (int i = 0; i < 3; ++i) {
     v1::LogEntry e = Disclosure(i);
     ASSERT_TRUE(unsigned_appender.Append(storage_, &e).ok());
@@ -194,7 +198,7 @@ TEST_F(LogAppenderTest, SignsIfBehindOnceAndRefusesAHeadBeyondTheLog) {
   EXPECT_TRUE(storage_.heads.empty());
 
   LogAppender appender(signer_.get(), &clock_);
-  appender.StartAt(3);
+  ASSERT_TRUE(appender.StartAt(storage_, 3).ok());
   ASSERT_TRUE(appender.SignIfBehind(storage_).ok());
   ASSERT_EQ(storage_.heads.size(), 1u);
   EXPECT_EQ(storage_.heads[0].tree_size(), 3u);
@@ -204,9 +208,54 @@ TEST_F(LogAppenderTest, SignsIfBehindOnceAndRefusesAHeadBeyondTheLog) {
   // Storage that lost entries a head committed to is data loss, not a
   // smaller head.
   LogAppender short_log(signer_.get(), &clock_);
-  short_log.StartAt(2);
+  ASSERT_TRUE(short_log.StartAt(storage_, 2).ok());
   EXPECT_EQ(short_log.SignIfBehind(storage_).code(),
             absl::StatusCode::kDataLoss);
+}
+
+// Several brokers append to one log in turn (PostgreSQL): each starts its
+// group at the size the storage holds, reads the tree's edge once when
+// another appended meanwhile, and the heads stay the RFC 9162 root.
+TEST_F(LogAppenderTest, AppendersTakingTurnsContinueOneTree) {
+  LogAppender a(signer_.get(), &clock_), b(signer_.get(), &clock_);
+  std::vector<std::string> leaves;
+  auto append = [&](LogAppender& appender, int n) {
+    ASSERT_TRUE(appender.StartAt(storage_, leaves.size()).ok());
+    const uint64_t before = appender.size();
+    for (int i = 0; i < n; ++i) {
+      v1::LogEntry e = Disclosure(static_cast<int>(leaves.size()));
+      ASSERT_TRUE(appender.Append(storage_, &e).ok());
+      ASSERT_EQ(e.sequence(), leaves.size());
+      leaves.push_back(e.SerializeAsString());
+    }
+    ASSERT_TRUE(appender.SignHead(storage_, before).ok());
+    EXPECT_EQ(storage_.heads.back().tree_size(), leaves.size());
+    EXPECT_EQ(storage_.heads.back().root_hash(),
+              ReferenceRoot(leaves, 0, leaves.size()));
+  };
+  append(a, 7);
+  append(b, 6);
+  append(a, 3);
+  append(a, 1);
+  append(b, 16);
+  EXPECT_EQ(leaves.size(), 33u);
+  // Every stored node is the root of its perfect subtree.
+  for (const auto& [key, hash] : storage_.nodes) {
+    const uint64_t first = key.second << key.first;
+    EXPECT_EQ(hash, ReferenceRoot(leaves, first, first + (1ull << key.first)))
+        << "node (" << key.first << ", " << key.second << ")";
+  }
+}
+
+TEST_F(LogAppenderTest, AnAppenderNotStartedRefusesToGuessTheSequence) {
+  LogAppender appender(signer_.get(), &clock_);
+  v1::LogEntry e = Disclosure(0);
+  EXPECT_EQ(appender.Append(storage_, &e).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(storage_.leaves.empty());
+  // A storage missing the nodes of its own edge cannot be started on.
+  EXPECT_EQ(appender.StartAt(storage_, 5).code(), absl::StatusCode::kDataLoss);
+  EXPECT_FALSE(appender.started());
 }
 
 }  // namespace

@@ -68,7 +68,7 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
   if (s.ok()) {
     absl::StatusOr<uint64_t> size = store->log_->Size();
     s = size.status();
-    if (s.ok()) store->appender_.StartAt(*size);
+    if (s.ok()) s = store->appender_.StartAt(*store->log_, *size);
   }
   if (s.ok()) s = store->SignHeadIfBehind();
   if (s.ok()) s = store->OpenReader(options.path, options.busy_timeout_ms);
@@ -271,8 +271,13 @@ void SqliteStore::CommitLoop() {
       }
     }
     std::vector<absl::Status> results(group.size());
-    const uint64_t log_size_before = appender_.size();
     absl::Status commit = ExecCached("BEGIN IMMEDIATE");
+    if (commit.ok() && !appender_.started()) {
+      // A rewind could not read the log back: find its end again.
+      absl::StatusOr<uint64_t> size = log_->Size();
+      commit = size.ok() ? appender_.StartAt(*log_, *size) : size.status();
+    }
+    const uint64_t log_size_before = appender_.size();
     if (commit.ok()) {
       for (size_t i = 0; i < group.size(); ++i) {
         commit = ExecCached("SAVEPOINT op");
@@ -281,7 +286,9 @@ void SqliteStore::CommitLoop() {
         results[i] = group[i].run();
         if (!results[i].ok()) {
           commit = ExecCached("ROLLBACK TO op");
-          appender_.RewindTo(log_size_at_op);
+          if (commit.ok() && appender_.size() != log_size_at_op) {
+            commit = appender_.RewindTo(*log_, log_size_at_op);
+          }
         }
         if (commit.ok()) commit = ExecCached("RELEASE op");
         if (!commit.ok()) break;
@@ -293,7 +300,11 @@ void SqliteStore::CommitLoop() {
       if (commit.ok()) commit = ExecCached("COMMIT");
       if (!commit.ok()) ExecCached("ROLLBACK").IgnoreError();
     }
-    if (!commit.ok()) appender_.RewindTo(log_size_before);
+    if (!commit.ok() && appender_.size() != log_size_before) {
+      // After the rollback the file holds the log as it was; an error here
+      // leaves the appender unstarted, and the next group starts it again.
+      appender_.RewindTo(*log_, log_size_before).IgnoreError();
+    }
     {
       absl::MutexLock lock(&mu_);
       ++stats_.commits;
