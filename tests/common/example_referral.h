@@ -1,5 +1,6 @@
-// A referral the default policy lets through from health to social care,
-// shared by the integration tests and liaison-bench.
+// Referrals the tests and liaison-bench send: one the default policy lets
+// through from health to social care, and the school's referral about
+// absence that the integration tests build on.
 #ifndef LIAISON_TESTS_COMMON_EXAMPLE_REFERRAL_H_
 #define LIAISON_TESTS_COMMON_EXAMPLE_REFERRAL_H_
 
@@ -18,6 +19,18 @@ v1::SendReferralRequest HealthReferral(const std::string& to,
                                        const std::string& birth_date,
                                        const std::string& consent_id,
                                        const std::string& notes);
+
+// Confirms the four steps of the pre-sharing checklist the default policy
+// requires of health: concern verified, person informed, a colleague or
+// expert consulted, manager approved.
+void ConfirmChecklist(v1::PreSharingChecklist* c);
+
+// A routine referral from a school to agency `to` about the person
+// `subject` (identifier only) for child welfare, citing school absence,
+// with an education record naming Rosengard School. No key, basis, birth
+// date or notes: tests add what they are about.
+v1::SendReferralRequest SchoolAbsenceReferral(const std::string& to,
+                                              const std::string& subject);
 
 }  // namespace liaison::testing
 

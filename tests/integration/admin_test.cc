@@ -117,15 +117,15 @@ class AdminTest : public ::testing::Test {
 
   // Waits until the broker counts `agency_id` as connected (or not).
   bool WaitConnected(const std::string& agency_id, bool connected) {
-    for (int i = 0; i < 200; ++i) {
-      const v1::BrokerStatus s = Status();
-      const bool is = std::find(s.connected_agencies().begin(),
-                                s.connected_agencies().end(),
-                                agency_id) != s.connected_agencies().end();
-      if (is == connected) return true;
-      absl::SleepFor(absl::Milliseconds(50));
-    }
-    return false;
+    return PollUntil(
+        [&] {
+          const v1::BrokerStatus s = Status();
+          const bool is = std::find(s.connected_agencies().begin(),
+                                    s.connected_agencies().end(),
+                                    agency_id) != s.connected_agencies().end();
+          return is == connected;
+        },
+        absl::Seconds(10), absl::Milliseconds(50));
   }
 
   grpc::Status Suspend(const std::string& id, const std::string& reason,
@@ -825,7 +825,7 @@ TEST_F(AdminTest, TheCommandLineAdministersTheBroker) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_TRUE(absl::StrContains(r.err, "PERMISSION_DENIED")) << r.err;
   EXPECT_EQ(AdminEntries().size(), entries);
-  r = RunCommand({BinaryPath("liaison"), "help", "admin"});
+  r = RunLiaison({"help", "admin"});
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_TRUE(absl::StrContains(r.out, "reload-crl")) << r.out;
 }
@@ -870,10 +870,10 @@ TEST_F(AdminTest, BrokerCertificateRotatesWithoutRestartWhileStreamsGoOn) {
   // New connections get the new certificate (the TLS layer picks the
   // installed pair up within a second).
   std::string seen;
-  for (int i = 0; i < 100 && seen != renewed.serial; ++i) {
+  PollUntil([&] {
     seen = ServerSerial(Channel(health_));
-    if (seen != renewed.serial) absl::SleepFor(absl::Milliseconds(100));
-  }
+    return seen == renewed.serial;
+  });
   EXPECT_EQ(seen, renewed.serial);
   // The stream opened before goes on and still delivers.
   EXPECT_FALSE(stream.EndedWithin(absl::Milliseconds(100)).has_value());
@@ -890,9 +890,7 @@ TEST_F(AdminTest, BrokerCertificateRotatesWithoutRestartWhileStreamsGoOn) {
                 &sent);
     ASSERT_TRUE(s.ok()) << s.error_message();
   }
-  for (int i = 0; i < 100 && stream.read() == 0; ++i) {
-    absl::SleepFor(absl::Milliseconds(100));
-  }
+  PollUntil([&] { return stream.read() != 0; });
   EXPECT_EQ(stream.read(), 1);
   EXPECT_FALSE(stream.EndedWithin(absl::Milliseconds(100)).has_value());
 

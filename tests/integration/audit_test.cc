@@ -22,6 +22,7 @@
 #include "broker/log/tree_head.h"
 #include "liaison/v1/audit.grpc.pb.h"
 #include "liaison/v1/exchange.grpc.pb.h"
+#include "tests/common/example_referral.h"
 #include "tests/integration/harness.h"
 
 namespace liaison::testing {
@@ -90,14 +91,9 @@ class AuditTest : public ::testing::Test {
   grpc::Status SchoolSends(const std::string& key,
                            const std::string& purpose = "child_welfare",
                            const std::string& person = kPerson) {
-    v1::SendReferralRequest r;
+    v1::SendReferralRequest r = SchoolAbsenceReferral("malmo-sc", person);
     r.set_idempotency_key(key);
-    r.mutable_destination()->set_agency_id("malmo-sc");
-    r.mutable_subject()->set_identifier(person);
     r.set_purpose(purpose);
-    r.add_concerns(v1::CONCERN_CATEGORY_SCHOOL_ABSENCE);
-    r.set_urgency(v1::URGENCY_ROUTINE);
-    r.mutable_record()->mutable_education()->set_school("Rosengard School");
     // The school's duty to report (SoL 14:1): no consent to record, so the
     // log holds the referrals alone. Consents are consent_test's.
     r.mutable_basis()->set_statutory_duty("se-sol-14-1");

@@ -12,6 +12,7 @@
 #include "absl/synchronization/notification.h"
 #include "liaison/v1/audit.grpc.pb.h"
 #include "liaison/v1/exchange.grpc.pb.h"
+#include "tests/common/example_referral.h"
 #include "tests/integration/harness.h"
 
 namespace liaison::testing {
@@ -47,26 +48,14 @@ class BadInputTest : public ::testing::Test {
     return ChannelFor(*broker_, deployment_.ca_cert(), c);
   }
 
-  uint64_t LogSize() {
-    grpc::ClientContext ctx;
-    v1::GetTreeHeadResponse resp;
-    grpc::Status s = v1::Audit::NewStub(Channel(dpo_))
-                         ->GetTreeHead(&ctx, v1::GetTreeHeadRequest(), &resp);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return resp.tree_head().tree_size();
-  }
+  uint64_t LogSize() { return LogTreeSize(Channel(dpo_)); }
 
   v1::SendReferralRequest Referral(const std::string& key) const {
-    v1::SendReferralRequest r;
+    v1::SendReferralRequest r =
+        SchoolAbsenceReferral("malmo-sc", kExampleSubject);
     r.set_idempotency_key(key);
-    r.mutable_destination()->set_agency_id("malmo-sc");
-    r.mutable_subject()->set_identifier(kExampleSubject);
-    r.set_purpose("child_welfare");
-    r.add_concerns(v1::CONCERN_CATEGORY_SCHOOL_ABSENCE);
-    r.set_urgency(v1::URGENCY_ROUTINE);
-    v1::EducationRecord* e = r.mutable_record()->mutable_education();
-    e->mutable_subject()->set_identifier(kExampleSubject);
-    e->set_school("Rosengard School");
+    r.mutable_record()->mutable_education()->mutable_subject()->set_identifier(
+        kExampleSubject);
     r.mutable_basis()->set_consent_id(consent_);
     return r;
   }

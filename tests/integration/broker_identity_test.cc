@@ -213,9 +213,7 @@ TEST_F(BrokerIdentityTest, ExpiredCertificateFails) {
 
   // The command line explains it before trying.
   CommandResult cli =
-      RunCommand({BinaryPath("liaison"), "--broker=" + broker_->address(),
-                  "--cert=" + expired.cert, "--key=" + expired.key,
-                  "--ca=" + deployment_.ca_cert(), "whoami"});
+      RunLiaison(*broker_, deployment_.ca_cert(), expired, {"whoami"});
   EXPECT_EQ(cli.exit_code, 1);
   EXPECT_NE(cli.err.find("expired on 2020-01-02"), std::string::npos)
       << cli.err;
@@ -513,9 +511,7 @@ TEST(Cli, WhoAmIPrintsThePrincipal) {
   BrokerProcess broker(deployment);
   ASSERT_GT(broker.port(), 0) << broker.Output();
   CommandResult r =
-      RunCommand({BinaryPath("liaison"), "--broker=" + broker.address(),
-                  "--cert=" + police.cert, "--key=" + police.key,
-                  "--ca=" + deployment.ca_cert(), "whoami"});
+      RunLiaison(broker, deployment.ca_cert(), police, {"whoami"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("principal:    liaison://agency/police/malmo-police"),
             std::string::npos)
@@ -524,13 +520,13 @@ TEST(Cli, WhoAmIPrintsThePrincipal) {
             std::string::npos);
 
   for (const char* help : {"--help", "help"}) {
-    CommandResult h = RunCommand({BinaryPath("liaison"), help});
+    CommandResult h = RunLiaison({help});
     EXPECT_EQ(h.exit_code, 0);
     EXPECT_NE(h.out.find("whoami"), std::string::npos);
   }
-  CommandResult h = RunCommand({BinaryPath("liaison"), "whoami", "--help"});
+  CommandResult h = RunLiaison({"whoami", "--help"});
   EXPECT_NE(h.out.find("liaison whoami:"), std::string::npos);
-  CommandResult unknown = RunCommand({BinaryPath("liaison"), "frobnicate"});
+  CommandResult unknown = RunLiaison({"frobnicate"});
   EXPECT_EQ(unknown.exit_code, 2);
   EXPECT_NE(unknown.err.find("unknown command"), std::string::npos);
   CommandResult broker_help =

@@ -15,6 +15,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "liaison/v1/exchange.grpc.pb.h"
+#include "tests/common/example_referral.h"
 #include "tests/integration/harness.h"
 
 namespace liaison::testing {
@@ -110,18 +111,13 @@ class EnvelopeTest : public ::testing::Test {
 
   v1::SendReferralResponse Send(const std::string& key,
                                 const std::string& duty) {
-    v1::SendReferralRequest r;
+    v1::SendReferralRequest r = SchoolAbsenceReferral("malmo-sc", kSubject);
     r.set_idempotency_key(key);
-    r.mutable_destination()->set_agency_id("malmo-sc");
-    r.mutable_subject()->set_identifier(kSubject);
     r.mutable_subject()->set_birth_date(kBirthDate);
-    r.set_purpose("child_welfare");
-    r.add_concerns(v1::CONCERN_CATEGORY_SCHOOL_ABSENCE);
     r.set_urgency(v1::URGENCY_WITHIN_24H);
     r.set_requested_action(kAction);
-    v1::EducationRecord* e = r.mutable_record()->mutable_education();
-    e->set_school("Rosengard School");
-    e->mutable_subject()->set_identifier(kSubject);
+    r.mutable_record()->mutable_education()->mutable_subject()->set_identifier(
+        kSubject);
     r.mutable_basis()->set_statutory_duty(duty);
     grpc::ClientContext ctx;
     ctx.AddMetadata("liaison-professional-id", kProfessional);
@@ -133,26 +129,11 @@ class EnvelopeTest : public ::testing::Test {
 
   // Reads `n` messages from the inbox and acknowledges each.
   std::vector<v1::InboxMessage> Drain(const Credentials& c, size_t n) {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
-    auto stub = Stub(c);
-    auto reader = stub->Receive(&ctx, v1::ReceiveRequest());
-    std::vector<v1::InboxMessage> out;
-    v1::InboxMessage m;
-    while (out.size() < n && reader->Read(&m)) out.push_back(m);
-    ctx.TryCancel();
-    while (reader->Read(&m)) {
-    }
-    reader->Finish();
-    for (const v1::InboxMessage& got : out) {
-      grpc::ClientContext ack;
-      ack.AddMetadata("liaison-professional-id", kProfessional);
-      v1::AckRequest req;
-      req.set_message_id(got.message_id());
-      v1::AckResponse resp;
-      EXPECT_TRUE(Stub(c)->Ack(&ack, req, &resp).ok());
-    }
-    return out;
+    InboxRead how;
+    how.wait = absl::Seconds(20);
+    how.acknowledge = true;
+    how.professional_id = kProfessional;
+    return ReadInbox(ChannelFor(*broker_, deployment_.ca_cert(), c), n, how);
   }
 
   Deployment deployment_;

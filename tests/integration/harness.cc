@@ -11,8 +11,10 @@
 #include <fstream>
 
 #include "absl/strings/match.h"
+#include "absl/time/clock.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "liaison/v1/audit.grpc.pb.h"
 #include "liaison/v1/exchange.grpc.pb.h"
 #include "tests/common/example_referral.h"
 
@@ -312,6 +314,65 @@ CommandResult RunLiaison(const BrokerProcess& broker,
       "--cert=" + creds.cert, "--key=" + creds.key, "--ca=" + ca_cert};
   argv.insert(argv.end(), args.begin(), args.end());
   return RunCommand(argv);
+}
+
+CommandResult RunLiaison(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {BinaryPath("liaison")};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunCommand(argv);
+}
+
+bool PollUntil(const std::function<bool()>& done, absl::Duration timeout,
+               absl::Duration interval) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (!done()) {
+    if (absl::Now() >= deadline) return false;
+    absl::SleepFor(interval);
+  }
+  return true;
+}
+
+std::vector<v1::InboxMessage> ReadInbox(
+    const std::shared_ptr<grpc::Channel>& channel, size_t n,
+    const InboxRead& how) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + how.wait));
+  v1::ReceiveRequest req;
+  req.set_lease_seconds(how.lease_seconds);
+  auto stub = v1::Exchange::NewStub(channel);
+  auto reader = stub->Receive(&ctx, req);
+  std::vector<v1::InboxMessage> out;
+  v1::InboxMessage m;
+  while (out.size() < n && reader->Read(&m)) {
+    if (how.keep && !how.keep(m)) continue;
+    out.push_back(m);
+    if (how.acknowledge) {
+      grpc::ClientContext ack_ctx;
+      if (!how.professional_id.empty()) {
+        ack_ctx.AddMetadata("liaison-professional-id", how.professional_id);
+      }
+      v1::AckRequest ack;
+      ack.set_message_id(m.message_id());
+      v1::AckResponse done;
+      EXPECT_TRUE(stub->Ack(&ack_ctx, ack, &done).ok());
+    }
+  }
+  // The stream never ends by itself: cancel it and drain what was in
+  // flight so that Finish does not wait.
+  ctx.TryCancel();
+  while (reader->Read(&m)) {
+  }
+  reader->Finish();
+  return out;
+}
+
+uint64_t LogTreeSize(const std::shared_ptr<grpc::Channel>& channel) {
+  grpc::ClientContext ctx;
+  v1::GetTreeHeadResponse resp;
+  const grpc::Status s = v1::Audit::NewStub(channel)->GetTreeHead(
+      &ctx, v1::GetTreeHeadRequest(), &resp);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return resp.tree_head().tree_size();
 }
 
 v1::SendReferralRequest ExampleHealthReferral(const std::string& key,

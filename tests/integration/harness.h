@@ -7,13 +7,16 @@
 #include <grpcpp/grpcpp.h>
 #include <sys/types.h>
 
+#include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "liaison/v1/exchange.pb.h"
@@ -131,6 +134,56 @@ std::shared_ptr<grpc::Channel> ChannelFor(const BrokerProcess& broker,
 CommandResult RunLiaison(const BrokerProcess& broker,
                          const std::string& ca_cert, const Credentials& creds,
                          const std::vector<std::string>& args);
+
+// Runs the liaison command line with `args` alone: no connection flags,
+// for help and usage errors that reach no broker.
+CommandResult RunLiaison(const std::vector<std::string>& args);
+
+// Calls `done` until it returns true, `interval` apart, for at most
+// `timeout`; returns whether it did. For state the broker shows only when
+// asked, such as who is connected.
+bool PollUntil(const std::function<bool()>& done,
+               absl::Duration timeout = absl::Seconds(10),
+               absl::Duration interval = absl::Milliseconds(100));
+
+// A call's outcome as a test checks it: the response, or the status the
+// broker gave with its code and message.
+template <typename T>
+absl::StatusOr<T> ToStatusOr(const grpc::Status& s, T value) {
+  if (!s.ok()) {
+    return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
+                        s.error_message());
+  }
+  return value;
+}
+
+using Keep = std::function<bool(const v1::InboxMessage&)>;
+
+// How ReadInbox reads.
+struct InboxRead {
+  // How long to wait for the messages wanted.
+  absl::Duration wait = absl::Seconds(10);
+  // The lease on each message delivered; 0 asks for the broker's default.
+  uint32_t lease_seconds = 0;
+  // Which messages count; every one when empty.
+  Keep keep;
+  // Whether each message kept is acknowledged as it is read (the test
+  // fails if an acknowledgement is refused), naming `professional_id` when
+  // it is not empty.
+  bool acknowledge = false;
+  std::string professional_id;
+};
+
+// Reads the inbox behind `channel` until `n` messages that `how.keep`
+// accepts have arrived or `how.wait` passes, then closes the stream;
+// returns those messages.
+std::vector<v1::InboxMessage> ReadInbox(
+    const std::shared_ptr<grpc::Channel>& channel, size_t n,
+    const InboxRead& how);
+
+// Size of the whole disclosure log, read as the auditor `channel`
+// authenticates; the test fails if the broker refuses.
+uint64_t LogTreeSize(const std::shared_ptr<grpc::Channel>& channel);
 
 // Records, as the agency `channel` authenticates, a consent given by the
 // person `subject_identifier` themself for every built-in sector to share

@@ -86,18 +86,11 @@ class PolicyTest : public ::testing::Test {
   }
 
   v1::InboxMessage FirstMessage(const Credentials& c) {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
-    auto reader =
-        v1::Exchange::NewStub(Channel(c))->Receive(&ctx, v1::ReceiveRequest());
-    v1::InboxMessage m;
-    EXPECT_TRUE(reader->Read(&m));
-    ctx.TryCancel();
-    v1::InboxMessage rest;
-    while (reader->Read(&rest)) {
-    }
-    reader->Finish();
-    return m;
+    InboxRead how;
+    how.wait = absl::Seconds(20);
+    std::vector<v1::InboxMessage> got = ReadInbox(Channel(c), 1, how);
+    EXPECT_FALSE(got.empty());
+    return got.empty() ? v1::InboxMessage() : got[0];
   }
 
   Deployment deployment_;

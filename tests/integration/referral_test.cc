@@ -18,6 +18,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "liaison/v1/exchange.grpc.pb.h"
+#include "tests/common/example_referral.h"
 #include "tests/integration/harness.h"
 
 namespace liaison::testing {
@@ -102,28 +103,20 @@ class ReferralTest : public ::testing::Test {
 
   // What a health sender must add to a referral.
   static void AddChecklist(v1::SendReferralRequest* r) {
-    v1::PreSharingChecklist* c = r->mutable_checklist();
-    c->set_concern_verified(true);
-    c->set_person_informed(true);
-    c->set_colleague_or_expert_consulted(true);
-    c->set_manager_approved(true);
-    c->set_risk_assessment_reference("RA-2026-17");
+    ConfirmChecklist(r->mutable_checklist());
+    r->mutable_checklist()->set_risk_assessment_reference("RA-2026-17");
   }
 
   v1::SendReferralRequest SchoolReferral(const std::string& key) const {
-    v1::SendReferralRequest r;
+    v1::SendReferralRequest r = SchoolAbsenceReferral("", "20110304-1234");
     r.set_idempotency_key(key);
+    // Routed by sector and area rather than to an agency.
     r.mutable_destination()->mutable_sector_in_area()->set_sector(
         "social_care");
     r.mutable_destination()->mutable_sector_in_area()->set_area("malmo");
-    r.mutable_subject()->set_identifier("20110304-1234");
     r.mutable_subject()->set_birth_date("2011-03-04");
-    r.set_purpose("child_welfare");
-    r.add_concerns(v1::CONCERN_CATEGORY_SCHOOL_ABSENCE);
-    r.set_urgency(v1::URGENCY_ROUTINE);
     r.set_requested_action("assess family support needs");
     v1::EducationRecord* e = r.mutable_record()->mutable_education();
-    e->set_school("Rosengard School");
     e->set_attendance_percent(61.5);
     e->set_teacher_notes("Often arrives without breakfast.");
     r.mutable_basis()->set_consent_id(consent_);
@@ -137,11 +130,7 @@ class ReferralTest : public ::testing::Test {
     ctx.AddMetadata("liaison-professional-role", "school nurse");
     v1::SendReferralResponse resp;
     grpc::Status s = Stub(c)->SendReferral(&ctx, r, &resp);
-    if (!s.ok()) {
-      return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
-                          s.error_message());
-    }
-    return resp;
+    return ToStatusOr(s, resp);
   }
 
   // Reads `n` messages from the inbox stream (without acknowledging them),
@@ -149,20 +138,11 @@ class ReferralTest : public ::testing::Test {
   std::vector<v1::InboxMessage> ReadInbox(
       const Credentials& c, size_t n, uint32_t lease_seconds = 60,
       absl::Duration wait = absl::Seconds(20)) {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(absl::ToChronoTime(absl::Now() + wait));
-    v1::ReceiveRequest req;
-    req.set_lease_seconds(lease_seconds);
-    auto stub = Stub(c);
-    auto reader = stub->Receive(&ctx, req);
-    std::vector<v1::InboxMessage> out;
-    v1::InboxMessage m;
-    while (out.size() < n && reader->Read(&m)) out.push_back(m);
-    ctx.TryCancel();
-    while (reader->Read(&m)) {
-    }
-    reader->Finish();
-    return out;
+    InboxRead how;
+    how.wait = wait;
+    how.lease_seconds = lease_seconds;
+    return liaison::testing::ReadInbox(
+        ChannelFor(*broker_, deployment_.ca_cert(), c), n, how);
   }
 
   grpc::Status Ack(const Credentials& c, const std::string& id) {
@@ -603,11 +583,7 @@ TEST_F(ReferralTest, CommandLineSendsListsAndMovesAReferral) {
       )pb"
                       << "basis { consent_id: \"" << consent_ << "\" }\n";
   auto liaison = [&](const Credentials& c, std::vector<std::string> args) {
-    std::vector<std::string> argv = {
-        BinaryPath("liaison"), "--broker=" + broker_->address(),
-        "--ca=" + deployment_.ca_cert(), "--cert=" + c.cert, "--key=" + c.key};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return RunCommand(argv);
+    return RunLiaison(*broker_, deployment_.ca_cert(), c, args);
   };
   CommandResult sent = liaison(school_, {"send-referral", file});
   ASSERT_EQ(sent.exit_code, 0) << sent.err;

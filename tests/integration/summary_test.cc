@@ -17,6 +17,7 @@
 #include "broker/log/message_util.h"
 #include "liaison/v1/audit.grpc.pb.h"
 #include "liaison/v1/exchange.grpc.pb.h"
+#include "tests/common/example_referral.h"
 #include "tests/integration/harness.h"
 
 namespace liaison::testing {
@@ -40,15 +41,6 @@ constexpr char kRegistry[] = R"pb(
 
 constexpr char kChild[] = "20110412-2389";
 constexpr char kOtherChild[] = "20090101-5555";
-
-template <typename T>
-absl::StatusOr<T> Result(const grpc::Status& s, T value) {
-  if (!s.ok()) {
-    return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
-                        s.error_message());
-  }
-  return value;
-}
 
 class SummaryTest : public ::testing::Test {
  protected:
@@ -84,16 +76,10 @@ class SummaryTest : public ::testing::Test {
   // The school's referral to social care, which opens a case with both
   // attached.
   std::string OpenCase() {
-    v1::SendReferralRequest r;
+    v1::SendReferralRequest r = SchoolAbsenceReferral("social", kChild);
     r.set_idempotency_key("open");
-    r.mutable_destination()->set_agency_id("social");
     *r.mutable_subject() = Child();
-    r.set_purpose("child_welfare");
-    r.add_concerns(v1::CONCERN_CATEGORY_SCHOOL_ABSENCE);
-    r.set_urgency(v1::URGENCY_ROUTINE);
-    v1::EducationRecord* e = r.mutable_record()->mutable_education();
-    *e->mutable_subject() = Child();
-    e->set_school("Rosengard School");
+    *r.mutable_record()->mutable_education()->mutable_subject() = Child();
     r.mutable_basis()->set_consent_id(consent_);
     grpc::ClientContext ctx;
     v1::SendReferralResponse resp;
@@ -152,7 +138,7 @@ class SummaryTest : public ::testing::Test {
     ctx.AddMetadata("liaison-professional-id", "sw-7");
     v1::PushSummaryResponse resp;
     const grpc::Status s = Stub(c)->PushSummary(&ctx, r, &resp);
-    return Result(s, resp);
+    return ToStatusOr(s, resp);
   }
 
   absl::StatusOr<v1::RequestSummaryResponse> Ask(
@@ -160,7 +146,7 @@ class SummaryTest : public ::testing::Test {
     grpc::ClientContext ctx;
     v1::RequestSummaryResponse resp;
     const grpc::Status s = Stub(c)->RequestSummary(&ctx, r, &resp);
-    return Result(s, resp);
+    return ToStatusOr(s, resp);
   }
 
   absl::StatusOr<v1::AnswerSummaryRequestResponse> Answer(
@@ -175,15 +161,11 @@ class SummaryTest : public ::testing::Test {
     if (basis.has_value()) *r.mutable_basis() = *basis;
     if (with_checklist) {
       // The hospital's clinician went through health's checklist.
-      v1::PreSharingChecklist* steps = r.mutable_checklist();
-      steps->set_concern_verified(true);
-      steps->set_person_informed(true);
-      steps->set_colleague_or_expert_consulted(true);
-      steps->set_manager_approved(true);
+      ConfirmChecklist(r.mutable_checklist());
     }
     v1::AnswerSummaryRequestResponse resp;
     const grpc::Status s = Stub(c)->AnswerSummaryRequest(&ctx, r, &resp);
-    return Result(s, resp);
+    return ToStatusOr(s, resp);
   }
 
   v1::RequestSummaryRequest AskHospital(const std::string& key) const {
@@ -200,25 +182,10 @@ class SummaryTest : public ::testing::Test {
   // `wait` passes first.
   std::vector<v1::InboxMessage> Take(const Credentials& c, size_t n,
                                      absl::Duration wait = absl::Seconds(10)) {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(absl::ToChronoTime(absl::Now() + wait));
-    auto stub = Stub(c);
-    auto reader = stub->Receive(&ctx, v1::ReceiveRequest());
-    std::vector<v1::InboxMessage> out;
-    v1::InboxMessage m;
-    while (out.size() < n && reader->Read(&m)) {
-      out.push_back(m);
-      grpc::ClientContext ack_ctx;
-      v1::AckRequest ack;
-      ack.set_message_id(m.message_id());
-      v1::AckResponse done;
-      EXPECT_TRUE(stub->Ack(&ack_ctx, ack, &done).ok());
-    }
-    ctx.TryCancel();
-    while (reader->Read(&m)) {
-    }
-    reader->Finish();
-    return out;
+    InboxRead how;
+    how.wait = wait;
+    how.acknowledge = true;
+    return ReadInbox(ChannelFor(*broker_, deployment_.ca_cert(), c), n, how);
   }
 
   std::vector<v1::LogEntry> Log(v1::EntryKind kind) {
