@@ -5,6 +5,7 @@
 #include "broker/store/sqlite/sqlite_store.h"
 #include "broker/store/sqlite/sqlite_testing.h"
 #include "broker/store/store_conformance.h"
+#include "broker/store/store_conformance_referrals.h"
 #include "broker/store/store_conformance_registry.h"
 
 namespace liaison::conformance {
@@ -27,5 +28,6 @@ struct SqliteFactory {
 }  // namespace
 
 INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, StoreRegistryConformance, SqliteFactory);
+INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, StoreReferralConformance, SqliteFactory);
 
 }  // namespace liaison::conformance
