@@ -5,6 +5,7 @@
 #include "broker/store/sqlite/sqlite_store.h"
 #include "broker/store/sqlite/sqlite_testing.h"
 #include "broker/store/store_conformance.h"
+#include "broker/store/store_conformance_consents.h"
 #include "broker/store/store_conformance_referrals.h"
 #include "broker/store/store_conformance_registry.h"
 
@@ -29,5 +30,6 @@ struct SqliteFactory {
 
 INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, StoreRegistryConformance, SqliteFactory);
 INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, StoreReferralConformance, SqliteFactory);
+INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, StoreConsentConformance, SqliteFactory);
 
 }  // namespace liaison::conformance
