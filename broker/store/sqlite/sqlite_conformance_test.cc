@@ -6,6 +6,7 @@
 #include "broker/store/sqlite/sqlite_testing.h"
 #include "broker/store/store_conformance.h"
 #include "broker/store/store_conformance_consents.h"
+#include "broker/store/store_conformance_log.h"
 #include "broker/store/store_conformance_referrals.h"
 #include "broker/store/store_conformance_registry.h"
 
@@ -31,5 +32,6 @@ struct SqliteFactory {
 INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, StoreRegistryConformance, SqliteFactory);
 INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, StoreReferralConformance, SqliteFactory);
 INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, StoreConsentConformance, SqliteFactory);
+INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, StoreLogConformance, SqliteFactory);
 
 }  // namespace liaison::conformance
