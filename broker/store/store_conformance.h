@@ -1,8 +1,9 @@
 // The conformance suite of the Store interface (store.h; DESIGN.md section
 // 7): every contract store.h states, tested through the interface alone, so
 // each backend runs the same tests. A backend instantiates the suites of
-// store_conformance_*.h in its own test with a factory (see StoreFactory
-// below); it never adds backend-specific cases to them.
+// store_conformance_*.h in its own test with its factory (described below)
+// and passes them unchanged; what only one backend does is tested beside
+// it, not here.
 //
 // The store under test runs with the broker's own rules (StoreRules), as
 // the broker opens it: tests that depend on what the rules decide (the
