@@ -536,15 +536,19 @@ class Store {
   // OUT_OF_RANGE unless 0 < first_size <= second_size <= the log's size.
   virtual void ProveConsistency(uint64_t first_size, uint64_t second_size,
                                 StoreDone<v1::ConsistencyProof> done) = 0;
-  // OVERRIDE entries involving one of `scope`'s agencies (nullopt: all)
-  // with their latest review, oldest first; reviewed ones (JUSTIFIED or
-  // NOT_JUSTIFIED) only with `include_reviewed`.
+  // OVERRIDE entries whose disclosing agency (the entry's actor) is one
+  // of `scope`'s agencies (nullopt: all), with their latest review, oldest
+  // first; reviewed ones (JUSTIFIED or NOT_JUSTIFIED) only with
+  // `include_reviewed`. Only auditors whose scope covers the agency whose
+  // data left review an override (DESIGN.md rule 6).
   virtual void ListOverrideReviews(
       std::optional<std::vector<std::string>> scope, bool include_reviewed,
       StoreDone<std::vector<v1::OverrideReview>> done) = 0;
   // Records a review and appends its entry in one commit; returns the
   // entry's sequence. NOT_FOUND when the sequence is not an OVERRIDE entry
-  // in scope; FAILED_PRECONDITION when it was already reviewed JUSTIFIED or
+  // involving one of `scope`'s agencies; PERMISSION_DENIED, naming the
+  // disclosing agency, when it involves them only as its recipient;
+  // FAILED_PRECONDITION when it was already reviewed JUSTIFIED or
   // NOT_JUSTIFIED.
   virtual void ReviewOverride(OverrideReviewChange change,
                               StoreDone<uint64_t> done) = 0;

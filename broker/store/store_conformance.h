@@ -310,6 +310,11 @@ class StoreConformance : public ::testing::Test {
   absl::Time Now() const { return clock_.Now(); }
   const std::string& PublicKey() const { return signer_->public_key(); }
 
+  absl::StatusOr<uint64_t> CommitChange(RegistryChange change) {
+    return Await<uint64_t>([&](auto done) {
+      store().CommitRegistryChange(std::move(change), done);
+    });
+  }
   absl::StatusOr<uint64_t> Append(v1::LogEntry entry) {
     return Await<uint64_t>(
         [&](auto done) { store_->AppendLog(std::move(entry), done); });

@@ -98,7 +98,7 @@ TYPED_TEST_P(StoreLogConformance,
   RegistryChange change;
   change.agency = Agency(kSocial, "malmo");
   change.entry = AdminEntry("register_agency", this->Now());
-  ASSERT_TRUE(this->store().CommitRegistryChange(change).ok());
+  ASSERT_TRUE(this->CommitChange(change).ok());
   EXPECT_TRUE(this->HeadCoversLog().ok()) << this->HeadCoversLog();
   ASSERT_TRUE(this->Refer(Referral("1", kSchool, kSocial, this->Now())).ok());
   EXPECT_TRUE(this->HeadCoversLog().ok()) << this->HeadCoversLog();
@@ -392,6 +392,31 @@ TYPED_TEST_P(StoreLogConformance,
   EXPECT_EQ(this->LogSize(), 2u);
 }
 
+// The recipient's auditor knows the override exists but does not judge it:
+// that belongs to auditors of the agency whose data left.
+TYPED_TEST_P(StoreLogConformance, OnlyTheDisclosingAgencysScopeReviews) {
+  absl::StatusOr<uint64_t> seq =
+      this->Append(OverrideEntry(kClinic, kSocial, "risk to life", this->Now(),
+                                 this->Now() + absl::Hours(24)));
+  ASSERT_TRUE(seq.ok());
+  absl::StatusOr<uint64_t> review =
+      this->Review(*seq, v1::OverrideReview::OUTCOME_JUSTIFIED,
+                   std::vector<std::string>{kSocial});
+  EXPECT_EQ(review.status().code(), absl::StatusCode::kPermissionDenied)
+      << review.status();
+  EXPECT_NE(review.status().message().find(kClinic), std::string::npos)
+      << review.status();
+  EXPECT_EQ(this->LogSize(), 1u);
+  absl::StatusOr<std::vector<v1::OverrideReview>> recipient_queue =
+      this->Reviews(std::vector<std::string>{kSocial}, true);
+  ASSERT_TRUE(recipient_queue.ok());
+  EXPECT_TRUE(recipient_queue->empty());
+  absl::StatusOr<std::vector<v1::OverrideReview>> discloser_queue =
+      this->Reviews(std::vector<std::string>{kClinic}, false);
+  ASSERT_TRUE(discloser_queue.ok());
+  EXPECT_EQ(discloser_queue->size(), 1u);
+}
+
 TYPED_TEST_P(StoreLogConformance, OverrideIsReviewedToAFinalOutcomeOnce) {
   absl::StatusOr<uint64_t> seq =
       this->Append(OverrideEntry(kClinic, kSocial, "risk to life", this->Now(),
@@ -532,7 +557,7 @@ REGISTER_TYPED_TEST_SUITE_P(
     ReadLogProofsVerifyAgainstTheHead, InclusionProofsVerifyAndStayInsideTheLog,
     ConsistencyProofsVerifyAndStayInsideTheLog,
     OverrideReviewIsFoundOnlyForOverridesInScope,
-    OverrideIsReviewedToAFinalOutcomeOnce, OverdueOverrideReviewIsEscalatedOnce,
+    OnlyTheDisclosingAgencysScopeReviews, OverrideIsReviewedToAFinalOutcomeOnce, OverdueOverrideReviewIsEscalatedOnce,
     FailedCommitsLeaveNoEntryNoMessageAndNoHead,
     ConcurrentCommitsAreAllAnsweredWithGapFreeSequences);
 

@@ -130,7 +130,7 @@ TYPED_TEST_P(StoreRegistryConformance,
   change.agency_is_new = true;
   change.route = Route("social_care", "malmo", kSocial);
   change.entry = AdminEntry("register_agency", this->Now());
-  absl::StatusOr<uint64_t> seq = this->store().CommitRegistryChange(change);
+  absl::StatusOr<uint64_t> seq = this->CommitChange(change);
   ASSERT_TRUE(seq.ok()) << seq.status();
   EXPECT_EQ(*seq, 1u);
   absl::StatusOr<std::vector<v1::Agency>> agencies =
@@ -152,7 +152,7 @@ TYPED_TEST_P(StoreRegistryConformance,
   RegistryChange removal;
   removal.removed_route = Route("social_care", "malmo", "");
   removal.entry = AdminEntry("remove_route", this->Now());
-  seq = this->store().CommitRegistryChange(removal);
+  seq = this->CommitChange(removal);
   ASSERT_TRUE(seq.ok()) << seq.status();
   EXPECT_EQ(*seq, 2u);
   EXPECT_TRUE(this->store().ListRoutes()->empty());
@@ -165,13 +165,13 @@ TYPED_TEST_P(
   first.agency = Agency(kSocial, "malmo");
   first.agency_is_new = true;
   first.entry = AdminEntry("register_agency", this->Now());
-  ASSERT_TRUE(this->store().CommitRegistryChange(first).ok());
+  ASSERT_TRUE(this->CommitChange(first).ok());
 
   RegistryChange again = first;
   again.agency->set_display_name("an impostor");
   again.agency->add_certificate_serials("FFFF");
   again.route = Route("social_care", "malmo", kSocial);
-  absl::StatusOr<uint64_t> seq = this->store().CommitRegistryChange(again);
+  absl::StatusOr<uint64_t> seq = this->CommitChange(again);
   EXPECT_EQ(seq.status().code(), absl::StatusCode::kAlreadyExists)
       << seq.status();
   absl::StatusOr<std::vector<v1::Agency>> agencies =
@@ -191,7 +191,7 @@ TYPED_TEST_P(
   change.agency_is_new = true;
   change.route = Route("social_care", "malmo", "not-registered");
   change.entry = AdminEntry("set_route", this->Now());
-  absl::StatusOr<uint64_t> seq = this->store().CommitRegistryChange(change);
+  absl::StatusOr<uint64_t> seq = this->CommitChange(change);
   EXPECT_EQ(seq.status().code(), absl::StatusCode::kNotFound) << seq.status();
   // The agency applied before the route is undone with it.
   EXPECT_TRUE(this->store().ListAgencies()->empty());
@@ -208,7 +208,7 @@ TYPED_TEST_P(StoreRegistryConformance,
   change.agency = Agency(kSocial, "lund");
   change.removed_route = Route("social_care", "lund", "");
   change.entry = AdminEntry("remove_route", this->Now());
-  absl::StatusOr<uint64_t> seq = this->store().CommitRegistryChange(change);
+  absl::StatusOr<uint64_t> seq = this->CommitChange(change);
   EXPECT_EQ(seq.status().code(), absl::StatusCode::kNotFound) << seq.status();
   absl::StatusOr<std::vector<v1::Agency>> agencies =
       this->store().ListAgencies();
