@@ -12,8 +12,8 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/flags/reflection.h"
 #include "absl/strings/str_cat.h"
+#include "broker/basics/command_line.h"
 #include "clients/admin_commands.h"
 #include "clients/audit_commands.h"
 #include "clients/cli.h"
@@ -108,35 +108,6 @@ const std::map<std::string, Command>& Commands() {
   return *commands;
 }
 
-bool IsHelp(const std::string& arg) {
-  return arg == "--help" || arg == "-h" || arg == "help";
-}
-
-// The flags named on the command line, without dashes, value or a "no"
-// prefix. `unknown` is set to the first argument naming no flag.
-std::set<std::string> FlagsGiven(int argc, char** argv, std::string* unknown) {
-  std::set<std::string> given;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--") break;
-    if (arg.size() < 2 || arg[0] != '-') continue;
-    std::string name = arg.substr(arg[1] == '-' ? 2 : 1);
-    name = name.substr(0, name.find('='));
-    if (absl::FindCommandLineFlag(name) != nullptr) {
-      given.insert(name);
-    } else if (const absl::CommandLineFlag* flag =
-                   name.rfind("no", 0) == 0
-                       ? absl::FindCommandLineFlag(name.substr(2))
-                       : nullptr;
-               flag != nullptr && flag->IsOfType<bool>()) {
-      given.insert(name.substr(2));
-    } else if (unknown->empty()) {
-      *unknown = arg;
-    }
-  }
-  return given;
-}
-
 }  // namespace
 }  // namespace liaison::cli
 
@@ -146,15 +117,19 @@ int main(int argc, char** argv) {
   using liaison::cli::kLiaisonHelp;
   using liaison::cli::Usage;
 
-  // Help is answered before flag parsing so it works with any other flags.
+  // Help, anywhere on the line, is answered before flags are parsed, so it
+  // works with any other flags; values are left to Abseil's parsing below.
+  const std::vector<liaison::cli::FlagSpec> specs =
+      liaison::cli::RegisteredFlags();
+  const liaison::cli::CommandLine line =
+      liaison::cli::ScanCommandLine(argc, argv, specs);
   std::string command;
-  bool help = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (liaison::cli::IsHelp(arg)) {
+  bool help = line.help;
+  for (const std::string& word : line.positional) {
+    if (word == "help") {
       help = true;
-    } else if (arg[0] != '-' && command.empty()) {
-      command = arg;
+    } else if (command.empty()) {
+      command = word;
     }
   }
   if (help) {
@@ -162,14 +137,12 @@ int main(int argc, char** argv) {
     std::cout << (it == Commands().end() ? kLiaisonHelp : it->second.help);
     return 0;
   }
-  std::string unknown;
-  const std::set<std::string> given =
-      liaison::cli::FlagsGiven(argc, argv, &unknown);
-  if (!unknown.empty()) {
-    std::cerr << "liaison: unknown flag \"" << unknown
+  if (!line.unknown.empty()) {
+    std::cerr << "liaison: unknown flag \"" << line.unknown
               << "\"; run `liaison help`" << std::endl;
     return 2;
   }
+  const std::set<std::string>& given = line.flags;
   std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
   if (rest.size() < 2) {
     std::cerr << kLiaisonHelp;

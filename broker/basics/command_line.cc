@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "absl/flags/marshalling.h"
+#include "absl/flags/reflection.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 
@@ -53,6 +54,7 @@ CommandLine ScanCommandLine(int argc, char** argv,
     }
     if (flag == nullptr) {
       if (out.error.empty()) out.error = absl::StrCat("unknown flag ", arg);
+      if (out.unknown.empty()) out.unknown = std::string(arg);
       continue;
     }
     std::optional<absl::string_view> value;
@@ -71,24 +73,45 @@ CommandLine ScanCommandLine(int argc, char** argv,
     }
     std::string parse_error;
     int int_value;
+    double double_value;
     bool bool_value;
     const bool well_formed =
         !value.has_value() ||
         (flag->type == FlagType::kInt &&
          absl::ParseFlag(*value, &int_value, &parse_error)) ||
+        (flag->type == FlagType::kDouble &&
+         absl::ParseFlag(*value, &double_value, &parse_error)) ||
         (flag->type == FlagType::kBool &&
          absl::ParseFlag(*value, &bool_value, &parse_error)) ||
         flag->type == FlagType::kString;
     if (!well_formed && out.error.empty()) {
-      out.error = absl::StrCat(
-          "--", flag->name, "=", *value, " is not ",
-          flag->type == FlagType::kInt ? "a whole number" : "true or false");
+      out.error = absl::StrCat("--", flag->name, "=", *value, " is not ",
+                               flag->type == FlagType::kInt ? "a whole number"
+                               : flag->type == FlagType::kDouble
+                                   ? "a number"
+                                   : "true or false");
     }
     out.flags.emplace(flag->name);
     std::vector<std::string>& values = out.values[std::string(flag->name)];
     if (value.has_value()) values.emplace_back(*value);
   }
   return out;
+}
+
+std::vector<FlagSpec> RegisteredFlags() {
+  std::vector<FlagSpec> specs;
+  for (const auto& [name, flag] : absl::GetAllFlags()) {
+    FlagType type = FlagType::kString;
+    if (flag->IsOfType<bool>()) {
+      type = FlagType::kBool;
+    } else if (flag->IsOfType<int>()) {
+      type = FlagType::kInt;
+    } else if (flag->IsOfType<double>()) {
+      type = FlagType::kDouble;
+    }
+    specs.push_back({flag->Name(), type});
+  }
+  return specs;
 }
 
 int UsageError(const ToolSpec& tool, absl::string_view message,

@@ -1,5 +1,5 @@
-// The command line of Liaison's offline tools (liaison-certs,
-// liaison-audit) as seen before Abseil parses it, so that help requests,
+// The command line of Liaison's tools (liaison-certs, liaison-audit,
+// liaison) as seen before Abseil parses it, so that help requests,
 // unknown flags, malformed values and flags that do not apply to a command
 // are reported in the tool's own words, and Abseil's parsing cannot fail.
 #ifndef LIAISON_BROKER_BASICS_COMMAND_LINE_H_
@@ -15,7 +15,7 @@
 
 namespace liaison::cli {
 
-enum class FlagType { kString, kInt, kBool };
+enum class FlagType { kString, kInt, kDouble, kBool };
 
 // A flag the tool defines. Boolean flags also take the form --noNAME.
 struct FlagSpec {
@@ -31,12 +31,18 @@ struct CommandLine {
   std::map<std::string, std::vector<std::string>> values;
   bool help = false;
   std::string error;  // the first problem, when the command line is malformed
+  // The first argument that names no flag, as given; empty when none.
+  std::string unknown;
 };
 
 // Scans argv[1..argc) against `flags`: "--" ends the flags; -h, -help and
 // --help ask for help; a flag's value follows "=" or is the next argument.
 CommandLine ScanCommandLine(int argc, char** argv,
                             absl::Span<const FlagSpec> flags);
+
+// Every flag defined with ABSL_FLAG in the program, typed for scanning,
+// for a tool whose commands define their own flags in their own files.
+std::vector<FlagSpec> RegisteredFlags();
 
 // A command of a tool: its name, the flags it accepts and its help text.
 struct CommandSpec {
