@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake pkg-config
           libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-          libabsl-dev libssl-dev libsqlite3-dev libgtest-dev
+          libabsl-dev libssl-dev libsqlite3-dev libgtest-dev libpq-dev
           clang libclang-rt-14-dev
           "$@")
 missing=()

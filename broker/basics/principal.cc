@@ -139,4 +139,10 @@ std::string PartyName(const v1::Party& party) {
   return "nobody";
 }
 
+std::string ActingParty(absl::string_view actor_uri) {
+  absl::StatusOr<PrincipalName> name = ParsePrincipalUri(actor_uri);
+  if (name.ok() && name->kind == v1::PRINCIPAL_KIND_AGENCY) return name->id;
+  return std::string(actor_uri);
+}
+
 }  // namespace liaison

@@ -47,6 +47,11 @@ absl::StatusOr<PrincipalName> ParsePrincipalUri(absl::string_view uri);
 // public authority", or "nobody" for a party that names no one.
 std::string PartyName(const v1::Party& party);
 
+// Who acted, as the log indexes an entry's actor URI: the registry id of
+// an agency, or the URI itself for anyone else (an auditor, an
+// administrator, the broker).
+std::string ActingParty(absl::string_view actor_uri);
+
 }  // namespace liaison
 
 #endif  // LIAISON_BROKER_BASICS_PRINCIPAL_H_

@@ -52,14 +52,6 @@ int64_t ClampSequence(uint64_t v) {
       std::min<uint64_t>(v, std::numeric_limits<int64_t>::max()));
 }
 
-// The registry id of an acting agency, or the principal URI of anyone else
-// (an auditor or an administrator), as the index records it.
-std::string ActingParty(const std::string& actor) {
-  absl::StatusOr<PrincipalName> name = ParsePrincipalUri(actor);
-  if (name.ok() && name->kind == v1::PRINCIPAL_KIND_AGENCY) return name->id;
-  return actor;
-}
-
 // Builds a WHERE clause with positional parameters.
 class Where {
  public:

@@ -22,15 +22,6 @@ namespace {
 
 constexpr int kInboxAcknowledged = 1;
 
-// The registry id of the agency a log entry's actor URI names; the URI
-// itself for anyone else.
-std::string AgencyOfActor(const std::string& actor) {
-  absl::StatusOr<PrincipalName> name = ParsePrincipalUri(actor);
-  if (name.ok() && name->kind == v1::PRINCIPAL_KIND_AGENCY) return name->id;
-  return actor;
-}
-
-
 }  // namespace
 
 using sqlite::ParseBlob;
@@ -48,7 +39,7 @@ absl::Status SqliteStore::AppendLogLocked(v1::LogEntry* entry) {
         statements_->Get("INSERT INTO override_deadlines (seq, actor_agency, "
                          "review_by) VALUES (?1, ?2, ?3)"));
     RETURN_IF_ERROR(insert->Bind(1, static_cast<int64_t>(entry->sequence()))
-                        .Bind(2, AgencyOfActor(entry->actor()))
+                        .Bind(2, ActingParty(entry->actor()))
                         .Bind(3, TimeOf(entry->review_by()))
                         .Run());
   }
