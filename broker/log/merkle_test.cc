@@ -1,5 +1,6 @@
 #include "broker/basics/files.h"
 #include "broker/log/merkle.h"
+#include "broker/log/merkle_testing.h"
 
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
@@ -36,16 +37,6 @@ class MemoryNodes final : public NodeReader {
   uint64_t size_ = 0;
 };
 
-// MTH straight from RFC 9162 section 2.1.1, over all leaves.
-std::string ReferenceRoot(const std::vector<std::string>& leaves, size_t begin,
-                          size_t end) {
-  if (end == begin) return EmptyRoot();
-  if (end - begin == 1) return LeafHash(leaves[begin]);
-  size_t k = 1;
-  while (k * 2 < end - begin) k *= 2;
-  return NodeHash(ReferenceRoot(leaves, begin, begin + k),
-                  ReferenceRoot(leaves, begin + k, end));
-}
 
 std::string Hex(const std::string& bytes) {
   return absl::BytesToHexString(bytes);

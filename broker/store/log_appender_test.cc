@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "broker/log/merkle_testing.h"
 #include "gtest/gtest.h"
 
 namespace liaison {
@@ -65,15 +66,6 @@ class SetClock final : public Clock {
   absl::Time now = absl::FromUnixSeconds(1800000000);
 };
 
-// RFC 9162 section 2.1.1, computed from the leaves alone.
-std::string ReferenceRoot(const std::vector<std::string>& leaves, size_t begin,
-                          size_t end) {
-  if (end - begin == 1) return merkle::LeafHash(leaves[begin]);
-  size_t k = 1;
-  while (k * 2 < end - begin) k *= 2;
-  return merkle::NodeHash(ReferenceRoot(leaves, begin, begin + k),
-                          ReferenceRoot(leaves, begin + k, end));
-}
 
 absl::Time TimeOf(const v1::TreeHead& head) {
   return absl::FromUnixSeconds(head.time().seconds()) +
@@ -124,7 +116,8 @@ TEST_F(LogAppenderTest, SequencesGapFreeAndSignsTheRootOfEveryGroup) {
     ASSERT_TRUE(appender.SignHead(storage_, before).ok());
     const v1::TreeHead& head = storage_.heads.back();
     EXPECT_EQ(head.tree_size(), leaves.size());
-    EXPECT_EQ(head.root_hash(), ReferenceRoot(leaves, 0, leaves.size()));
+    EXPECT_EQ(head.root_hash(),
+              merkle::ReferenceRoot(leaves, 0, leaves.size()));
     EXPECT_EQ(TimeOf(head), clock_.now);
     EXPECT_TRUE(VerifyTreeHead(head, signer_->public_key()).ok());
   }
@@ -231,7 +224,7 @@ TEST_F(LogAppenderTest, AppendersTakingTurnsContinueOneTree) {
     ASSERT_TRUE(appender.SignHead(storage_, before).ok());
     EXPECT_EQ(storage_.heads.back().tree_size(), leaves.size());
     EXPECT_EQ(storage_.heads.back().root_hash(),
-              ReferenceRoot(leaves, 0, leaves.size()));
+              merkle::ReferenceRoot(leaves, 0, leaves.size()));
   };
   append(a, 7);
   append(b, 6);
@@ -242,7 +235,7 @@ TEST_F(LogAppenderTest, AppendersTakingTurnsContinueOneTree) {
   // Every stored node is the root of its perfect subtree.
   for (const auto& [key, hash] : storage_.nodes) {
     const uint64_t first = key.second << key.first;
-    EXPECT_EQ(hash, ReferenceRoot(leaves, first, first + (1ull << key.first)))
+    EXPECT_EQ(hash, merkle::ReferenceRoot(leaves, first, first + (1ull << key.first)))
         << "node (" << key.first << ", " << key.second << ")";
   }
 }

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "broker/basics/clock.h"
 #include "broker/log/merkle.h"
+#include "broker/log/merkle_testing.h"
 #include "broker/log/tree_head.h"
 #include "broker/store/postgres/pg_schema.h"
 #include "tests/common/pg_cluster.h"
@@ -94,15 +95,6 @@ class SetClock final : public Clock {
   absl::Time Now() const override { return absl::FromUnixSeconds(1800000000); }
 };
 
-// RFC 9162 section 2.1.1, from the leaves alone.
-std::string ReferenceRoot(const std::vector<std::string>& leaves, size_t begin,
-                          size_t end) {
-  if (end - begin == 1) return merkle::LeafHash(leaves[begin]);
-  size_t k = 1;
-  while (k * 2 < end - begin) k *= 2;
-  return merkle::NodeHash(ReferenceRoot(leaves, begin, begin + k),
-                          ReferenceRoot(leaves, begin + k, end));
-}
 
 // Three brokers, each with its own connection and appender, commit groups
 // to one log at once. The row lock orders them: the log is gap-free, every
@@ -174,13 +166,13 @@ TEST_F(PgTest, BrokersAppendingAtOnceKeepOneGapFreeSignedLog) {
     ASSERT_TRUE(head.ParseFromString(heads->Bytes(i, 1)));
     EXPECT_TRUE(VerifyTreeHead(head, signer->public_key()).ok());
     EXPECT_EQ(head.root_hash(),
-              ReferenceRoot(leaves, 0, static_cast<size_t>(head.tree_size())))
+              merkle::ReferenceRoot(leaves, 0, static_cast<size_t>(head.tree_size())))
         << "head at " << head.tree_size();
   }
   LogTables tables(c.get());
   absl::StatusOr<std::string> root = merkle::Root(tables, kTotal);
   ASSERT_TRUE(root.ok()) << root.status();
-  EXPECT_EQ(*root, ReferenceRoot(leaves, 0, leaves.size()));
+  EXPECT_EQ(*root, merkle::ReferenceRoot(leaves, 0, leaves.size()));
   std::system((std::string("rm -rf ") + dir).c_str());
 }
 
