@@ -16,8 +16,8 @@ absl::Status LogAppender::Append(LogStorage& storage, v1::LogEntry* entry) {
   if (entry->has_justification() &&
       !entry->justification().statement().empty()) {
     // Sealed beside the log, never in it: the entry keeps the digest.
-    RETURN_IF_ERROR(storage.SealStatement(
-        entry->statement_digest(), entry->justification().statement()));
+    RETURN_IF_ERROR(storage.SealStatement(entry->statement_digest(),
+                                          entry->justification().statement()));
     entry->mutable_justification()->clear_statement();
   }
   entry->set_sequence(size_);

@@ -34,7 +34,8 @@ class MemoryLogStorage final : public LogStorage {
   absl::Status WriteNodes(
       const std::vector<merkle::StoredNode>& written) override {
     for (const merkle::StoredNode& n : written) {
-      EXPECT_TRUE(nodes.emplace(std::make_pair(n.level, n.index), n.hash).second)
+      EXPECT_TRUE(
+          nodes.emplace(std::make_pair(n.level, n.index), n.hash).second)
           << "node (" << n.level << ", " << n.index << ") written twice";
     }
     return absl::OkStatus();
@@ -65,7 +66,6 @@ class SetClock final : public Clock {
   absl::Time Now() const override { return now; }
   absl::Time now = absl::FromUnixSeconds(1800000000);
 };
-
 
 absl::Time TimeOf(const v1::TreeHead& head) {
   return absl::FromUnixSeconds(head.time().seconds()) +
@@ -157,7 +157,8 @@ TEST_F(LogAppenderTest, HeadsNeverGoBackInTimeWhenTheClockDoes) {
   ASSERT_TRUE(appender.Append(storage_, &b).ok());
   ASSERT_TRUE(appender.SignHead(storage_, 1).ok());
   EXPECT_EQ(TimeOf(storage_.heads.back()), first);
-  EXPECT_TRUE(VerifyTreeHead(storage_.heads.back(), signer_->public_key()).ok());
+  EXPECT_TRUE(
+      VerifyTreeHead(storage_.heads.back(), signer_->public_key()).ok());
 }
 
 TEST_F(LogAppenderTest, RewindReusesTheSequencesOfRolledBackEntries) {
@@ -167,7 +168,8 @@ TEST_F(LogAppenderTest, RewindReusesTheSequencesOfRolledBackEntries) {
   ASSERT_TRUE(appender.Append(storage_, &a).ok());
   storage_.fail_writes = true;
   v1::LogEntry b = Disclosure(1);
-  EXPECT_EQ(appender.Append(storage_, &b).code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(appender.Append(storage_, &b).code(),
+            absl::StatusCode::kUnavailable);
   EXPECT_EQ(appender.size(), 1u);  // a failed write takes no sequence
   // A backend that rolls back the first entry too rewinds the appender.
   storage_.leaves.clear();
@@ -235,7 +237,8 @@ TEST_F(LogAppenderTest, AppendersTakingTurnsContinueOneTree) {
   // Every stored node is the root of its perfect subtree.
   for (const auto& [key, hash] : storage_.nodes) {
     const uint64_t first = key.second << key.first;
-    EXPECT_EQ(hash, merkle::ReferenceRoot(leaves, first, first + (1ull << key.first)))
+    EXPECT_EQ(hash,
+              merkle::ReferenceRoot(leaves, first, first + (1ull << key.first)))
         << "node (" << key.first << ", " << key.second << ")";
   }
 }

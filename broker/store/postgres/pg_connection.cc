@@ -22,10 +22,10 @@ int64_t Result::Int(int row, int column) const {
 
 std::string Result::Bytes(int row, int column) const {
   size_t length = 0;
-  unsigned char* bytes = PQunescapeBytea(
-      reinterpret_cast<const unsigned char*>(
-          PQgetvalue(result_.get(), row, column)),
-      &length);
+  unsigned char* bytes =
+      PQunescapeBytea(reinterpret_cast<const unsigned char*>(
+                          PQgetvalue(result_.get(), row, column)),
+                      &length);
   if (bytes == nullptr) return "";
   std::string out(reinterpret_cast<const char*>(bytes), length);
   PQfreemem(bytes);
@@ -61,17 +61,19 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(
     const std::string& conninfo) {
   PGconn* conn = PQconnectdb(conninfo.c_str());
   if (conn == nullptr) {
-    return absl::ResourceExhaustedError("libpq could not allocate a connection");
+    return absl::ResourceExhaustedError(
+        "libpq could not allocate a connection");
   }
   if (PQstatus(conn) != CONNECTION_OK) {
-    const std::string message = absl::StrCat(
-        "cannot connect to PostgreSQL: ",
-        absl::StripTrailingAsciiWhitespace(PQerrorMessage(conn)));
+    const std::string message =
+        absl::StrCat("cannot connect to PostgreSQL: ",
+                     absl::StripTrailingAsciiWhitespace(PQerrorMessage(conn)));
     PQfinish(conn);
     return absl::UnavailableError(message);
   }
   // Notices (e.g. "relation already exists, skipping") are not errors.
-  PQsetNoticeProcessor(conn, [](void*, const char*) {}, nullptr);
+  PQsetNoticeProcessor(
+      conn, [](void*, const char*) {}, nullptr);
   return std::unique_ptr<Connection>(new Connection(conn));
 }
 
@@ -92,8 +94,8 @@ absl::StatusOr<Result> Connection::Check(PGresult* result,
   if (result != nullptr) PQclear(result);
   absl::Status s = StatusFromSqlState(state ? state : "", message);
   if (!ok()) s = absl::UnavailableError(s.message());
-  return absl::Status(
-      s.code(), absl::StrCat(s.message(), " in: ", sql.substr(0, 80)));
+  return absl::Status(s.code(),
+                      absl::StrCat(s.message(), " in: ", sql.substr(0, 80)));
 }
 
 absl::Status Connection::Exec(absl::string_view sql) {
@@ -112,11 +114,11 @@ absl::StatusOr<Result> Connection::Run(absl::string_view sql,
     lengths.push_back(static_cast<int>(p.value().size()));
     formats.push_back(p.format());
   }
-  return Check(PQexecParams(conn_, text.c_str(),
-                            static_cast<int>(params.size()), nullptr,
-                            values.data(), lengths.data(), formats.data(),
-                            /*resultFormat=*/0),
-               sql);
+  return Check(
+      PQexecParams(conn_, text.c_str(), static_cast<int>(params.size()),
+                   nullptr, values.data(), lengths.data(), formats.data(),
+                   /*resultFormat=*/0),
+      sql);
 }
 
 }  // namespace liaison::pg

@@ -35,7 +35,8 @@ class LogTables final : public LogStorage {
   absl::StatusOr<std::string> Node(int level, uint64_t index) const override;
   absl::Status WriteEntry(const v1::LogEntry& entry,
                           const std::string& leaf) override;
-  absl::Status WriteNodes(const std::vector<merkle::StoredNode>& nodes) override;
+  absl::Status WriteNodes(
+      const std::vector<merkle::StoredNode>& nodes) override;
   absl::Status SealStatement(const std::string& digest,
                              const std::string& statement) override;
   absl::Status WriteHead(const v1::TreeHead& head) override;

@@ -95,7 +95,6 @@ class SetClock final : public Clock {
   absl::Time Now() const override { return absl::FromUnixSeconds(1800000000); }
 };
 
-
 // Three brokers, each with its own connection and appender, commit groups
 // to one log at once. The row lock orders them: the log is gap-free, every
 // group has a signed head, and the last head is the root of every entry.
@@ -165,8 +164,9 @@ TEST_F(PgTest, BrokersAppendingAtOnceKeepOneGapFreeSignedLog) {
     v1::TreeHead head;
     ASSERT_TRUE(head.ParseFromString(heads->Bytes(i, 1)));
     EXPECT_TRUE(VerifyTreeHead(head, signer->public_key()).ok());
-    EXPECT_EQ(head.root_hash(),
-              merkle::ReferenceRoot(leaves, 0, static_cast<size_t>(head.tree_size())))
+    EXPECT_EQ(
+        head.root_hash(),
+        merkle::ReferenceRoot(leaves, 0, static_cast<size_t>(head.tree_size())))
         << "head at " << head.tree_size();
   }
   LogTables tables(c.get());

@@ -109,9 +109,9 @@ absl::StatusOr<int> Migrate(Connection& c) {
     }
     if (!s.ok()) {
       c.Exec("ROLLBACK").IgnoreError();
-      return absl::Status(s.code(),
-                          absl::StrCat("migration to schema version ",
-                                       current + 1, " failed: ", s.message()));
+      return absl::Status(
+          s.code(), absl::StrCat("migration to schema version ", current + 1,
+                                 " failed: ", s.message()));
     }
     RETURN_IF_ERROR(c.Exec("COMMIT"));
   }

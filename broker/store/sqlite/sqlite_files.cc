@@ -78,7 +78,9 @@ int ShmMap(sqlite3_file* f, int page, int size, int extend,
 int ShmLock(sqlite3_file* f, int offset, int n, int flags) {
   return Of(f)->os->pMethods->xShmLock(Of(f)->os, offset, n, flags);
 }
-void ShmBarrier(sqlite3_file* f) { Of(f)->os->pMethods->xShmBarrier(Of(f)->os); }
+void ShmBarrier(sqlite3_file* f) {
+  Of(f)->os->pMethods->xShmBarrier(Of(f)->os);
+}
 int ShmUnmap(sqlite3_file* f, int remove) {
   return Of(f)->os->pMethods->xShmUnmap(Of(f)->os, remove);
 }
@@ -89,12 +91,25 @@ int Unfetch(sqlite3_file* f, sqlite3_int64 offset, void* p) {
   return Of(f)->os->pMethods->xUnfetch(Of(f)->os, offset, p);
 }
 
-const sqlite3_io_methods kMethods = {
-    3,         Close,        Read,       Write,
-    Truncate,  Sync,         FileSize,   Lock,
-    Unlock,    CheckReservedLock, FileControl, SectorSize,
-    DeviceCharacteristics, ShmMap, ShmLock, ShmBarrier,
-    ShmUnmap,  Fetch,        Unfetch};
+const sqlite3_io_methods kMethods = {3,
+                                     Close,
+                                     Read,
+                                     Write,
+                                     Truncate,
+                                     Sync,
+                                     FileSize,
+                                     Lock,
+                                     Unlock,
+                                     CheckReservedLock,
+                                     FileControl,
+                                     SectorSize,
+                                     DeviceCharacteristics,
+                                     ShmMap,
+                                     ShmLock,
+                                     ShmBarrier,
+                                     ShmUnmap,
+                                     Fetch,
+                                     Unfetch};
 
 int Open(sqlite3_vfs* vfs, const char* path, sqlite3_file* f, int flags,
          int* out_flags) {
@@ -116,8 +131,7 @@ int Access(sqlite3_vfs* vfs, const char* path, int flags, int* out) {
   return ContextOf(vfs)->os->xAccess(ContextOf(vfs)->os, path, flags, out);
 }
 int FullPathname(sqlite3_vfs* vfs, const char* path, int size, char* out) {
-  return ContextOf(vfs)->os->xFullPathname(ContextOf(vfs)->os, path, size,
-                                           out);
+  return ContextOf(vfs)->os->xFullPathname(ContextOf(vfs)->os, path, size, out);
 }
 int Randomness(sqlite3_vfs* vfs, int size, char* out) {
   return ContextOf(vfs)->os->xRandomness(ContextOf(vfs)->os, size, out);
