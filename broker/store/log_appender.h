@@ -72,6 +72,10 @@ class LogAppender {
   // reads the edge of the tree of `size` leaves back from `storage`. Rare,
   // so it costs the reads that appends save.
   absl::Status RewindTo(LogStorage& storage, uint64_t size);
+  // Forgets where the log ends, when a commit failed and the edge cannot
+  // be read back (the connection went with it): the next StartAt reads it
+  // from storage whatever size it is given.
+  void Forget() { started_ = false; }
 
   // Gives `entry` the next sequence, seals its justification's statement
   // (cleared from the entry, whose statement_digest names it) and writes

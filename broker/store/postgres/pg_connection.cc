@@ -103,21 +103,53 @@ absl::Status Connection::Exec(absl::string_view sql) {
   return Check(PQexec(conn_, text.c_str()), sql).status();
 }
 
+namespace {
+
+// libpq's arrays for `params`, which must outlive them.
+struct ParamArrays {
+  explicit ParamArrays(const std::vector<Param>& params) {
+    values.reserve(params.size());
+    for (const Param& p : params) {
+      values.push_back(p.null() ? nullptr : p.value().data());
+      lengths.push_back(static_cast<int>(p.value().size()));
+      formats.push_back(p.format());
+    }
+  }
+  std::vector<const char*> values;
+  std::vector<int> lengths, formats;
+};
+
+}  // namespace
+
 absl::StatusOr<Result> Connection::Run(absl::string_view sql,
                                        const std::vector<Param>& params) {
   const std::string text(sql);
-  std::vector<const char*> values;
-  std::vector<int> lengths, formats;
-  values.reserve(params.size());
-  for (const Param& p : params) {
-    values.push_back(p.null() ? nullptr : p.value().data());
-    lengths.push_back(static_cast<int>(p.value().size()));
-    formats.push_back(p.format());
+  auto it = prepared_.find(text);
+  if (it == prepared_.end()) {
+    const std::string name = absl::StrCat("s", prepared_.size());
+    absl::Status s = Check(PQprepare(conn_, name.c_str(), text.c_str(),
+                                     static_cast<int>(params.size()), nullptr),
+                           sql)
+                         .status();
+    if (!s.ok()) return s;
+    it = prepared_.emplace(text, name).first;
   }
+  const ParamArrays arrays(params);
+  return Check(
+      PQexecPrepared(conn_, it->second.c_str(), static_cast<int>(params.size()),
+                     arrays.values.data(), arrays.lengths.data(),
+                     arrays.formats.data(), /*resultFormat=*/0),
+      sql);
+}
+
+absl::StatusOr<Result> Connection::RunOnce(absl::string_view sql,
+                                           const std::vector<Param>& params) {
+  const std::string text(sql);
+  const ParamArrays arrays(params);
   return Check(
       PQexecParams(conn_, text.c_str(), static_cast<int>(params.size()),
-                   nullptr, values.data(), lengths.data(), formats.data(),
-                   /*resultFormat=*/0),
+                   nullptr, arrays.values.data(), arrays.lengths.data(),
+                   arrays.formats.data(), /*resultFormat=*/0),
       sql);
 }
 

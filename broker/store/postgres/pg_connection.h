@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -74,9 +75,15 @@ class Connection {
 
   // Runs `sql`, one or more statements without parameters.
   absl::Status Exec(absl::string_view sql);
-  // Runs one statement with `params` ($1, $2, ...).
+  // Runs one statement with `params` ($1, $2, ...), prepared on the
+  // server the first time this connection runs that text: the store's
+  // statements are parsed and planned once per connection, not per call.
   absl::StatusOr<Result> Run(absl::string_view sql,
                              const std::vector<Param>& params = {});
+  // Runs a statement built for one call (a filter's WHERE clause, say)
+  // without preparing it, so such statements do not pile up.
+  absl::StatusOr<Result> RunOnce(absl::string_view sql,
+                                 const std::vector<Param>& params = {});
 
   // False once the server is gone; a broken connection is not reused.
   bool ok() const { return PQstatus(conn_) == CONNECTION_OK; }
@@ -87,6 +94,8 @@ class Connection {
   explicit Connection(PGconn* conn) : conn_(conn) {}
   absl::StatusOr<Result> Check(PGresult* result, absl::string_view sql);
   PGconn* conn_;
+  // Statement text to the name it was prepared under.
+  absl::flat_hash_map<std::string, std::string> prepared_;
 };
 
 // The status for a failed statement, by SQLSTATE: ALREADY_EXISTS for a

@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "broker/store/log_appender.h"
 #include "broker/store/postgres/pg_connection.h"
+#include "broker/store/store.h"
 #include "liaison/v1/log.pb.h"
 
 namespace liaison::pg {
@@ -30,6 +31,24 @@ class LogTables final : public LogStorage {
   absl::StatusOr<uint64_t> LockSize();
   // Records the size the transaction's appends reached.
   absl::Status SaveSize(uint64_t size);
+  // The log's size as committed, without a lock: for readers.
+  absl::StatusOr<uint64_t> Size();
+
+  // For auditors, on a reader's connection; as in the SQLite store.
+  absl::StatusOr<LogPage> Read(const LogQuery& query);
+  absl::StatusOr<v1::InclusionProof> ProveInclusion(uint64_t sequence,
+                                                    uint64_t size);
+  absl::StatusOr<v1::ConsistencyProof> ProveConsistency(uint64_t first_size,
+                                                        uint64_t second_size);
+  absl::StatusOr<std::vector<v1::OverrideReview>> Overrides(
+      const std::optional<std::vector<std::string>>& scope,
+      bool include_reviewed);
+  // Checks the review may be recorded and names, as the review entry's
+  // counterpart, the agency whose data the override disclosed. SaveReview
+  // then records it against the appended review entry.
+  absl::Status PrepareReview(OverrideReviewChange* change);
+  absl::Status SaveReview(const OverrideReviewChange& change,
+                          uint64_t review_sequence);
 
   // LogStorage.
   absl::StatusOr<std::string> Node(int level, uint64_t index) const override;
@@ -43,6 +62,12 @@ class LogTables final : public LogStorage {
   absl::StatusOr<std::optional<v1::TreeHead>> LatestHead() override;
 
  private:
+  // The override at `sequence` if `scope` covers its disclosing agency
+  // (`disclosing`), or either of its parties.
+  absl::StatusOr<std::optional<v1::OverrideReview>> ReviewOf(
+      uint64_t sequence, const std::optional<std::vector<std::string>>& scope,
+      bool disclosing);
+
   Connection* const c_;
 };
 

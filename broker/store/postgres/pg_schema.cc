@@ -63,6 +63,127 @@ const char* const kMigrations[] = {
       statement TEXT NOT NULL
     );
     )sql",
+    // 2: cases, referrals, inboxes, idempotency, summary requests, the
+    // consent registry, certificates seen and override reviews. Times are
+    // microseconds since the Unix epoch, as in the SQLite store; `ord`
+    // columns keep insertion order where a listing needs it.
+    R"sql(
+    CREATE INDEX log_by_kind ON log_entries (kind, seq);
+    CREATE TABLE cases (
+      case_id           TEXT PRIMARY KEY,
+      manager_agency_id TEXT NOT NULL,
+      opened_by         TEXT NOT NULL,
+      opened_at         BIGINT NOT NULL,
+      subject_pseudonym TEXT NOT NULL
+    );
+    CREATE TABLE case_agencies (
+      case_id     TEXT NOT NULL REFERENCES cases (case_id),
+      agency_id   TEXT NOT NULL,
+      reason      TEXT NOT NULL,
+      attached_at BIGINT NOT NULL,
+      ord         BIGSERIAL,
+      PRIMARY KEY (case_id, agency_id)
+    );
+    CREATE TABLE case_handovers (
+      case_id        TEXT NOT NULL REFERENCES cases (case_id),
+      seq            INTEGER NOT NULL,
+      from_agency_id TEXT NOT NULL,
+      to_agency_id   TEXT NOT NULL,
+      body           BYTEA NOT NULL,
+      PRIMARY KEY (case_id, seq)
+    );
+    CREATE TABLE referrals (
+      referral_id         TEXT PRIMARY KEY,
+      case_id             TEXT NOT NULL REFERENCES cases (case_id),
+      sender_agency_id    TEXT NOT NULL,
+      recipient_agency_id TEXT NOT NULL,
+      status              INTEGER NOT NULL,
+      body                BYTEA NOT NULL,
+      -- When an urgent referral must be acknowledged by; 0 for routine.
+      deadline_at         BIGINT NOT NULL DEFAULT 0,
+      escalated           BOOLEAN NOT NULL DEFAULT FALSE
+    );
+    CREATE INDEX referrals_deadline ON referrals (deadline_at)
+      WHERE deadline_at > 0 AND NOT escalated;
+    -- state: 0 pending, 1 acknowledged, 2 expired. seq orders an inbox; it
+    -- may have gaps (several brokers draw from it), unlike the log.
+    CREATE TABLE inbox (
+      seq              BIGSERIAL PRIMARY KEY,
+      message_id       TEXT NOT NULL UNIQUE,
+      agency_id        TEXT NOT NULL,
+      sender_agency_id TEXT NOT NULL,
+      referral_id      TEXT NOT NULL,
+      body             BYTEA NOT NULL,
+      enqueued_at      BIGINT NOT NULL,
+      expires_at       BIGINT NOT NULL,
+      lease_until      BIGINT NOT NULL DEFAULT 0,
+      attempts         INTEGER NOT NULL DEFAULT 0,
+      state            SMALLINT NOT NULL DEFAULT 0,
+      acked_at         BIGINT
+    );
+    CREATE INDEX inbox_pending ON inbox (agency_id, seq) WHERE state = 0;
+    CREATE INDEX inbox_expiry ON inbox (expires_at) WHERE state = 0;
+    -- One row per (agency, key) across every broker on the database.
+    CREATE TABLE idempotency (
+      agency_id TEXT NOT NULL,
+      key       TEXT NOT NULL,
+      digest    TEXT NOT NULL,
+      response  BYTEA NOT NULL,
+      PRIMARY KEY (agency_id, key)
+    );
+    -- answered_at is 0 while a request is open.
+    CREATE TABLE summary_requests (
+      request_id          TEXT PRIMARY KEY,
+      requester_agency_id TEXT NOT NULL,
+      holder_agency_id    TEXT NOT NULL,
+      case_id             TEXT NOT NULL,
+      relationship        BOOLEAN NOT NULL,
+      body                BYTEA NOT NULL,
+      created_at          BIGINT NOT NULL,
+      answered_at         BIGINT NOT NULL DEFAULT 0
+    );
+    -- withdrawn_at is 0 while a consent is in force.
+    CREATE TABLE consents (
+      consent_id        TEXT PRIMARY KEY,
+      recorded_by       TEXT NOT NULL,
+      subject_pseudonym TEXT NOT NULL,
+      refused           BOOLEAN NOT NULL,
+      body              BYTEA NOT NULL,
+      withdrawn_at      BIGINT NOT NULL DEFAULT 0,
+      ord               BIGSERIAL
+    );
+    CREATE INDEX consents_subject ON consents (subject_pseudonym, refused);
+    CREATE TABLE consent_uses (
+      consent_id TEXT NOT NULL REFERENCES consents (consent_id),
+      agency_id  TEXT NOT NULL,
+      message_id TEXT NOT NULL,
+      ord        BIGSERIAL,
+      PRIMARY KEY (consent_id, message_id)
+    );
+    CREATE TABLE certificates_seen (
+      serial    TEXT PRIMARY KEY,
+      subject   TEXT NOT NULL,
+      not_after BIGINT NOT NULL,
+      last_seen BIGINT NOT NULL
+    );
+    CREATE INDEX certificates_seen_expiry ON certificates_seen (not_after);
+    -- When each override's review is due; escalated once overdue.
+    CREATE TABLE override_deadlines (
+      seq          BIGINT PRIMARY KEY,
+      actor_agency TEXT NOT NULL,
+      review_by    BIGINT NOT NULL,
+      escalated    BOOLEAN NOT NULL DEFAULT FALSE
+    );
+    CREATE INDEX override_deadlines_due ON override_deadlines (review_by)
+      WHERE NOT escalated;
+    CREATE TABLE override_reviews (
+      seq        BIGINT PRIMARY KEY,
+      outcome    INTEGER NOT NULL,
+      comment    TEXT NOT NULL,
+      reviewer   TEXT NOT NULL,
+      review_seq BIGINT NOT NULL
+    );
+    )sql",
 };
 constexpr int kMigrationCount =
     static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));

@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "broker/basics/principal.h"
 #include "broker/basics/status_macros.h"
+#include "broker/store/log_reads.h"
 
 namespace liaison::sqlite {
 
@@ -296,34 +297,13 @@ absl::StatusOr<LogPage> LogTables::Read(const LogQuery& query) {
 absl::StatusOr<v1::InclusionProof> LogTables::ProveInclusion(uint64_t sequence,
                                                              uint64_t size) {
   ASSIGN_OR_RETURN(uint64_t log_size, Size());
-  if (size > log_size) {
-    return absl::OutOfRangeError(absl::StrCat(
-        "tree size ", size, " is beyond the log's ", log_size, " entries"));
-  }
-  ASSIGN_OR_RETURN(std::vector<std::string> hashes,
-                   merkle::InclusionProof(*this, sequence, size));
-  v1::InclusionProof proof;
-  proof.set_leaf_index(sequence);
-  proof.set_tree_size(size);
-  for (std::string& h : hashes) proof.add_hashes(std::move(h));
-  return proof;
+  return ProveInclusionIn(*this, log_size, sequence, size);
 }
 
 absl::StatusOr<v1::ConsistencyProof> LogTables::ProveConsistency(
     uint64_t first_size, uint64_t second_size) {
   ASSIGN_OR_RETURN(uint64_t log_size, Size());
-  if (second_size > log_size) {
-    return absl::OutOfRangeError(absl::StrCat("tree size ", second_size,
-                                              " is beyond the log's ", log_size,
-                                              " entries"));
-  }
-  ASSIGN_OR_RETURN(std::vector<std::string> hashes,
-                   merkle::ConsistencyProof(*this, first_size, second_size));
-  v1::ConsistencyProof proof;
-  proof.set_first_size(first_size);
-  proof.set_second_size(second_size);
-  for (std::string& h : hashes) proof.add_hashes(std::move(h));
-  return proof;
+  return ProveConsistencyIn(*this, log_size, first_size, second_size);
 }
 
 namespace {
@@ -361,9 +341,9 @@ void AddDisclosingScope(const std::optional<std::vector<std::string>>& scope,
 // The entries in the review queue: overrides, and disclosures made outside
 // the system under an override.
 std::string IsOverride() {
-  return absl::StrCat("(i.kind = ", v1::ENTRY_KIND_OVERRIDE, " OR (i.kind = ",
-                      v1::ENTRY_KIND_MANUAL_DISCLOSURE, " AND i.basis = ",
-                      v1::BASIS_KIND_OVERRIDE, "))");
+  return absl::StrCat("(i.kind = ", v1::ENTRY_KIND_OVERRIDE,
+                      " OR (i.kind = ", v1::ENTRY_KIND_MANUAL_DISCLOSURE,
+                      " AND i.basis = ", v1::BASIS_KIND_OVERRIDE, "))");
 }
 
 }  // namespace
@@ -425,34 +405,16 @@ absl::StatusOr<std::optional<v1::OverrideReview>> LogTables::ReviewOf(
   return std::optional<v1::OverrideReview>(std::move(review));
 }
 
-absl::Status LogTables::PrepareReview(OverrideReviewChange* change_out) {
-  const OverrideReviewChange& change = *change_out;
+absl::Status LogTables::PrepareReview(OverrideReviewChange* change) {
   ASSIGN_OR_RETURN(
-      std::optional<v1::OverrideReview> review,
-      ReviewOf(change.override_sequence, change.scope, /*disclosing=*/true));
-  if (!review.has_value()) {
-    ASSIGN_OR_RETURN(
-        std::optional<v1::OverrideReview> seen,
-        ReviewOf(change.override_sequence, change.scope, /*disclosing=*/false));
-    if (seen.has_value()) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          "override ", change.override_sequence, " disclosed the data of \"",
-          ActingParty(seen->entry().actor()),
-          "\"; only an auditor whose scope covers that agency reviews it"));
-    }
-    return absl::NotFoundError(absl::StrCat("no override with sequence ",
-                                            change.override_sequence,
-                                            " in your scope"));
+      std::optional<v1::OverrideReview> disclosing,
+      ReviewOf(change->override_sequence, change->scope, /*disclosing=*/true));
+  std::optional<v1::OverrideReview> involved;
+  if (!disclosing.has_value()) {
+    ASSIGN_OR_RETURN(involved, ReviewOf(change->override_sequence,
+                                        change->scope, /*disclosing=*/false));
   }
-  if (review->outcome() == v1::OverrideReview::OUTCOME_JUSTIFIED ||
-      review->outcome() == v1::OverrideReview::OUTCOME_NOT_JUSTIFIED) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "override ", change.override_sequence, " was already reviewed ",
-        v1::OverrideReview::Outcome_Name(review->outcome()), " by ",
-        review->reviewer()));
-  }
-  change_out->entry.set_counterpart(ActingParty(review->entry().actor()));
-  return absl::OkStatus();
+  return CheckReview(disclosing, involved, change);
 }
 
 absl::Status LogTables::SaveReview(const OverrideReviewChange& change,
