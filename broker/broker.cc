@@ -9,6 +9,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <iostream>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
@@ -19,6 +22,7 @@
 #include "broker/log/message_util.h"
 #include "broker/log_entries.h"
 #include "broker/request_shape.h"
+#include "broker/store/postgres/pg_store.h"
 #include "broker/store/sqlite/sqlite_store.h"
 
 namespace liaison {
@@ -82,19 +86,58 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(
   progress(absl::StrCat("disclosure log signing key ",
                         broker->signer_->key_id(), " (public key ",
                         config.data_dir(), "/log-signing.pub)"));
-  SqliteStoreOptions store_options;
-  store_options.path = config.data_dir() + "/liaison.db";
-  store_options.signer = broker->signer_.get();
-  store_options.rules = &BrokerRules();
-  store_options.clock = clock;
-  ASSIGN_OR_RETURN(std::unique_ptr<SqliteStore> store,
-                   SqliteStore::Open(store_options));
-  progress(absl::StrCat("store ", store_options.path, " at schema version ",
-                        store->SchemaVersion()));
-  broker->store_ = std::move(store);
+  broker->waiters_ = std::make_unique<InboxWaiters>();
+  if (config.store().has_postgres()) {
+    PostgresStoreOptions store_options;
+    store_options.conninfo = config.store().postgres().conninfo();
+    store_options.signer = broker->signer_.get();
+    store_options.rules = &BrokerRules();
+    store_options.clock = clock;
+    // Commits through other brokers on the database wake this broker's
+    // streams, and their registry changes reach this broker's registry.
+    InboxWaiters* waiters = broker->waiters_.get();
+    store_options.on_inbox_grown =
+        [waiters](const std::vector<std::string>& agencies) {
+          for (const std::string& agency :
+               agencies.empty() ? waiters->Connected() : agencies) {
+            waiters->Notify(agency);
+          }
+        };
+    Broker* self = broker.get();
+    store_options.on_registry_changed = [self] {
+      // The registry exists once the store has opened; a change before
+      // that is read by its first Load.
+      Registry* registry = self->registry_ready_.load();
+      if (registry == nullptr) return;
+      absl::Status s = registry->Load();
+      if (!s.ok()) {
+        std::cerr << "liaison-broker: reloading the registry after another "
+                     "broker's change failed (retried at the next change or "
+                     "re-check): "
+                  << s << "\n";
+      }
+    };
+    ASSIGN_OR_RETURN(std::unique_ptr<PostgresStore> store,
+                     PostgresStore::Open(store_options));
+    progress(absl::StrCat("store PostgreSQL at schema version ",
+                          store->SchemaVersion()));
+    broker->store_ = std::move(store);
+  } else {
+    SqliteStoreOptions store_options;
+    store_options.path = config.data_dir() + "/liaison.db";
+    store_options.signer = broker->signer_.get();
+    store_options.rules = &BrokerRules();
+    store_options.clock = clock;
+    ASSIGN_OR_RETURN(std::unique_ptr<SqliteStore> store,
+                     SqliteStore::Open(store_options));
+    progress(absl::StrCat("store ", store_options.path, " at schema version ",
+                          store->SchemaVersion()));
+    broker->store_ = std::move(store);
+  }
 
   broker->registry_ = std::make_unique<Registry>(broker->store_.get());
   RETURN_IF_ERROR(broker->registry_->Load());
+  broker->registry_ready_.store(broker->registry_.get());
   if (!config.registry().empty()) {
     v1::RegistrySeed seed;
     RETURN_IF_ERROR(ParseTextProtoFile(config.registry(), &seed));
@@ -132,7 +175,6 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(
       Pseudonymizer pseudonyms,
       Pseudonymizer::LoadOrCreate(config.data_dir() + "/pseudonym.key"));
   broker->pseudonyms_ = std::make_unique<Pseudonymizer>(std::move(pseudonyms));
-  broker->waiters_ = std::make_unique<InboxWaiters>();
 
   ::setenv("GRPC_SSL_CIPHER_SUITES", kCipherSuites, /*overwrite=*/1);
   {
@@ -243,21 +285,20 @@ absl::StatusOr<std::string> Broker::ReloadServerCertificate() {
   absl::StatusOr<ServerIdentity::Info> after =
       checked.ok() ? absl::StatusOr<ServerIdentity::Info>(checked->info)
                    : absl::StatusOr<ServerIdentity::Info>(checked.status());
-  v1::LogEntry e = AdminEntry(clock_->Now(), kSignalActor, nullptr,
-                              policy_->Get().get(),
-                              "reload_server_certificate");
+  v1::LogEntry e =
+      AdminEntry(clock_->Now(), kSignalActor, nullptr, policy_->Get().get(),
+                 "reload_server_certificate");
   e.set_allowed(after.ok());
   std::string summary;
   if (after.ok()) {
-    summary =
-        after->serial == before.serial
-            ? absl::StrCat("server certificate unchanged: serial ",
-                           after->serial, ", valid until ",
-                           Rfc3339(after->not_after))
-            : absl::StrCat("server certificate serial ", before.serial,
-                           " replaced by ", after->serial, ", valid until ",
-                           Rfc3339(after->not_after),
-                           "; open connections keep theirs");
+    summary = after->serial == before.serial
+                  ? absl::StrCat("server certificate unchanged: serial ",
+                                 after->serial, ", valid until ",
+                                 Rfc3339(after->not_after))
+                  : absl::StrCat("server certificate serial ", before.serial,
+                                 " replaced by ", after->serial,
+                                 ", valid until ", Rfc3339(after->not_after),
+                                 "; open connections keep theirs");
     e.set_reason(summary);
   } else {
     e.set_reason(absl::StrCat("server certificate reload refused, serial ",

@@ -5,6 +5,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -80,12 +81,18 @@ class Broker {
 
   // Before the store, which signs with it, so it is destroyed after.
   std::unique_ptr<LogSigner> signer_;
-  std::unique_ptr<Store> store_;
+  // Before the store too: the PostgreSQL store's listener wakes streams
+  // through it until the store is gone.
+  std::unique_ptr<InboxWaiters> waiters_;
+  // Before the store, whose listener thread reloads it: destroyed after
+  // the store stops that thread. It uses the store only when called.
   std::unique_ptr<Registry> registry_;
+  // registry_ once loaded, for the store's listener thread.
+  std::atomic<Registry*> registry_ready_{nullptr};
+  std::unique_ptr<Store> store_;
   std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<policy::PolicyInForce> policy_;
   std::unique_ptr<Pseudonymizer> pseudonyms_;
-  std::unique_ptr<InboxWaiters> waiters_;
   std::unique_ptr<IdentityService> identity_service_;
   std::unique_ptr<ExchangeService> exchange_service_;
   std::unique_ptr<AuditService> audit_service_;

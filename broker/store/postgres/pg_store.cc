@@ -1,10 +1,13 @@
 #include "broker/store/postgres/pg_store.h"
 
+#include <poll.h>
+
 #include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
 #include "broker/basics/status_macros.h"
 #include "broker/store/postgres/pg_rows.h"
@@ -47,6 +50,9 @@ absl::StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Open(
   RETURN_IF_ERROR(store->Connect(store->reader_));
   store->committer_ = std::thread([p = store.get()] { p->CommitLoop(); });
   store->reader_thread_ = std::thread([p = store.get()] { p->ReadLoop(); });
+  if (options.on_inbox_grown || options.on_registry_changed) {
+    store->listener_ = std::thread([p = store.get()] { p->ListenLoop(); });
+  }
   return store;
 }
 
@@ -55,6 +61,9 @@ PostgresStore::PostgresStore(const PostgresStoreOptions& options)
       max_group_(std::max(1, options.max_group)),
       rules_(options.rules),
       clock_(options.clock != nullptr ? options.clock : RealClock()),
+      on_inbox_grown_(options.on_inbox_grown),
+      on_registry_changed_(options.on_registry_changed),
+      registry_recheck_(options.registry_recheck),
       appender_(options.signer, clock_) {}
 
 PostgresStore::~PostgresStore() {
@@ -62,8 +71,70 @@ PostgresStore::~PostgresStore() {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
   }
+  if (listener_.joinable()) listener_.join();
   if (committer_.joinable()) committer_.join();
   if (reader_thread_.joinable()) reader_thread_.join();
+}
+
+bool PostgresStore::SleepUnlessStopping(absl::Duration d) {
+  absl::MutexLock lock(&mu_);
+  mu_.AwaitWithTimeout(absl::Condition(&stopping_), d);
+  return !stopping_;
+}
+
+void PostgresStore::ListenLoop() {
+  std::unique_ptr<pg::Connection> c;
+  bool connected_before = false;
+  absl::Time next_recheck = absl::Now() + registry_recheck_;
+  for (;;) {
+    if (c == nullptr || !c->ok()) {
+      c.reset();
+      absl::StatusOr<std::unique_ptr<pg::Connection>> opened =
+          pg::Connection::Open(conninfo_);
+      absl::Status s = opened.status();
+      if (s.ok()) {
+        c = *std::move(opened);
+        s = c->Exec("LISTEN liaison_inbox; LISTEN liaison_registry");
+      }
+      if (!s.ok()) {
+        c.reset();
+        if (!SleepUnlessStopping(absl::Seconds(1))) return;
+        continue;
+      }
+      if (connected_before) {
+        // Whatever was announced while we were away is lost: look again.
+        if (on_inbox_grown_) on_inbox_grown_({});
+        if (on_registry_changed_) on_registry_changed_();
+      }
+      connected_before = true;
+    }
+    // Short waits, so a stopping store is not held up.
+    pollfd fd = {PQsocket(c->raw()), POLLIN, 0};
+    const int ready = poll(&fd, 1, /*timeout_ms=*/200);
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+    }
+    if (absl::Now() >= next_recheck) {
+      next_recheck = absl::Now() + registry_recheck_;
+      if (on_registry_changed_) on_registry_changed_();
+    }
+    if (ready <= 0) continue;
+    if (PQconsumeInput(c->raw()) == 0) {
+      c.reset();  // the server went: reconnect, then look again
+      continue;
+    }
+    while (PGnotify* n = PQnotifies(c->raw())) {
+      const std::string channel = n->relname;
+      const std::string payload = n->extra;
+      PQfreemem(n);
+      if (channel == "liaison_registry") {
+        if (on_registry_changed_) on_registry_changed_();
+      } else if (on_inbox_grown_ && !payload.empty()) {
+        on_inbox_grown_(absl::StrSplit(payload, ','));
+      }
+    }
+  }
 }
 
 absl::Status PostgresStore::Connect(Session& session) {
@@ -147,6 +218,7 @@ absl::Status PostgresStore::CommitGroup(std::vector<Operation>& group,
   RETURN_IF_ERROR(appender_.StartAt(*writer_.log, durable_size));
   const uint64_t size_before = appender_.size();
   grown_.clear();
+  registry_changed_ = false;
   for (size_t i = 0; i < group.size(); ++i) {
     RETURN_IF_ERROR(c.Exec("SAVEPOINT op"));
     const uint64_t log_size_at_op = appender_.size();
@@ -174,6 +246,9 @@ absl::Status PostgresStore::CommitGroup(std::vector<Operation>& group,
     RETURN_IF_ERROR(c.Run("SELECT pg_notify('liaison_inbox', $1)",
                           {Param::Text(absl::StrJoin(grown_, ","))})
                         .status());
+  }
+  if (registry_changed_) {
+    RETURN_IF_ERROR(c.Exec("NOTIFY liaison_registry"));
   }
   // With a synchronous standby, COMMIT returns once the standby has it.
   return c.Exec("COMMIT");
@@ -251,6 +326,8 @@ absl::Status PostgresStore::UpsertAgencyLocked(const v1::Agency& agency) {
   serials.erase(std::unique(serials.begin(), serials.end()), serials.end());
   stored.clear_certificate_serials();
   for (std::string& s : serials) stored.add_certificate_serials(std::move(s));
+  // A spurious mark (the operation fails later) costs a reload, no more.
+  registry_changed_ = true;
   return writer_.c
       ->Run(
           "INSERT INTO agencies (id, body) VALUES ($1, $2) ON CONFLICT (id) "
@@ -275,6 +352,7 @@ absl::Status PostgresStore::SetAgencyStatus(const std::string& agency_id,
                      Parse<v1::Agency>(r.Bytes(0, 0), "agency"));
     agency.set_status(status);
     agency.set_status_reason(reason);
+    registry_changed_ = true;
     return s.c
         ->Run(
             "UPDATE agencies SET body = $2 WHERE id = $1",
@@ -299,6 +377,7 @@ absl::StatusOr<std::vector<v1::Agency>> PostgresStore::ListAgencies() {
 
 absl::Status PostgresStore::UpsertAuditor(const v1::Auditor& auditor) {
   return RunAndWait([&](Session& s) {
+    registry_changed_ = true;
     return s.c
         ->Run(
             "INSERT INTO auditors (id, body) VALUES ($1, $2) ON CONFLICT "
@@ -336,6 +415,7 @@ absl::Status PostgresStore::UpsertRouteLocked(const v1::Route& route) {
         "route ", route.sector(), " in ", route.area(), " names agency \"",
         route.agency_id(), "\", which is not registered"));
   }
+  registry_changed_ = true;
   return writer_.c
       ->Run(
           "INSERT INTO routes (sector, area, agency_id) VALUES ($1, $2, $3) "
@@ -352,6 +432,7 @@ absl::Status PostgresStore::RemoveRouteLocked(const v1::Route& route) {
       writer_.c->Run("DELETE FROM routes WHERE sector = $1 AND "
                      "area = $2",
                      {Param::Text(route.sector()), Param::Text(route.area())}));
+  registry_changed_ = true;
   if (r.Affected() == 0) {
     return absl::NotFoundError(absl::StrCat("no route for sector \"",
                                             route.sector(), "\" in area \"",

@@ -48,6 +48,16 @@ struct PostgresStoreOptions {
   const LogSigner* signer = nullptr;
   const StoreRules* rules = nullptr;
   const Clock* clock = nullptr;
+  // Told, on the store's listener thread, of commits by any broker on the
+  // database (this one included): the agencies whose inboxes grew, one
+  // call per commit group; an empty list after the listener reconnected,
+  // since notifications sent meanwhile are lost, so every stream should
+  // look again. Must not block for long. Optional.
+  std::function<void(const std::vector<std::string>& agencies)> on_inbox_grown;
+  // Told when any broker changed the registry, and every
+  // `registry_recheck` as a safety net for a lost notification. Optional.
+  std::function<void()> on_registry_changed;
+  absl::Duration registry_recheck = absl::Seconds(30);
 };
 
 class PostgresStore final : public Store {
@@ -169,6 +179,10 @@ class PostgresStore final : public Store {
   absl::Status RunAndWait(std::function<absl::Status(Session&)> run);
   void CommitLoop();
   void ReadLoop();
+  // LISTENs on its own connection and passes notifications on.
+  void ListenLoop();
+  // Waits up to `d`; false once the store is stopping.
+  bool SleepUnlessStopping(absl::Duration d);
   // One group in one transaction; `results` gets each operation's own.
   absl::Status CommitGroup(std::vector<Operation>& group,
                            std::vector<absl::Status>& results);
@@ -215,6 +229,9 @@ class PostgresStore final : public Store {
   const int max_group_;
   const StoreRules* const rules_;
   const Clock* const clock_;
+  const std::function<void(const std::vector<std::string>&)> on_inbox_grown_;
+  const std::function<void()> on_registry_changed_;
+  const absl::Duration registry_recheck_;
   int schema_version_ = 0;
 
   // Touched only by the commit thread once Open returns.
@@ -225,6 +242,9 @@ class PostgresStore final : public Store {
   // Agencies whose inboxes the group in progress added to, announced with
   // the commit on the channel liaison_inbox (one notification per group).
   std::vector<std::string> grown_;
+  // Whether the group in progress changed the registry, announced on
+  // liaison_registry.
+  bool registry_changed_ = false;
   // Touched only by the reader thread.
   Session reader_;
 
@@ -235,6 +255,7 @@ class PostgresStore final : public Store {
   CommitStats stats_ ABSL_GUARDED_BY(mu_);
   std::thread committer_;
   std::thread reader_thread_;
+  std::thread listener_;
 };
 
 template <typename T>

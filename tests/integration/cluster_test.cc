@@ -1,0 +1,295 @@
+// Several brokers over one PostgreSQL database (DESIGN.md section 7), as an
+// operator runs them: three real broker processes sharing a throw-away
+// server, the deployment's keys and one disclosure log, and agency systems
+// calling whichever broker they like over mutual TLS.
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "broker/log/merkle.h"
+#include "broker/log/tree_head.h"
+#include "liaison/v1/admin.grpc.pb.h"
+#include "liaison/v1/audit.grpc.pb.h"
+#include "liaison/v1/exchange.grpc.pb.h"
+#include "tests/common/pg_cluster.h"
+#include "tests/integration/harness.h"
+
+namespace liaison::testing {
+namespace {
+
+constexpr char kRegistry[] = R"pb(
+  agencies {
+    id: "malmo-hospital"
+    sector: "health"
+    jurisdiction: "se"
+    area: "malmo"
+  }
+  agencies {
+    id: "malmo-social"
+    sector: "social_care"
+    jurisdiction: "se"
+    area: "malmo"
+  }
+  auditors { id: "dpo" scope: "*" }
+)pb";
+
+constexpr int kBrokers = 3;
+
+class ClusterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<std::unique_ptr<PgCluster>> server = PgCluster::Start();
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    ASSERT_TRUE(server_->CreateDatabase("liaison").ok());
+    deployment_.WriteRegistry(kRegistry);
+    deployment_.AppendConfig(absl::StrCat("store { postgres { conninfo: \"",
+                                          server_->Conninfo("liaison"),
+                                          "\" } }"));
+    health_ =
+        deployment_.Issue({"agency", "--sector=health", "--id=malmo-hospital"});
+    social_ = deployment_.Issue(
+        {"agency", "--sector=social_care", "--id=malmo-social"});
+    dpo_ = deployment_.Issue({"auditor", "--id=dpo"});
+    // The first broker makes the deployment's keys in the shared data_dir
+    // and migrates the database; the others start on them.
+    for (int i = 0; i < kBrokers; ++i) {
+      brokers_.push_back(std::make_unique<BrokerProcess>(
+          deployment_, std::vector<std::string>{"--shutdown_grace_seconds=1"}));
+      ASSERT_GT(brokers_.back()->port(), 0) << brokers_.back()->Output();
+    }
+  }
+
+  std::shared_ptr<grpc::Channel> Channel(int broker, const Credentials& c) {
+    return ChannelFor(*brokers_[broker], deployment_.ca_cert(), c);
+  }
+
+  std::unique_ptr<PgCluster> server_;
+  Deployment deployment_;
+  Credentials health_, social_, dpo_;
+  std::vector<std::unique_ptr<BrokerProcess>> brokers_;
+};
+
+TEST_F(ClusterTest, ThreeBrokersShareOneGapFreeLogAndDeliverEachSendOnce) {
+  const std::string consent =
+      RecordConsentFromSubject(Channel(0, health_), kExampleSubject);
+  ASSERT_FALSE(consent.empty());
+
+  // Four agency systems at once, each sending through every broker in
+  // turn; each send is retried once through another broker, which must
+  // answer with the first response and store nothing more.
+  constexpr int kSenders = 4;
+  constexpr int kEach = 9;
+  absl::Mutex mu;
+  std::set<std::string> sent;
+  std::vector<std::string> failures;
+  std::vector<std::thread> senders;
+  for (int s = 0; s < kSenders; ++s) {
+    senders.emplace_back([&, s] {
+      for (int i = 0; i < kEach; ++i) {
+        const std::string key = absl::StrCat("send-", s, "-", i);
+        const v1::SendReferralRequest request =
+            ExampleHealthReferral(key, "malmo-social", consent);
+        v1::SendReferralResponse first, retry;
+        grpc::ClientContext ctx1, ctx2;
+        const grpc::Status a =
+            v1::Exchange::NewStub(Channel((s + i) % kBrokers, health_))
+                ->SendReferral(&ctx1, request, &first);
+        const grpc::Status b =
+            v1::Exchange::NewStub(Channel((s + i + 1) % kBrokers, health_))
+                ->SendReferral(&ctx2, request, &retry);
+        absl::MutexLock lock(&mu);
+        if (!a.ok() || !b.ok()) {
+          failures.push_back(
+              absl::StrCat(key, ": ", a.error_message(), b.error_message()));
+        } else if (first.referral_id() != retry.referral_id() ||
+                   first.log_sequence() != retry.log_sequence()) {
+          failures.push_back(key + ": the retry got another answer");
+        } else {
+          sent.insert(first.referral_id());
+        }
+      }
+    });
+  }
+  for (std::thread& t : senders) t.join();
+  ASSERT_TRUE(failures.empty()) << failures.front();
+  ASSERT_EQ(sent.size(), size_t{kSenders * kEach});
+
+  // Delivered once each, to a stream on the third broker, whichever broker
+  // took the send.
+  InboxRead read;
+  read.acknowledge = true;
+  read.wait = absl::Seconds(20);
+  read.keep = [](const v1::InboxMessage& m) { return m.has_referral(); };
+  std::vector<v1::InboxMessage> received =
+      ReadInbox(Channel(2, social_), sent.size(), read);
+  std::multiset<std::string> ids;
+  for (const v1::InboxMessage& m : received) {
+    ids.insert(m.referral().referral_id());
+  }
+  EXPECT_EQ(ids.size(), sent.size());
+  for (const std::string& id : sent) EXPECT_EQ(ids.count(id), 1u) << id;
+  // Nothing more arrives later, through any broker.
+  read.wait = absl::Seconds(1);
+  EXPECT_TRUE(ReadInbox(Channel(0, social_), 1, read).empty());
+
+  // One log: every broker shows the same signed head, its entries are
+  // numbered 0, 1, 2, ... with no gap, and every proof verifies.
+  v1::GetTreeHeadResponse heads[kBrokers];
+  for (int b = 0; b < kBrokers; ++b) {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(v1::Audit::NewStub(Channel(b, dpo_))
+                    ->GetTreeHead(&ctx, v1::GetTreeHeadRequest(), &heads[b])
+                    .ok());
+    ASSERT_TRUE(
+        VerifyTreeHead(heads[b].tree_head(), heads[0].public_key()).ok());
+  }
+  const v1::TreeHead& head = heads[2].tree_head();
+  EXPECT_EQ(heads[0].tree_head().tree_size(), head.tree_size());
+  EXPECT_EQ(heads[1].tree_head().root_hash(), head.root_hash());
+  v1::ExportLogRequest export_request;
+  export_request.set_with_proofs(true);
+  grpc::ClientContext ctx;
+  auto reader =
+      v1::Audit::NewStub(Channel(1, dpo_))->ExportLog(&ctx, export_request);
+  v1::ExportedEntry e;
+  uint64_t expected = 0;
+  while (reader->Read(&e)) {
+    ASSERT_EQ(e.sequence(), expected) << "a gap in the log";
+    std::vector<std::string> proof(e.proof().hashes().begin(),
+                                   e.proof().hashes().end());
+    EXPECT_TRUE(merkle::VerifyInclusion(e.sequence(), head.tree_size(),
+                                        merkle::LeafHash(e.leaf()), proof,
+                                        head.root_hash())
+                    .ok())
+        << e.sequence();
+    ++expected;
+  }
+  ASSERT_TRUE(reader->Finish().ok());
+  EXPECT_EQ(expected, head.tree_size());
+  // The consent, each send and each delivery at least.
+  EXPECT_GE(expected, 1 + 2 * sent.size());
+}
+
+TEST_F(ClusterTest, ASendThroughOneBrokerWakesAStreamOnAnother) {
+  const std::string consent =
+      RecordConsentFromSubject(Channel(0, health_), kExampleSubject);
+  // The stream opens on broker 3 first and waits; the send goes through
+  // broker 1 once it is open.
+  std::vector<v1::InboxMessage> received;
+  std::thread reader([&] {
+    InboxRead read;
+    read.wait = absl::Seconds(15);
+    read.keep = [](const v1::InboxMessage& m) { return m.has_referral(); };
+    received = ReadInbox(Channel(2, social_), 1, read);
+  });
+  absl::SleepFor(absl::Seconds(1));
+  v1::SendReferralResponse sent;
+  grpc::ClientContext ctx;
+  const absl::Time at = absl::Now();
+  ASSERT_TRUE(
+      v1::Exchange::NewStub(Channel(0, health_))
+          ->SendReferral(&ctx,
+                         ExampleHealthReferral("wake", "malmo-social", consent),
+                         &sent)
+          .ok());
+  reader.join();
+  ASSERT_EQ(received.size(), 1u);
+  EXPECT_EQ(received[0].referral().referral_id(), sent.referral_id());
+  // Woken by the notification, not by a poll: well within the default
+  // lease, which is the stream's only other reason to look again.
+  EXPECT_LT(absl::Now() - at, absl::Seconds(10));
+}
+
+TEST_F(ClusterTest, ARegistryChangeThroughOneBrokerReachesTheOthers) {
+  // Suspended through broker 1: broker 3 refuses referrals to it too,
+  // without a restart.
+  const std::string consent =
+      RecordConsentFromSubject(Channel(0, health_), kExampleSubject);
+  grpc::ClientContext ctx;
+  v1::SetAgencyStatusRequest suspend;
+  suspend.set_agency_id("malmo-social");
+  suspend.set_reason("certificate compromised, reissuing");
+  Credentials admin = deployment_.Issue({"admin", "--id=root"});
+  v1::Agency agency;
+  ASSERT_TRUE(v1::Admin::NewStub(Channel(0, admin))
+                  ->SuspendAgency(&ctx, suspend, &agency)
+                  .ok());
+  int attempt = 0;
+  grpc::Status refused;
+  EXPECT_TRUE(PollUntil(
+      [&] {
+        v1::SendReferralResponse r;
+        grpc::ClientContext c;
+        refused = v1::Exchange::NewStub(Channel(2, health_))
+                      ->SendReferral(&c,
+                                     ExampleHealthReferral(
+                                         absl::StrCat("suspended-", attempt++),
+                                         "malmo-social", consent),
+                                     &r);
+        return refused.error_code() == grpc::StatusCode::FAILED_PRECONDITION;
+      },
+      absl::Seconds(10)))
+      << refused.error_code() << " " << refused.error_message();
+}
+
+TEST_F(ClusterTest, ABrokerKilledMidLoadLosesNothingItAnswered) {
+  const std::string consent =
+      RecordConsentFromSubject(Channel(0, health_), kExampleSubject);
+  // Sends through broker 2 while it is killed with -9; broker 1 and 3 go
+  // on. Every send answered OK is delivered once.
+  std::set<std::string> answered;
+  std::thread sender([&] {
+    for (int i = 0; i < 40; ++i) {
+      v1::SendReferralResponse r;
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(5));
+      if (v1::Exchange::NewStub(Channel(1, health_))
+              ->SendReferral(&ctx,
+                             ExampleHealthReferral(absl::StrCat("kill-", i),
+                                                   "malmo-social", consent),
+                             &r)
+              .ok()) {
+        answered.insert(r.referral_id());
+      }
+    }
+  });
+  absl::SleepFor(absl::Milliseconds(300));
+  brokers_[1]->Signal(SIGKILL);
+  sender.join();
+  brokers_[1]->WaitForExit();
+  for (int i = 0; i < 10; ++i) {
+    v1::SendReferralResponse r;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(
+        v1::Exchange::NewStub(Channel(i % 2 == 0 ? 0 : 2, health_))
+            ->SendReferral(&ctx,
+                           ExampleHealthReferral(absl::StrCat("after-", i),
+                                                 "malmo-social", consent),
+                           &r)
+            .ok());
+    answered.insert(r.referral_id());
+  }
+  InboxRead read;
+  read.acknowledge = true;
+  read.wait = absl::Seconds(20);
+  read.keep = [](const v1::InboxMessage& m) { return m.has_referral(); };
+  std::multiset<std::string> ids;
+  for (const v1::InboxMessage& m :
+       ReadInbox(Channel(0, social_), answered.size(), read)) {
+    ids.insert(m.referral().referral_id());
+  }
+  for (const std::string& id : answered) EXPECT_EQ(ids.count(id), 1u) << id;
+}
+
+}  // namespace
+}  // namespace liaison::testing
