@@ -3,6 +3,7 @@
 #include <grpc/grpc_security_constants.h>
 #include <openssl/x509.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "broker/basics/files.h"
 #include "broker/basics/status_macros.h"
@@ -73,7 +74,16 @@ absl::Status FromGrpcStatus(const grpc::Status& status,
                             const std::string& address) {
   if (status.ok()) return absl::OkStatus();
   std::string message = status.error_message();
-  if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+  // Only when the call did not reach a broker: a broker's own UNAVAILABLE
+  // (its database failing over, say) says what to do itself.
+  const bool transport = message.empty() ||
+                         absl::StrContains(message, "failed to connect") ||
+                         absl::StrContains(message, "onnection refused") ||
+                         absl::StrContains(message, "Socket closed") ||
+                         absl::StrContains(message, "andshake") ||
+                         absl::StrContains(message, "all backends") ||
+                         absl::StrContains(message, "DNS resolution failed");
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE && transport) {
     absl::StrAppend(
         &message, "\n  hint: is a broker running at ", address,
         "? If it is, it refused the TLS handshake: check that your "

@@ -192,16 +192,26 @@ void PostgresStore::ReadLoop() {
       read = std::move(reads_.front());
       reads_.pop_front();
     }
-    // One snapshot per read: a head and the nodes under it agree.
-    absl::Status s = Connect(reader_);
-    if (s.ok())
-      s = reader_.c->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-    if (s.ok()) {
-      s = read.run(reader_);
-      reader_.c->Exec(s.ok() ? "COMMIT" : "ROLLBACK").IgnoreError();
-    } else {
-      s = absl::UnavailableError(
-          absl::StrCat("cannot read the store: ", s.message()));
+    // One snapshot per read: a head and the nodes under it agree. A read
+    // changes nothing, so one that lost its connection (the primary
+    // failed over, say) is run again once on a new one.
+    absl::Status s;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      s = Connect(reader_);
+      if (s.ok()) {
+        s = reader_.c->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+      }
+      if (s.ok()) {
+        s = read.run(reader_);
+        reader_.c->Exec(s.ok() ? "COMMIT" : "ROLLBACK").IgnoreError();
+      }
+      if (s.ok() || (reader_.c != nullptr && reader_.c->ok())) break;
+    }
+    if (!s.ok() && (reader_.c == nullptr || !reader_.c->ok())) {
+      s = absl::UnavailableError(absl::StrCat(
+          "the broker cannot reach its database; nothing was read, try "
+          "again shortly: ",
+          s.message()));
     }
     read.done(s);
   }
@@ -210,8 +220,14 @@ void PostgresStore::ReadLoop() {
 absl::Status PostgresStore::CommitGroup(std::vector<Operation>& group,
                                         std::vector<absl::Status>& results) {
   RETURN_IF_ERROR(Connect(writer_));
+  if (absl::Status begun = writer_.c->Exec("BEGIN"); !begun.ok()) {
+    // Nothing was sent yet: a connection found broken here (the primary
+    // failed over since the last group) is replaced and the group goes on.
+    if (writer_.c->ok()) return begun;
+    RETURN_IF_ERROR(Connect(writer_));
+    RETURN_IF_ERROR(writer_.c->Exec("BEGIN"));
+  }
   pg::Connection& c = *writer_.c;
-  RETURN_IF_ERROR(c.Exec("BEGIN"));
   // Every broker's groups queue here: sequencing, idempotency and the
   // state each operation reads are those of the groups committed before.
   ASSIGN_OR_RETURN(uint64_t durable_size, writer_.log->LockSize());
@@ -298,8 +314,9 @@ void PostgresStore::CommitLoop() {
         // outcome is unknown, and a retry under the same idempotency key
         // finds it out.
         group[i].done(absl::UnavailableError(absl::StrCat(
-            "the store could not confirm the commit; retry with the same "
-            "idempotency key: ",
+            "the broker could not confirm the commit with its database; "
+            "retry with the same idempotency key, which returns the first "
+            "answer if it did commit: ",
             commit.message())));
       } else {
         group[i].done(results[i]);
