@@ -6,6 +6,9 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <atomic>
+#include <chrono>
+#include <iostream>
 #include <memory>
 #include <set>
 #include <string>
@@ -46,13 +49,14 @@ constexpr int kBrokers = 3;
 class ClusterTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<std::unique_ptr<PgCluster>> server = PgCluster::Start();
+    absl::StatusOr<std::unique_ptr<PgCluster>> server =
+        PgCluster::Start(options_);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
     ASSERT_TRUE(server_->CreateDatabase("liaison").ok());
     deployment_.WriteRegistry(kRegistry);
     deployment_.AppendConfig(absl::StrCat("store { postgres { conninfo: \"",
-                                          server_->Conninfo("liaison"),
+                                          server_->FailoverConninfo("liaison"),
                                           "\" } }"));
     health_ =
         deployment_.Issue({"agency", "--sector=health", "--id=malmo-hospital"});
@@ -72,6 +76,16 @@ class ClusterTest : public ::testing::Test {
     return ChannelFor(*brokers_[broker], deployment_.ca_cert(), c);
   }
 
+  absl::StatusOr<v1::GetTreeHeadResponse> Head(int broker) {
+    v1::GetTreeHeadResponse head;
+    grpc::ClientContext ctx;
+    const grpc::Status s =
+        v1::Audit::NewStub(Channel(broker, dpo_))
+            ->GetTreeHead(&ctx, v1::GetTreeHeadRequest(), &head);
+    return ToStatusOr(s, head);
+  }
+
+  PgCluster::Options options_;
   std::unique_ptr<PgCluster> server_;
   Deployment deployment_;
   Credentials health_, social_, dpo_;
@@ -289,6 +303,133 @@ TEST_F(ClusterTest, ABrokerKilledMidLoadLosesNothingItAnswered) {
     ids.insert(m.referral().referral_id());
   }
   for (const std::string& id : answered) EXPECT_EQ(ids.count(id), 1u) << id;
+}
+
+// The database deployed as the README says: a primary with a synchronous
+// standby, and brokers that name both.
+class FailoverTest : public ClusterTest {
+ protected:
+  void SetUp() override {
+    options_.with_standby = true;
+    ClusterTest::SetUp();
+  }
+};
+
+TEST_F(FailoverTest, LosingThePrimaryLosesNothingAcknowledged) {
+  const std::string consent =
+      RecordConsentFromSubject(Channel(0, health_), kExampleSubject);
+  ASSERT_FALSE(consent.empty());
+  absl::StatusOr<v1::GetTreeHeadResponse> before = Head(0);
+  ASSERT_TRUE(before.ok()) << before.status();
+
+  // Two agency systems sending throughout, as agencies do: a send refused
+  // UNAVAILABLE while the database fails over is retried with the same
+  // request (and so the same idempotency key) through the next broker.
+  absl::Mutex mu;
+  std::set<std::string> answered;
+  int unavailable = 0;
+  std::string failure;
+  std::atomic<bool> stop{false};
+  auto send_until_stopped = [&](int client) {
+    for (int i = 0; !stop.load(); ++i) {
+      const v1::SendReferralRequest request = ExampleHealthReferral(
+          absl::StrCat("failover-", client, "-", i), "malmo-social", consent);
+      for (int attempt = 0;; ++attempt) {
+        v1::SendReferralResponse r;
+        grpc::ClientContext ctx;
+        ctx.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(10));
+        const grpc::Status s =
+            v1::Exchange::NewStub(
+                Channel((client + i + attempt) % kBrokers, health_))
+                ->SendReferral(&ctx, request, &r);
+        {
+          absl::MutexLock lock(&mu);
+          if (s.ok()) {
+            answered.insert(r.referral_id());
+            break;
+          }
+          if (s.error_code() != grpc::StatusCode::UNAVAILABLE &&
+              s.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) {
+            failure = s.error_message();
+          } else if (++unavailable, attempt == 60) {
+            failure = "still unavailable after a minute: " + s.error_message();
+          }
+          if (!failure.empty()) {
+            stop = true;
+            return;
+          }
+        }
+        absl::SleepFor(absl::Milliseconds(200));
+      }
+    }
+  };
+  std::thread first(send_until_stopped, 0);
+  std::thread second(send_until_stopped, 1);
+  auto answered_count = [&] {
+    absl::MutexLock lock(&mu);
+    return answered.size();
+  };
+  auto await_count = [&](size_t n) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(60);
+    while (answered_count() < n && !stop.load() && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    return answered_count() >= n;
+  };
+  const bool sent_before = await_count(10);
+  bool stopped = false, promoted = false;
+  size_t at_promotion = 0;
+  if (sent_before) {
+    stopped = server_->StopPrimaryImmediately().ok();
+    absl::SleepFor(absl::Milliseconds(300));
+    promoted = server_->PromoteStandby().ok();
+    at_promotion = answered_count();
+  }
+  const bool sent_after = await_count(at_promotion + 10);
+  stop = true;
+  first.join();
+  second.join();
+  ASSERT_TRUE(failure.empty()) << failure;
+  ASSERT_TRUE(sent_before && stopped && promoted && sent_after)
+      << "answered " << answered.size() << " sends";
+
+  // Every send answered OK, before and after, delivered exactly once.
+  InboxRead read;
+  read.acknowledge = true;
+  read.wait = absl::Seconds(20);
+  read.keep = [](const v1::InboxMessage& m) { return m.has_referral(); };
+  std::multiset<std::string> ids;
+  for (const v1::InboxMessage& m :
+       ReadInbox(Channel(2, social_), answered.size(), read)) {
+    ids.insert(m.referral().referral_id());
+  }
+  EXPECT_EQ(ids.size(), answered.size());
+  for (const std::string& id : answered) EXPECT_EQ(ids.count(id), 1u) << id;
+
+  // The log after the failover extends the head signed before it.
+  absl::StatusOr<v1::GetTreeHeadResponse> after = Head(1);
+  ASSERT_TRUE(after.ok()) << after.status();
+  const v1::TreeHead& old_head = before->tree_head();
+  const v1::TreeHead& new_head = after->tree_head();
+  const absl::Status signature = VerifyTreeHead(new_head, before->public_key());
+  ASSERT_TRUE(signature.ok()) << signature;
+  ASSERT_GT(new_head.tree_size(), old_head.tree_size());
+  v1::GetConsistencyProofRequest request;
+  request.set_first_size(old_head.tree_size());
+  request.set_second_size(new_head.tree_size());
+  v1::ConsistencyProof proof;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(v1::Audit::NewStub(Channel(2, dpo_))
+                  ->GetConsistencyProof(&ctx, request, &proof)
+                  .ok());
+  std::vector<std::string> hashes(proof.hashes().begin(), proof.hashes().end());
+  EXPECT_TRUE(merkle::VerifyConsistency(
+                  old_head.tree_size(), new_head.tree_size(),
+                  old_head.root_hash(), new_head.root_hash(), hashes)
+                  .ok());
+  std::cout << "failover: " << answered.size() << " sends answered OK, "
+            << unavailable << " answers UNAVAILABLE retried\n";
 }
 
 }  // namespace

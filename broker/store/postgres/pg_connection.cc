@@ -93,7 +93,10 @@ absl::StatusOr<Result> Connection::Check(PGresult* result,
                                   : PQerrorMessage(conn_);
   if (result != nullptr) PQclear(result);
   absl::Status s = StatusFromSqlState(state ? state : "", message);
-  if (!ok()) s = absl::UnavailableError(s.message());
+  if (!ok() || absl::IsUnavailable(s)) {
+    lost_ = true;
+    s = absl::UnavailableError(s.message());
+  }
   return absl::Status(s.code(),
                       absl::StrCat(s.message(), " in: ", sql.substr(0, 80)));
 }

@@ -86,7 +86,9 @@ class Connection {
                                  const std::vector<Param>& params = {});
 
   // False once the server is gone; a broken connection is not reused.
-  bool ok() const { return PQstatus(conn_) == CONNECTION_OK; }
+  // Also false after a statement failed for a lost connection (libpq may
+  // still report it OK until it next reads the socket).
+  bool ok() const { return !lost_ && PQstatus(conn_) == CONNECTION_OK; }
   // For LISTEN/NOTIFY and other libpq calls the wrapper does not cover.
   PGconn* raw() { return conn_; }
 
@@ -94,6 +96,7 @@ class Connection {
   explicit Connection(PGconn* conn) : conn_(conn) {}
   absl::StatusOr<Result> Check(PGresult* result, absl::string_view sql);
   PGconn* conn_;
+  bool lost_ = false;
   // Statement text to the name it was prepared under.
   absl::flat_hash_map<std::string, std::string> prepared_;
 };
