@@ -9,8 +9,8 @@ namespace liaison {
 
 absl::Status DomainRules::ApplyRecipientChange(const v1::ReferralEvent& event,
                                                v1::Referral* referral) const {
-  if (absl::Status s = CheckRecipientTransition(
-          referral->status(), event.status(), event.detail());
+  if (absl::Status s = CheckRecipientTransition(referral->status(),
+                                                event.status(), event.detail());
       !s.ok()) {
     return s;
   }
@@ -62,8 +62,9 @@ StoreRules::RecallPlan DomainRules::PlanRecalls(
   if (!uses_by_agency.empty()) {
     std::vector<std::string> parts;
     for (const auto& [agency, ids] : uses_by_agency) {
-      parts.push_back(absl::StrCat(agency, " (", ids.size(),
-                                   ids.size() == 1 ? " message)" : " messages)"));
+      parts.push_back(
+          absl::StrCat(agency, " (", ids.size(),
+                       ids.size() == 1 ? " message)" : " messages)"));
     }
     plan.withdrawal.set_reason(absl::StrCat(withdrawal.reason(),
                                             "; recall notices sent to ",
@@ -76,8 +77,8 @@ StoreRules::RecallPlan DomainRules::PlanRecalls(
     recall.entry = withdrawal;
     recall.entry.set_counterpart(agency);
     recall.entry.set_message_id(recall.notice.message_id());
-    recall.entry.set_reason(absl::StrCat("consent recall notice for ",
-                                         absl::StrJoin(ids, ", ")));
+    recall.entry.set_reason(
+        absl::StrCat("consent recall notice for ", absl::StrJoin(ids, ", ")));
   }
   return plan;
 }
@@ -87,10 +88,9 @@ absl::Status DomainRules::CheckRetry(absl::string_view key,
                                      absl::string_view digest,
                                      absl::string_view what) const {
   if (stored_digest == digest) return absl::OkStatus();
-  return absl::AlreadyExistsError(
-      absl::StrCat("idempotency key \"", key,
-                   "\" was already used for a different ", what,
-                   "; use a new key for a new ", what));
+  return absl::AlreadyExistsError(absl::StrCat(
+      "idempotency key \"", key, "\" was already used for a different ", what,
+      "; use a new key for a new ", what));
 }
 
 const StoreRules& BrokerRules() {

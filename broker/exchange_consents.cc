@@ -1,7 +1,5 @@
 // The Exchange service's consent registry calls, and the consent facts
 // every decision on a consent basis reads.
-#include "broker/exchange_service.h"
-
 #include <memory>
 #include <string>
 #include <utility>
@@ -10,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "broker/basics/time_format.h"
+#include "broker/exchange_service.h"
 #include "broker/exchange_support.h"
 #include "broker/log/message_util.h"
 #include "broker/log_entries.h"
@@ -243,8 +242,7 @@ grpc::ServerUnaryReactor* ExchangeService::WithdrawConsent(
                          : "consent withdrawn with immediate effect: nothing "
                            "more is disclosed under it");
         store_->WithdrawConsent(
-            std::move(w), [this, reactor, response, caller,
-                           waiters = waiters_](
+            std::move(w), [this, reactor, response, caller, waiters = waiters_](
                               absl::StatusOr<WithdrawnConsent> done) {
               if (!done.ok()) {
                 reactor->Finish(ToGrpcStatus(done.status()));

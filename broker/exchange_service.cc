@@ -10,9 +10,9 @@
 #include "broker/basics/time_format.h"
 #include "broker/exchange_support.h"
 #include "broker/inbox_stream.h"
-#include "broker/referral_lifecycle.h"
 #include "broker/log/message_util.h"
 #include "broker/log_entries.h"
+#include "broker/referral_lifecycle.h"
 #include "broker/request_shape.h"
 
 namespace liaison {
@@ -108,8 +108,8 @@ grpc::ServerUnaryReactor* ExchangeService::SendReferral(
         facts.basis = &request->basis();
         facts.record_type = query.record_type;
         facts.checklist = &request->checklist();
-        facts.review_within = policy::OverrideReviewWindow(*decided.policy,
-                                                   sender.jurisdiction());
+        facts.review_within = policy::OverrideReviewWindow(
+            *decided.policy, sender.jurisdiction());
         facts.now = now;
         v1::LogEntry entry = DecisionEntry(facts, decision, &abstracted);
 
@@ -351,10 +351,9 @@ grpc::ServerUnaryReactor* ExchangeService::UpdateReferral(
                                StatusName(request->status()), "; ",
                                change.feedback.reason()));
               if (decision.allowed) {
-                change.sender_event = ToldToSender(
-                    *decided.policy, change.event, decision.level);
-                NoteEnvelope("referral_update",
-                             change.sender_event.envelope(),
+                change.sender_event =
+                    ToldToSender(*decided.policy, change.event, decision.level);
+                NoteEnvelope("referral_update", change.sender_event.envelope(),
                              change.sender_event, &change.feedback);
                 v1::InboxMessage& update = change.update.emplace();
                 update.set_message_id(NewId("msg-"));
@@ -497,8 +496,7 @@ grpc::ServerUnaryReactor* ExchangeService::RecordManualDisclosure(
   const std::vector<std::string> unconfirmed = policy::MissingChecklistSteps(
       *policy_->Get(), caller->sector(), r.checklist());
   e.set_reason(absl::StrCat(
-      "disclosed outside the system at ",
-      Rfc3339(TimeOf(r.disclosed_at())),
+      "disclosed outside the system at ", Rfc3339(TimeOf(r.disclosed_at())),
       r.channel().empty() ? "" : absl::StrCat(" (", r.channel(), ")"),
       unconfirmed.empty()
           ? ""
@@ -540,9 +538,9 @@ void ExchangeService::Envelope(const policy::PolicySet& policy,
                            pseudonyms_->FieldHashKey(), agreement_id);
 }
 
-v1::ReferralEvent ExchangeService::ToldToSender(
-    const policy::PolicySet& policy, const v1::ReferralEvent& event,
-    v1::Level level) const {
+v1::ReferralEvent ExchangeService::ToldToSender(const policy::PolicySet& policy,
+                                                const v1::ReferralEvent& event,
+                                                v1::Level level) const {
   v1::ReferralEvent out = event;
   out.set_feedback_level(level);
   Envelope(policy, "referral_update", level, &out, TimeOf(event.at()),

@@ -11,10 +11,10 @@
 #include <string>
 
 #include "broker/basics/clock.h"
+#include "broker/exchange_validation.h"
 #include "broker/identity.h"
 #include "broker/inbox_waiters.h"
 #include "broker/pseudonym.h"
-#include "broker/exchange_validation.h"
 #include "broker/registry.h"
 #include "broker/service_support.h"
 #include "broker/store/store.h"

@@ -1,6 +1,4 @@
 // The Exchange service's need-to-know summaries: push, request, answer.
-#include "broker/exchange_service.h"
-
 #include <memory>
 #include <string>
 #include <utility>
@@ -9,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "broker/basics/time_format.h"
+#include "broker/exchange_service.h"
 #include "broker/exchange_support.h"
 #include "broker/log/message_util.h"
 #include "broker/log_entries.h"
@@ -335,9 +334,9 @@ void ExchangeService::Answer(grpc::ServerUnaryReactor* reactor,
   const absl::Time now = clock_->Now();
   const v1::LegalBasis& basis =
       request->has_basis() ? request->basis() : asked.basis();
-  policy::DisclosureQuery query =
-      QueryFor(holder, *requester, asked.purpose(), basis,
-               stored->legitimate_relationship, policy::RecordType(record), now);
+  policy::DisclosureQuery query = QueryFor(
+      holder, *requester, asked.purpose(), basis,
+      stored->legitimate_relationship, policy::RecordType(record), now);
   query.subject_pseudonym = pseudonym;
   query.checklist = request->checklist();
   AddConsentFacts(consent, &query);

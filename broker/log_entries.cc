@@ -22,10 +22,10 @@ v1::BasisKind BasisKindOf(const v1::LegalBasis& basis) {
   return v1::BASIS_KIND_UNSPECIFIED;
 }
 
-v1::LogEntry DecisionEntry(
-    const EntryFacts& f, const policy::Decision& decision,
-    const v1::AbstractedRecord* abstracted,
-    v1::EntryKind allowed_kind) {
+v1::LogEntry DecisionEntry(const EntryFacts& f,
+                           const policy::Decision& decision,
+                           const v1::AbstractedRecord* abstracted,
+                           v1::EntryKind allowed_kind) {
   v1::LogEntry e;
   SetTime(e.mutable_time(), f.now);
   if (!decision.allowed) {
@@ -82,8 +82,7 @@ v1::LogEntry DecisionEntry(
 }
 
 void NoteEnvelope(absl::string_view name, const v1::EnvelopeOutcome& envelope,
-                  const google::protobuf::Message& delivered,
-                  v1::LogEntry* e) {
+                  const google::protobuf::Message& delivered, v1::LogEntry* e) {
   for (const v1::FieldOutcome& o : envelope.fields()) {
     const std::string field = absl::StrCat(name, ".", o.field());
     if (o.treatment() == v1::FieldOutcome::TREATMENT_WITHHELD) {
@@ -92,7 +91,8 @@ void NoteEnvelope(absl::string_view name, const v1::EnvelopeOutcome& envelope,
       e->add_fields_disclosed(field);
     }
   }
-  if (e->allowed()) e->set_payload_digest(Sha256Hex(DeterministicBytes(delivered)));
+  if (e->allowed())
+    e->set_payload_digest(Sha256Hex(DeterministicBytes(delivered)));
 }
 
 v1::LogEntry AdminEntry(absl::Time now, const std::string& actor,

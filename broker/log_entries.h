@@ -56,8 +56,7 @@ v1::LogEntry DecisionEntry(
 // decision's entry (as "referral.concerns", ...), and makes the payload
 // digest that of the whole message delivered.
 void NoteEnvelope(absl::string_view name, const v1::EnvelopeOutcome& envelope,
-                  const google::protobuf::Message& delivered,
-                  v1::LogEntry* e);
+                  const google::protobuf::Message& delivered, v1::LogEntry* e);
 
 // The start of an ADMIN entry for `action` by `actor` (a principal URI, or
 // the broker itself): time, actor, the professional acting (null for

@@ -112,8 +112,7 @@ v1::InboxMessage OverrideAlertNotice(
       justification.approver().id().empty()
           ? ""
           : absl::StrCat(" and approved by ", justification.approver().id()),
-      ", at ", Rfc3339(now),
-      ". Messages: ", absl::StrJoin(message_ids, ", "),
+      ", at ", Rfc3339(now), ". Messages: ", absl::StrJoin(message_ids, ", "),
       ". It is in the auditors' override review queue."));
   return m;
 }

@@ -296,8 +296,8 @@ void Registry::Register(const v1::Agency& agency, v1::LogEntry entry,
     return;
   }
   Change<v1::Agency>(
-      [this, agency, entry = std::move(entry)]()
-          -> absl::StatusOr<Planned<v1::Agency>> {
+      [this, agency,
+       entry = std::move(entry)]() -> absl::StatusOr<Planned<v1::Agency>> {
         if (Current()->agencies.contains(agency.id())) {
           return absl::AlreadyExistsError(absl::StrCat(
               "agency \"", agency.id(),
@@ -337,8 +337,8 @@ void Registry::SetStatus(const std::string& agency_id, v1::AgencyStatus status,
     return;
   }
   Change<v1::Agency>(
-      [this, agency_id, status, suspend, reason, entry = std::move(entry)]()
-          -> absl::StatusOr<Planned<v1::Agency>> {
+      [this, agency_id, status, suspend, reason,
+       entry = std::move(entry)]() -> absl::StatusOr<Planned<v1::Agency>> {
         std::optional<v1::Agency> agency = FindAgency(agency_id);
         if (!agency) {
           return absl::NotFoundError(absl::StrCat(
@@ -371,8 +371,8 @@ void Registry::Bind(const std::string& agency_id, const std::string& serial,
                     bool bind, v1::LogEntry entry,
                     RegistryDone<v1::Agency> done) {
   Change<v1::Agency>(
-      [this, agency_id, serial, bind, entry = std::move(entry)]()
-          -> absl::StatusOr<Planned<v1::Agency>> {
+      [this, agency_id, serial, bind,
+       entry = std::move(entry)]() -> absl::StatusOr<Planned<v1::Agency>> {
         std::optional<v1::Agency> agency = FindAgency(agency_id);
         if (!agency) {
           return absl::NotFoundError(absl::StrCat(
@@ -385,9 +385,9 @@ void Registry::Bind(const std::string& agency_id, const std::string& serial,
           return Planned<v1::Agency>{*std::move(agency), std::nullopt};
         }
         if (!bind && it == serials.end()) {
-          return absl::NotFoundError(
-              absl::StrCat("certificate serial ", serial,
-                           " is not bound to agency \"", agency_id, "\""));
+          return absl::NotFoundError(absl::StrCat("certificate serial ", serial,
+                                                  " is not bound to agency \"",
+                                                  agency_id, "\""));
         }
         if (bind) {
           serials.push_back(serial);
@@ -419,7 +419,8 @@ void Registry::SetRoute(const v1::Route& route, v1::LogEntry entry,
                         RegistryDone<v1::Route> done) {
   absl::Status valid = ValidateSector(route.sector());
   if (!valid.ok()) {
-    valid = absl::InvalidArgumentError(absl::StrCat("route: ", valid.message()));
+    valid =
+        absl::InvalidArgumentError(absl::StrCat("route: ", valid.message()));
   } else if (route.area().empty()) {
     valid = absl::InvalidArgumentError(absl::StrCat(
         "route for sector \"", route.sector(), "\" needs an area"));
@@ -431,20 +432,20 @@ void Registry::SetRoute(const v1::Route& route, v1::LogEntry entry,
     return;
   }
   Change<v1::Route>(
-      [this, route, entry = std::move(entry)]()
-          -> absl::StatusOr<Planned<v1::Route>> {
+      [this, route,
+       entry = std::move(entry)]() -> absl::StatusOr<Planned<v1::Route>> {
         std::optional<v1::Agency> agency = FindAgency(route.agency_id());
         if (!agency) {
-          return absl::NotFoundError(absl::StrCat(
-              "route ", route.sector(), " in ", route.area(),
-              " names agency \"", route.agency_id(),
-              "\", which is not registered"));
+          return absl::NotFoundError(
+              absl::StrCat("route ", route.sector(), " in ", route.area(),
+                           " names agency \"", route.agency_id(),
+                           "\", which is not registered"));
         }
         if (agency->sector() != route.sector()) {
-          return absl::FailedPreconditionError(absl::StrCat(
-              "agency \"", route.agency_id(), "\" is in sector \"",
-              agency->sector(), "\", so it cannot serve sector \"",
-              route.sector(), "\""));
+          return absl::FailedPreconditionError(
+              absl::StrCat("agency \"", route.agency_id(), "\" is in sector \"",
+                           agency->sector(), "\", so it cannot serve sector \"",
+                           route.sector(), "\""));
         }
         std::shared_ptr<const Snapshot> snap = Current();
         auto before =
@@ -458,12 +459,12 @@ void Registry::SetRoute(const v1::Route& route, v1::LogEntry entry,
         change.entry = entry;
         change.entry.set_counterpart(route.agency_id());
         change.entry.set_admin_action("set_route");
-        change.entry.set_reason(absl::StrCat(
-            "route ", route.sector(), " in ", route.area(), " now served by ",
-            route.agency_id(),
-            before == snap->routes.end()
-                ? " (new entry)"
-                : absl::StrCat(" (was ", before->second, ")")));
+        change.entry.set_reason(
+            absl::StrCat("route ", route.sector(), " in ", route.area(),
+                         " now served by ", route.agency_id(),
+                         before == snap->routes.end()
+                             ? " (new entry)"
+                             : absl::StrCat(" (was ", before->second, ")")));
         return Planned<v1::Route>{route, std::move(change)};
       },
       std::move(done));
@@ -472,24 +473,24 @@ void Registry::SetRoute(const v1::Route& route, v1::LogEntry entry,
 void Registry::RemoveRoute(const v1::Route& route, v1::LogEntry entry,
                            RegistryDone<v1::Route> done) {
   Change<v1::Route>(
-      [this, route, entry = std::move(entry)]()
-          -> absl::StatusOr<Planned<v1::Route>> {
+      [this, route,
+       entry = std::move(entry)]() -> absl::StatusOr<Planned<v1::Route>> {
         std::shared_ptr<const Snapshot> snap = Current();
         auto before =
             snap->routes.find(absl::StrCat(route.sector(), "/", route.area()));
         if (before == snap->routes.end()) {
-          return absl::NotFoundError(absl::StrCat(
-              "no route for sector \"", route.sector(), "\" in area \"",
-              route.area(), "\""));
+          return absl::NotFoundError(
+              absl::StrCat("no route for sector \"", route.sector(),
+                           "\" in area \"", route.area(), "\""));
         }
         RegistryChange change;
         change.removed_route = route;
         change.entry = entry;
         change.entry.set_counterpart(before->second);
         change.entry.set_admin_action("remove_route");
-        change.entry.set_reason(absl::StrCat(
-            "route ", route.sector(), " in ", route.area(),
-            " removed (was served by ", before->second, ")"));
+        change.entry.set_reason(
+            absl::StrCat("route ", route.sector(), " in ", route.area(),
+                         " removed (was served by ", before->second, ")"));
         return Planned<v1::Route>{route, std::move(change)};
       },
       std::move(done));

@@ -66,8 +66,8 @@ class Registry {
                  RegistryDone<v1::Agency> done);
   // `serial` must already be upper-case hex (NormalizeSerial). NOT_FOUND
   // for an unknown agency, or (unbind) a serial not bound to it.
-  void Bind(const std::string& agency_id, const std::string& serial,
-            bool bind, v1::LogEntry entry, RegistryDone<v1::Agency> done);
+  void Bind(const std::string& agency_id, const std::string& serial, bool bind,
+            v1::LogEntry entry, RegistryDone<v1::Agency> done);
   // INVALID_ARGUMENT for a bad sector or an empty area; NOT_FOUND for an
   // unknown agency; FAILED_PRECONDITION for an agency of another sector.
   void SetRoute(const v1::Route& route, v1::LogEntry entry,

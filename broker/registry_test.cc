@@ -3,9 +3,8 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
-#include <thread>
-
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -170,19 +169,17 @@ TEST(Registry, ARefusedChangeAnswersAndLetsTheNextOneThrough) {
   ASSERT_TRUE(registry.Load().ok());
   ASSERT_TRUE(registry.ApplySeed(DemoSeed()).ok());
   absl::Notification refused, suspended;
-  registry.SetStatus("nobody", v1::AGENCY_STATUS_SUSPENDED, "review",
-                     AdminEntryFor("ops"),
-                     [&](absl::StatusOr<v1::Agency> agency) {
-                       EXPECT_EQ(agency.status().code(),
-                                 absl::StatusCode::kNotFound);
-                       refused.Notify();
-                     });
+  registry.SetStatus(
+      "nobody", v1::AGENCY_STATUS_SUSPENDED, "review", AdminEntryFor("ops"),
+      [&](absl::StatusOr<v1::Agency> agency) {
+        EXPECT_EQ(agency.status().code(), absl::StatusCode::kNotFound);
+        refused.Notify();
+      });
   registry.SetStatus("malmo-sc", v1::AGENCY_STATUS_SUSPENDED, "review",
                      AdminEntryFor("ops"),
                      [&](absl::StatusOr<v1::Agency> agency) {
                        ASSERT_TRUE(agency.ok()) << agency.status();
-                       EXPECT_EQ(agency->status(),
-                                 v1::AGENCY_STATUS_SUSPENDED);
+                       EXPECT_EQ(agency->status(), v1::AGENCY_STATUS_SUSPENDED);
                        suspended.Notify();
                      });
   refused.WaitForNotification();

@@ -19,9 +19,14 @@ using google::protobuf::Reflection;
 
 // Fields of free text, by name, wherever they appear in a request.
 bool IsFreeText(const FieldDescriptor* f) {
-  static const char* const kNames[] = {
-      "requested_action", "detail", "statement", "note", "reason",
-      "withdrawal_reason", "person_not_informed_reason", "comment"};
+  static const char* const kNames[] = {"requested_action",
+                                       "detail",
+                                       "statement",
+                                       "note",
+                                       "reason",
+                                       "withdrawal_reason",
+                                       "person_not_informed_reason",
+                                       "comment"};
   for (const char* name : kNames) {
     if (f->name() == name) return true;
   }
@@ -54,16 +59,17 @@ void Check(const Message& m, const std::string& prefix,
           const int v = f->is_repeated() ? r->GetRepeatedEnumValue(m, f, i)
                                          : r->GetEnumValue(m, f);
           if (f->enum_type()->FindValueByNumber(v) == nullptr) {
-            add(absl::StrCat(at, ": ", v, " is not a ",
-                             f->enum_type()->name(), " value"));
+            add(absl::StrCat(at, ": ", v, " is not a ", f->enum_type()->name(),
+                             " value"));
           }
           break;
         }
         case FieldDescriptor::CPPTYPE_STRING: {
           std::string scratch;
           const std::string& s =
-              f->is_repeated() ? r->GetRepeatedStringReference(m, f, i, &scratch)
-                               : r->GetStringReference(m, f, &scratch);
+              f->is_repeated()
+                  ? r->GetRepeatedStringReference(m, f, i, &scratch)
+                  : r->GetStringReference(m, f, &scratch);
           const size_t limit = IsFreeText(f) ? kMaxFreeText : kMaxShortText;
           if (s.size() > limit) {
             add(absl::StrCat(at, " is ", s.size(), " bytes; at most ", limit));
@@ -90,7 +96,8 @@ class UnparsableRequestInterceptor final
   explicit UnparsableRequestInterceptor(const char* method)
       : method_(method == nullptr ? "" : method) {}
 
-  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+  void Intercept(
+      grpc::experimental::InterceptorBatchMethods* methods) override {
     using grpc::experimental::InterceptionHookPoints;
     if (methods->QueryInterceptionHookPoint(
             InterceptionHookPoints::POST_RECV_MESSAGE) &&
@@ -120,10 +127,10 @@ absl::Status CheckRequestShape(const Message& request) {
   size_t more = 0;
   Check(request, "", &problems, &more);
   if (problems.empty()) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(
-      "the request is malformed: ", absl::StrJoin(problems, "; "),
-      more > 0 ? absl::StrCat("; and ", more, " more") : "",
-      "; nothing was stored"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("the request is malformed: ", absl::StrJoin(problems, "; "),
+                   more > 0 ? absl::StrCat("; and ", more, " more") : "",
+                   "; nothing was stored"));
 }
 
 grpc::experimental::Interceptor*

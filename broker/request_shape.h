@@ -6,11 +6,10 @@
 #ifndef LIAISON_BROKER_REQUEST_SHAPE_H_
 #define LIAISON_BROKER_REQUEST_SHAPE_H_
 
+#include <google/protobuf/message.h>
 #include <grpcpp/support/server_interceptor.h>
 
 #include <memory>
-
-#include <google/protobuf/message.h>
 
 #include "absl/status/status.h"
 

@@ -50,8 +50,8 @@ TEST(CheckRequestShape, RecordsAreLeftToTheirRules) {
 
 TEST(CheckRequestShape, ListsTenProblemsAndCountsTheRest) {
   v1::RecordConsentRequest r;
-  for (int i = 0; i < 25; ++i) r.mutable_consent()->add_purposes(
-      std::string(300, 'x'));
+  for (int i = 0; i < 25; ++i)
+    r.mutable_consent()->add_purposes(std::string(300, 'x'));
   const std::string m(CheckRequestShape(r).message());
   EXPECT_TRUE(absl::StrContains(m, "consent.purposes[9]")) << m;
   EXPECT_FALSE(absl::StrContains(m, "consent.purposes[10]")) << m;
