@@ -15,16 +15,51 @@
 
 namespace liaison {
 
+namespace {
+
+// Once a reload asked of this broker is in force, tells the other brokers
+// on the store before answering. `what` names what is in force, for the
+// error when they could not be told.
+template <typename T>
+void AnnounceThenAnswer(Store* store, ReloadCause cause,
+                        const std::string& kind, const std::string& what,
+                        T result, std::function<void(absl::StatusOr<T>)> done) {
+  if (cause != ReloadCause::kAsked) {
+    done(std::move(result));
+    return;
+  }
+  store->AnnounceReload(
+      kind, [what, result = std::move(result),
+             done = std::move(done)](absl::Status told) mutable {
+        if (!told.ok()) {
+          done(absl::UnavailableError(absl::StrCat(
+              what,
+              " is in force on this broker, but the other brokers on "
+              "the database could not be told (",
+              told.message(), "); ask for the reload again")));
+          return;
+        }
+        done(std::move(result));
+      });
+}
+
+}  // namespace
+
 void ReloadPolicyLogged(policy::PolicyInForce* policy, Store* store,
                         const Clock* clock, const std::string& actor,
-                        const v1::Professional& professional,
+                        const v1::Professional& professional, ReloadCause cause,
                         std::function<void(absl::StatusOr<std::string>)> done) {
   absl::StatusOr<std::shared_ptr<const policy::PolicySet>> loaded =
       policy->Load();
   const std::shared_ptr<const policy::PolicySet> current = policy->Get();
   const std::string in_force = current ? current->version() : "";
-  v1::LogEntry e = AdminEntry(clock->Now(), actor, &professional,
-                              current.get(), "reload_policy");
+  if (cause == ReloadCause::kFollowing && loaded.ok() &&
+      (*loaded)->version() == in_force) {
+    done(in_force);  // already in force here: nothing to log
+    return;
+  }
+  v1::LogEntry e = AdminEntry(clock->Now(), actor, &professional, current.get(),
+                              "reload_policy");
   e.set_allowed(loaded.ok());
   if (loaded.ok()) {
     e.set_policy_version((*loaded)->version());
@@ -39,19 +74,23 @@ void ReloadPolicyLogged(policy::PolicyInForce* policy, Store* store,
                               " refused: ", problems, " problems; policy ",
                               in_force, " stays in force"));
   }
-  store->AppendLog(std::move(e), [policy, loaded, done = std::move(done)](
-                                     absl::StatusOr<uint64_t> sequence) {
-    if (!sequence.ok()) {
-      done(sequence.status());
-      return;
-    }
-    if (!loaded.ok()) {
-      done(loaded.status());
-      return;
-    }
-    policy->Install(*loaded);
-    done((*loaded)->version());
-  });
+  store->AppendLog(
+      std::move(e), [policy, store, cause, loaded, done = std::move(done)](
+                        absl::StatusOr<uint64_t> sequence) {
+        if (!sequence.ok()) {
+          done(sequence.status());
+          return;
+        }
+        if (!loaded.ok()) {
+          done(loaded.status());
+          return;
+        }
+        policy->Install(*loaded);
+        const std::string version = (*loaded)->version();
+        AnnounceThenAnswer<std::string>(store, cause, "policy",
+                                        absl::StrCat("policy ", version),
+                                        version, std::move(done));
+      });
 }
 
 grpc::ServerUnaryReactor* AdminService::ReloadPolicy(
@@ -62,6 +101,7 @@ grpc::ServerUnaryReactor* AdminService::ReloadPolicy(
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   ReloadPolicyLogged(
       c_.policy, c_.store, c_.clock, entry->actor(), entry->professional(),
+      ReloadCause::kAsked,
       [reactor, response, policy = c_.policy](absl::StatusOr<std::string> v) {
         if (v.ok()) {
           response->set_version(*v);
@@ -77,13 +117,18 @@ grpc::ServerUnaryReactor* AdminService::ReloadPolicy(
 }
 
 void ReloadCrlLogged(const AdminContext& c, const std::string& actor,
-                     const v1::Professional& professional,
+                     const v1::Professional& professional, ReloadCause cause,
                      std::function<void(absl::StatusOr<size_t>)> done) {
   absl::StatusOr<std::shared_ptr<const x509::RevocationList>> read =
       c.auth->ReadCrl();
   if (!read.ok() &&
       read.status().code() == absl::StatusCode::kFailedPrecondition) {
     done(read.status());  // nothing configured: nothing attempted
+    return;
+  }
+  if (cause == ReloadCause::kFollowing && read.ok() &&
+      (*read)->this_update <= c.auth->CrlThisUpdate()) {
+    done((*read)->revoked.size());  // nothing newer here: nothing to log
     return;
   }
   v1::LogEntry e = AdminEntry(c.clock->Now(), actor, &professional,
@@ -99,25 +144,30 @@ void ReloadCrlLogged(const AdminContext& c, const std::string& actor,
         " refused, the CRL in force stays: ", read.status().message()));
   }
   AdminContext context = c;
-  c.store->AppendLog(std::move(e), [context, read, done = std::move(done)](
-                                       absl::StatusOr<uint64_t> sequence) {
-    if (!sequence.ok()) {
-      done(sequence.status());
-      return;
-    }
-    if (!read.ok()) {
-      done(read.status());
-      return;
-    }
-    if (!context.auth->InstallCrl(*read)) {
-      done(absl::FailedPreconditionError(
-          "the CRL file is older than the CRL in force (another reload "
-          "installed a newer one meanwhile); the newer one stays"));
-      return;
-    }
-    EndRefusedStreams(context);
-    done((*read)->revoked.size());
-  });
+  c.store->AppendLog(
+      std::move(e), [context, cause, read, done = std::move(done)](
+                        absl::StatusOr<uint64_t> sequence) {
+        if (!sequence.ok()) {
+          done(sequence.status());
+          return;
+        }
+        if (!read.ok()) {
+          done(read.status());
+          return;
+        }
+        if (!context.auth->InstallCrl(*read)) {
+          done(absl::FailedPreconditionError(
+              "the CRL file is older than the CRL in force (another reload "
+              "installed a newer one meanwhile); the newer one stays"));
+          return;
+        }
+        EndRefusedStreams(context);
+        const size_t revoked = (*read)->revoked.size();
+        AnnounceThenAnswer<size_t>(
+            context.store, cause, "crl",
+            absl::StrCat("the CRL with ", revoked, " revoked certificates"),
+            revoked, std::move(done));
+      });
 }
 
 int EndRefusedStreams(const AdminContext& c) {
@@ -368,6 +418,7 @@ grpc::ServerUnaryReactor* AdminService::ReloadCrl(
   if (!entry.ok()) return FinishUnary(ctx, entry.status());
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   ReloadCrlLogged(c_, entry->actor(), entry->professional(),
+                  ReloadCause::kAsked,
                   [reactor, response](absl::StatusOr<size_t> revoked) {
                     if (revoked.ok()) {
                       response->set_detail(absl::StrCat(

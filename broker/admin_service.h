@@ -106,22 +106,35 @@ class AdminService final : public v1::Admin::CallbackService {
   const AdminContext c_;
 };
 
+// Why a broker reloads its configuration.
+enum class ReloadCause {
+  // An administrator asked this broker (Admin call or SIGHUP): the reload
+  // is logged even when nothing changed, and once in force announced to
+  // the other brokers on the store.
+  kAsked,
+  // Another broker on the store announced a reload: this one re-reads its
+  // own files, and logs and installs only what differs from what it has.
+  kFollowing,
+};
+
 // Loads the policy folder, logs the attempt as an ADMIN entry by `actor`
 // (a refused set is logged too, as not allowed), and only once the entry is
 // durable puts a set that checks in force. `done` gets the new set's
 // version, or INVALID_ARGUMENT with every file:line problem, or the log's
-// error (then nothing changed).
+// error (then nothing changed). Following another broker, a set whose
+// version is already in force is neither logged nor installed again.
 void ReloadPolicyLogged(policy::PolicyInForce* policy, Store* store,
                         const Clock* clock, const std::string& actor,
-                        const v1::Professional& professional,
+                        const v1::Professional& professional, ReloadCause cause,
                         std::function<void(absl::StatusOr<std::string>)> done);
 
 // The same for the CRL: reads it, logs the attempt, and once the entry is
 // durable puts it in force and ends the Receive streams of certificates it
 // revokes. `done` gets the number of revoked serials, or the error (then
-// the CRL in force stays).
+// the CRL in force stays). Following another broker, a CRL issued at the
+// same time as the one in force is left alone.
 void ReloadCrlLogged(const AdminContext& c, const std::string& actor,
-                     const v1::Professional& professional,
+                     const v1::Professional& professional, ReloadCause cause,
                      std::function<void(absl::StatusOr<size_t>)> done);
 
 // Ends every open Receive stream whose agency or certificate the registry

@@ -117,6 +117,11 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(
                   << s << "\n";
       }
     };
+    // Policy and CRL reloads through other brokers: this one re-reads its
+    // own files once it serves.
+    store_options.on_reload_announced = [self](const std::string& kind) {
+      if (self->following_reloads_.load()) self->FollowReload(kind);
+    };
     ASSIGN_OR_RETURN(std::unique_ptr<PostgresStore> store,
                      PostgresStore::Open(store_options));
     progress(absl::StrCat("store PostgreSQL at schema version ",
@@ -250,6 +255,7 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(
                      ": the address is in use or not local to this machine"));
   }
   broker->server_->GetHealthCheckService()->SetServingStatus(true);
+  broker->following_reloads_.store(true);
   broker->sweeper_ = std::make_unique<Sweeper>(
       broker->store_.get(), broker->waiters_.get(), clock, exchange.inbox_ttl);
   broker->sweeper_->Start(absl::Seconds(config.sweep_interval_seconds() > 0
@@ -264,6 +270,8 @@ namespace {
 
 // The actor of what the broker does on SIGHUP.
 constexpr char kSignalActor[] = "liaison://broker/signal/SIGHUP";
+// The actor of a reload following one through another broker.
+constexpr char kFollowActor[] = "liaison://broker/follow/reload";
 
 }  // namespace
 
@@ -271,12 +279,53 @@ absl::StatusOr<size_t> Broker::ReloadCrl() {
   absl::Notification done;
   absl::StatusOr<size_t> result;
   ReloadCrlLogged(admin_context_, kSignalActor, v1::Professional(),
-                  [&](absl::StatusOr<size_t> revoked) {
+                  ReloadCause::kAsked, [&](absl::StatusOr<size_t> revoked) {
                     result = std::move(revoked);
                     done.Notify();
                   });
   done.WaitForNotification();
   return result;
+}
+
+void Broker::FollowReload(const std::string& kind) {
+  // Runs on the store's listener thread: start the reload, never wait.
+  if (kind == "policy") {
+    policy::PolicyInForce* policy = policy_.get();
+    const std::string before = policy->Get()->version();
+    ReloadPolicyLogged(
+        policy, store_.get(), clock_, kFollowActor, v1::Professional(),
+        ReloadCause::kFollowing,
+        [before, policy](absl::StatusOr<std::string> version) {
+          if (!version.ok()) {
+            std::cerr << "liaison-broker: another broker reloaded its "
+                         "policy, but this one's does not check and policy "
+                      << before
+                      << " stays in force here: " << version.status().message()
+                      << "\n";
+          } else if (*version != before) {
+            std::cerr << "liaison-broker: policy reloaded after another "
+                         "broker's reload: "
+                      << PolicySummary(*policy->Get()) << "\n";
+          }
+        });
+  } else if (kind == "crl") {
+    const absl::Time before = auth_->CrlThisUpdate();
+    Authenticator* auth = auth_.get();
+    ReloadCrlLogged(admin_context_, kFollowActor, v1::Professional(),
+                    ReloadCause::kFollowing,
+                    [before, auth](absl::StatusOr<size_t> revoked) {
+                      if (!revoked.ok()) {
+                        std::cerr << "liaison-broker: another broker reloaded "
+                                     "its CRL, but this one's was refused and "
+                                     "the CRL in force stays here: "
+                                  << revoked.status().message() << "\n";
+                      } else if (auth->CrlThisUpdate() != before) {
+                        std::cerr << "liaison-broker: CRL reloaded after "
+                                     "another broker's reload: "
+                                  << *revoked << " revoked\n";
+                      }
+                    });
+  }
 }
 
 absl::StatusOr<std::string> Broker::ReloadServerCertificate() {
@@ -358,7 +407,7 @@ absl::StatusOr<std::string> Broker::ReloadPolicy() {
   absl::Notification done;
   absl::StatusOr<std::string> result;
   ReloadPolicyLogged(policy_.get(), store_.get(), clock_, kSignalActor,
-                     v1::Professional(),
+                     v1::Professional(), ReloadCause::kAsked,
                      [&](absl::StatusOr<std::string> version) {
                        result = std::move(version);
                        done.Notify();

@@ -79,6 +79,10 @@ class Broker {
  private:
   Broker() = default;
 
+  // Re-reads this broker's own policy folder or CRL ("policy", "crl")
+  // after another broker on the database announced a reload of it.
+  void FollowReload(const std::string& kind);
+
   // Before the store, which signs with it, so it is destroyed after.
   std::unique_ptr<LogSigner> signer_;
   // Before the store too: the PostgreSQL store's listener wakes streams
@@ -89,15 +93,19 @@ class Broker {
   std::unique_ptr<Registry> registry_;
   // registry_ once loaded, for the store's listener thread.
   std::atomic<Registry*> registry_ready_{nullptr};
-  std::unique_ptr<Store> store_;
+  // Before the store as well, since its listener thread follows other
+  // brokers' reloads with them (once following_reloads_ is set) and its
+  // commit thread finishes those reloads.
   std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<policy::PolicyInForce> policy_;
+  AdminContext admin_context_;
+  std::atomic<bool> following_reloads_{false};
+  std::unique_ptr<Store> store_;
   std::unique_ptr<Pseudonymizer> pseudonyms_;
   std::unique_ptr<IdentityService> identity_service_;
   std::unique_ptr<ExchangeService> exchange_service_;
   std::unique_ptr<AuditService> audit_service_;
   std::unique_ptr<ServerIdentity> server_identity_;
-  AdminContext admin_context_;
   std::unique_ptr<AdminService> admin_service_;
   std::unique_ptr<grpc::Server> server_;
   // Last: stopped first, before the server and the store it uses.

@@ -58,6 +58,11 @@ bool Authenticator::InstallCrl(
   return true;
 }
 
+absl::Time Authenticator::CrlThisUpdate() const {
+  absl::MutexLock lock(&mu_);
+  return crl_->this_update;
+}
+
 absl::StatusOr<size_t> Authenticator::ReloadCrl() {
   ASSIGN_OR_RETURN(std::shared_ptr<const x509::RevocationList> next, ReadCrl());
   const size_t count = next->revoked.size();
@@ -93,10 +98,9 @@ absl::Status Authenticator::CheckNotRevoked(const std::string& serial) const {
     crl = crl_;
   }
   if (auto it = crl->revoked.find(serial); it != crl->revoked.end()) {
-    return absl::UnauthenticatedError(
-        absl::StrCat("certificate serial ", serial, " was revoked on ",
-                     Rfc3339(it->second),
-                     "; ask your administrator for a new certificate"));
+    return absl::UnauthenticatedError(absl::StrCat(
+        "certificate serial ", serial, " was revoked on ", Rfc3339(it->second),
+        "; ask your administrator for a new certificate"));
   }
   return absl::OkStatus();
 }

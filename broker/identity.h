@@ -45,6 +45,8 @@ class Authenticator {
   absl::StatusOr<std::shared_ptr<const x509::RevocationList>> ReadCrl() const;
   // False, leaving the list in force, when `crl` is older than it.
   bool InstallCrl(std::shared_ptr<const x509::RevocationList> crl);
+  // The thisUpdate time of the CRL in force; the Unix epoch before any.
+  absl::Time CrlThisUpdate() const;
   const std::string& crl_path() const { return crl_path_; }
 
   // The caller's principal, or UNAUTHENTICATED (no certificate, revoked,

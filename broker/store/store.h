@@ -552,6 +552,18 @@ class Store {
   // NOT_JUSTIFIED.
   virtual void ReviewOverride(OverrideReviewChange change,
                               StoreDone<uint64_t> done) = 0;
+
+  // Configuration each broker reads from its own files.
+  //
+  // Tells the other brokers on this store that this one put a new `kind`
+  // of configuration in force ("policy" or "crl"), so that each re-reads
+  // its own copy. A store only one broker opens has no one to tell: by
+  // default this only answers.
+  virtual void AnnounceReload(const std::string& kind,
+                              std::function<void(absl::Status)> done) {
+    (void)kind;
+    done(absl::OkStatus());
+  }
 };
 
 }  // namespace liaison

@@ -8,13 +8,16 @@
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "broker/log/merkle.h"
@@ -22,6 +25,7 @@
 #include "liaison/v1/admin.grpc.pb.h"
 #include "liaison/v1/audit.grpc.pb.h"
 #include "liaison/v1/exchange.grpc.pb.h"
+#include "liaison/v1/identity.grpc.pb.h"
 #include "tests/common/pg_cluster.h"
 #include "tests/integration/harness.h"
 
@@ -253,6 +257,88 @@ TEST_F(ClusterTest, ARegistryChangeThroughOneBrokerReachesTheOthers) {
       },
       absl::Seconds(10)))
       << refused.error_code() << " " << refused.error_message();
+}
+
+TEST_F(ClusterTest, PolicyAndCrlReloadsThroughOneBrokerReachTheOthers) {
+  Credentials admin = deployment_.Issue({"admin", "--id=root"});
+  auto policy_version = [&](int broker) {
+    v1::BrokerStatus status;
+    grpc::ClientContext ctx;
+    v1::Admin::NewStub(Channel(broker, admin))
+        ->GetStatus(&ctx, v1::GetStatusRequest(), &status)
+        .IgnoreError();
+    return status.policy_version();
+  };
+  const std::string before = policy_version(2);
+  ASSERT_FALSE(before.empty());
+
+  // Every broker reads the deployment's policy folder; the change is asked
+  // of broker 1 only.
+  std::ifstream in(deployment_.policy_dir() + "/agreements.textproto");
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string agreements = text.str();
+  const std::string from = "consent_max_level: LEVEL_CATEGORY";
+  const size_t at = agreements.find(from);
+  ASSERT_NE(at, std::string::npos);
+  agreements.replace(at, from.size(), "consent_max_level: LEVEL_SIGNAL");
+  deployment_.WritePolicyFile("agreements.textproto", agreements);
+  v1::ReloadResponse reloaded;
+  {
+    grpc::ClientContext ctx;
+    const grpc::Status s =
+        v1::Admin::NewStub(Channel(0, admin))
+            ->ReloadPolicy(&ctx, v1::ReloadRequest(), &reloaded);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  ASSERT_NE(reloaded.version(), before);
+  for (int b = 1; b < kBrokers; ++b) {
+    EXPECT_TRUE(
+        PollUntil([&] { return policy_version(b) == reloaded.version(); },
+                  absl::Seconds(10)))
+        << "broker " << b + 1 << " still has policy " << policy_version(b);
+  }
+
+  // A certificate revoked and the CRL reloaded through broker 1: broker 3
+  // refuses it too.
+  deployment_.Revoke(social_.serial);
+  {
+    grpc::ClientContext ctx;
+    v1::ReloadResponse crl;
+    const grpc::Status s = v1::Admin::NewStub(Channel(0, admin))
+                               ->ReloadCrl(&ctx, v1::ReloadRequest(), &crl);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  grpc::Status refused;
+  EXPECT_TRUE(PollUntil(
+      [&] {
+        v1::WhoAmIResponse who;
+        grpc::ClientContext ctx;
+        refused = v1::Identity::NewStub(Channel(2, social_))
+                      ->WhoAmI(&ctx, v1::WhoAmIRequest(), &who);
+        return refused.error_code() == grpc::StatusCode::UNAUTHENTICATED;
+      },
+      absl::Seconds(10)))
+      << refused.error_code() << " " << refused.error_message();
+
+  // Each broker logged its own reloads: the one asked as the admin, the
+  // others as following it, once each.
+  v1::QueryLogRequest q;
+  q.mutable_filter()->add_kinds(v1::ENTRY_KIND_ADMIN);
+  v1::QueryLogResponse page;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(
+      v1::Audit::NewStub(Channel(1, dpo_))->QueryLog(&ctx, q, &page).ok());
+  std::multiset<std::string> reloads;
+  for (const v1::LogEntry& e : page.entries()) {
+    if (absl::StrContains(e.reason(), "reloaded from")) {
+      reloads.insert(absl::StrCat(e.reason().substr(0, 3), " by ", e.actor()));
+    }
+  }
+  EXPECT_EQ(reloads.count("pol by liaison://admin/root"), 1u);
+  EXPECT_EQ(reloads.count("pol by liaison://broker/follow/reload"), 2u);
+  EXPECT_EQ(reloads.count("CRL by liaison://admin/root"), 1u);
+  EXPECT_EQ(reloads.count("CRL by liaison://broker/follow/reload"), 2u);
 }
 
 TEST_F(ClusterTest, ABrokerKilledMidLoadLosesNothingItAnswered) {

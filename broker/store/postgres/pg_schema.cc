@@ -184,6 +184,15 @@ const char* const kMigrations[] = {
       review_seq BIGINT NOT NULL
     );
     )sql",
+    // 3: how many times each kind of configuration each broker reads from
+    // its own files (policy, CRL) was reloaded through some broker, so a
+    // broker that missed the notification finds out at its next re-check.
+    R"sql(
+    CREATE TABLE reloads (
+      kind       TEXT PRIMARY KEY,
+      generation BIGINT NOT NULL
+    );
+    )sql",
 };
 constexpr int kMigrationCount =
     static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));

@@ -47,10 +47,15 @@ absl::StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Open(
     w.c->Exec("ROLLBACK").IgnoreError();
     return s;
   }
+  // Announcements before this broker opened the store are in the files it
+  // reads after; every later one is reported.
+  RETURN_IF_ERROR(
+      store->CheckReloads(*w.c, store->reloads_seen_, /*report=*/false));
   RETURN_IF_ERROR(store->Connect(store->reader_));
   store->committer_ = std::thread([p = store.get()] { p->CommitLoop(); });
   store->reader_thread_ = std::thread([p = store.get()] { p->ReadLoop(); });
-  if (options.on_inbox_grown || options.on_registry_changed) {
+  if (options.on_inbox_grown || options.on_registry_changed ||
+      options.on_reload_announced) {
     store->listener_ = std::thread([p = store.get()] { p->ListenLoop(); });
   }
   return store;
@@ -63,6 +68,7 @@ PostgresStore::PostgresStore(const PostgresStoreOptions& options)
       clock_(options.clock != nullptr ? options.clock : RealClock()),
       on_inbox_grown_(options.on_inbox_grown),
       on_registry_changed_(options.on_registry_changed),
+      on_reload_announced_(options.on_reload_announced),
       registry_recheck_(options.registry_recheck),
       appender_(options.signer, clock_) {}
 
@@ -82,6 +88,22 @@ bool PostgresStore::SleepUnlessStopping(absl::Duration d) {
   return !stopping_;
 }
 
+absl::Status PostgresStore::CheckReloads(
+    pg::Connection& c, absl::flat_hash_map<std::string, int64_t>& seen,
+    bool report) {
+  ASSIGN_OR_RETURN(pg::Result r,
+                   c.Run("SELECT kind, generation FROM reloads ORDER BY kind"));
+  for (int i = 0; i < r.rows(); ++i) {
+    const std::string kind = r.Text(i, 0);
+    const int64_t generation = r.Int(i, 1);
+    int64_t& known = seen[kind];
+    if (generation <= known) continue;
+    known = generation;
+    if (report && on_reload_announced_) on_reload_announced_(kind);
+  }
+  return absl::OkStatus();
+}
+
 void PostgresStore::ListenLoop() {
   std::unique_ptr<pg::Connection> c;
   bool connected_before = false;
@@ -94,8 +116,11 @@ void PostgresStore::ListenLoop() {
       absl::Status s = opened.status();
       if (s.ok()) {
         c = *std::move(opened);
-        s = c->Exec("LISTEN liaison_inbox; LISTEN liaison_registry");
+        s = c->Exec(
+            "LISTEN liaison_inbox; LISTEN liaison_registry; "
+            "LISTEN liaison_reload");
       }
+      if (s.ok()) s = CheckReloads(*c, reloads_seen_, /*report=*/true);
       if (!s.ok()) {
         c.reset();
         if (!SleepUnlessStopping(absl::Seconds(1))) return;
@@ -118,6 +143,8 @@ void PostgresStore::ListenLoop() {
     if (absl::Now() >= next_recheck) {
       next_recheck = absl::Now() + registry_recheck_;
       if (on_registry_changed_) on_registry_changed_();
+      // A failure here is a lost connection, found again below.
+      CheckReloads(*c, reloads_seen_, /*report=*/true).IgnoreError();
     }
     if (ready <= 0) continue;
     if (PQconsumeInput(c->raw()) == 0) {
@@ -130,6 +157,8 @@ void PostgresStore::ListenLoop() {
       PQfreemem(n);
       if (channel == "liaison_registry") {
         if (on_registry_changed_) on_registry_changed_();
+      } else if (channel == "liaison_reload") {
+        CheckReloads(*c, reloads_seen_, /*report=*/true).IgnoreError();
       } else if (on_inbox_grown_ && !payload.empty()) {
         on_inbox_grown_(absl::StrSplit(payload, ','));
       }
@@ -610,6 +639,23 @@ void PostgresStore::ReviewOverride(OverrideReviewChange change,
         return s.log->SaveReview(change, *out);
       },
       std::move(done));
+}
+
+void PostgresStore::AnnounceReload(const std::string& kind,
+                                   std::function<void(absl::Status)> done) {
+  Submit(
+      [kind](Session& s) -> absl::Status {
+        RETURN_IF_ERROR(
+            s.c->Run("INSERT INTO reloads (kind, generation) VALUES ($1, 1) "
+                     "ON CONFLICT (kind) DO UPDATE SET generation = "
+                     "reloads.generation + 1",
+                     {Param::Text(kind)})
+                .status());
+        return s.c
+            ->Run("SELECT pg_notify('liaison_reload', $1)", {Param::Text(kind)})
+            .status();
+      },
+      std::move(done), /*read=*/false);
 }
 
 }  // namespace liaison

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "broker/basics/clock.h"
 #include "broker/log/tree_head.h"
@@ -58,6 +59,10 @@ struct PostgresStoreOptions {
   // `registry_recheck` as a safety net for a lost notification. Optional.
   std::function<void()> on_registry_changed;
   absl::Duration registry_recheck = absl::Seconds(30);
+  // Told when another broker announced a reload of `kind` (AnnounceReload),
+  // and at each re-check for an announcement whose notification was lost;
+  // once per announcement, this broker's own included. Optional.
+  std::function<void(const std::string& kind)> on_reload_announced;
 };
 
 class PostgresStore final : public Store {
@@ -147,6 +152,10 @@ class PostgresStore final : public Store {
       StoreDone<std::vector<v1::OverrideReview>> done) override;
   void ReviewOverride(OverrideReviewChange change,
                       StoreDone<uint64_t> done) override;
+  // Counts the announcement in the reloads table and notifies
+  // liaison_reload, both with the commit.
+  void AnnounceReload(const std::string& kind,
+                      std::function<void(absl::Status)> done) override;
 
   struct CommitStats {
     uint64_t commits = 0;
@@ -181,6 +190,12 @@ class PostgresStore final : public Store {
   void ReadLoop();
   // LISTENs on its own connection and passes notifications on.
   void ListenLoop();
+  // Calls on_reload_announced_ for each kind whose announcement count in
+  // the reloads table passed `seen`'s, and records the new counts; with
+  // `report` false only records them.
+  absl::Status CheckReloads(pg::Connection& c,
+                            absl::flat_hash_map<std::string, int64_t>& seen,
+                            bool report);
   // Waits up to `d`; false once the store is stopping.
   bool SleepUnlessStopping(absl::Duration d);
   // One group in one transaction; `results` gets each operation's own.
@@ -231,6 +246,7 @@ class PostgresStore final : public Store {
   const Clock* const clock_;
   const std::function<void(const std::vector<std::string>&)> on_inbox_grown_;
   const std::function<void()> on_registry_changed_;
+  const std::function<void(const std::string&)> on_reload_announced_;
   const absl::Duration registry_recheck_;
   int schema_version_ = 0;
 
@@ -245,6 +261,9 @@ class PostgresStore final : public Store {
   // Whether the group in progress changed the registry, announced on
   // liaison_registry.
   bool registry_changed_ = false;
+  // Reload announcements counted so far, per kind: read in Open, then
+  // touched only by the listener thread.
+  absl::flat_hash_map<std::string, int64_t> reloads_seen_;
   // Touched only by the reader thread.
   Session reader_;
 
