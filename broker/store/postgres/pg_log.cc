@@ -295,14 +295,21 @@ absl::Status LogTables::WriteEntry(const v1::LogEntry& entry,
 
 absl::Status LogTables::WriteNodes(
     const std::vector<merkle::StoredNode>& nodes) {
-  for (const merkle::StoredNode& n : nodes) {
-    RETURN_IF_ERROR(
-        c_->Run("INSERT INTO log_nodes (level, idx, hash) VALUES "
-                "($1, $2, $3)",
-                {Param::Int(n.level), Sequence(n.index), Param::Bytes(n.hash)})
-            .status());
+  if (nodes.empty()) return absl::OkStatus();
+  // One statement for all of them: an entry completes about two nodes.
+  // Each count of rows is its own prepared statement; counts stay small
+  // (at most one node per level).
+  std::string sql = "INSERT INTO log_nodes (level, idx, hash) VALUES ";
+  std::vector<Param> params;
+  params.reserve(nodes.size() * 3);
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    absl::StrAppend(&sql, i == 0 ? "" : ", ", "($", 3 * i + 1, ", $", 3 * i + 2,
+                    ", $", 3 * i + 3, ")");
+    params.push_back(Param::Int(nodes[i].level));
+    params.push_back(Sequence(nodes[i].index));
+    params.push_back(Param::Bytes(nodes[i].hash));
   }
-  return absl::OkStatus();
+  return c_->Run(sql, params).status();
 }
 
 absl::Status LogTables::SealStatement(const std::string& digest,

@@ -265,7 +265,10 @@ absl::Status PostgresStore::CommitGroup(std::vector<Operation>& group,
   grown_.clear();
   registry_changed_ = false;
   for (size_t i = 0; i < group.size(); ++i) {
-    RETURN_IF_ERROR(c.Exec("SAVEPOINT op"));
+    // One round trip between operations: the last one's savepoint is
+    // released as the next one's is taken. COMMIT releases the last.
+    RETURN_IF_ERROR(
+        c.Exec(i == 0 ? "SAVEPOINT op" : "RELEASE SAVEPOINT op; SAVEPOINT op"));
     const uint64_t log_size_at_op = appender_.size();
     const size_t grown_at_op = grown_.size();
     results[i] = group[i].run(writer_);
@@ -276,7 +279,6 @@ absl::Status PostgresStore::CommitGroup(std::vector<Operation>& group,
         RETURN_IF_ERROR(appender_.RewindTo(*writer_.log, log_size_at_op));
       }
     }
-    RETURN_IF_ERROR(c.Exec("RELEASE SAVEPOINT op"));
   }
   // Signed inside the transaction: no entry is answered before a durable
   // head commits to it.
