@@ -23,6 +23,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -51,12 +52,14 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "broker/basics/status_macros.h"
+#include "broker/store/postgres/pg_connection.h"
 #include "certs/ca.h"
 #include "clients/client.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "liaison/v1/admin.grpc.pb.h"
 #include "liaison/v1/exchange.grpc.pb.h"
 #include "tests/common/example_referral.h"
+#include "tests/common/pg_cluster.h"
 
 ABSL_FLAG(int, concurrency, 64,
           "Callers making calls at once, in each phase (1 to 1024).");
@@ -75,6 +78,16 @@ ABSL_FLAG(std::string, broker, "",
           "The liaison-broker binary (default: the one beside this one).");
 ABSL_FLAG(std::string, policy_dir, LIAISON_SOURCE_DIR "/policy/default",
           "The policy set the broker decides by.");
+ABSL_FLAG(std::string, store, "sqlite",
+          "The brokers' store: sqlite (the embedded default) or postgres (a "
+          "throw-away PostgreSQL server, fsync on, started for the run).");
+ABSL_FLAG(int, brokers, 1,
+          "Brokers sharing the store, 1 to 8; more than 1 needs "
+          "--store=postgres. Callers and recipients are spread across them.");
+ABSL_FLAG(bool, compare, false,
+          "Measure side by side in one run: SQLite with one broker, "
+          "PostgreSQL with one broker and with --brokers (3 unless given), "
+          "and a plain PostgreSQL queue done by hand.");
 ABSL_FLAG(std::string, dir, "",
           "Folder for the deployment (created; default: a new temporary "
           "folder, removed at the end).");
@@ -88,6 +101,7 @@ constexpr char kUsage[] =
 Usage: liaison-bench [--concurrency=64] [--duration_seconds=10]
                      [--payload_bytes=1024] [--agencies=4]
                      [--idle_streams=1000]
+                     [--store=sqlite|postgres] [--brokers=1] [--compare]
 
 Starts a real liaison-broker on a throw-away deployment and measures, at
 the same concurrency over the same channels, (a) the gRPC health check, a
@@ -96,6 +110,14 @@ acknowledged. Then connects --idle_streams Receive streams and reads the
 broker's memory. The last line is one JSON object:
 {"baseline_rps":...,"pipeline_rps":...,"ratio":...,"p50_ms":...,
  "p99_ms":...,"broker_rss_mb":...}  (p50/p99 of the pipeline).
+
+With --store=postgres the brokers share a throw-away PostgreSQL server
+(fsync on, as a real one), and a plain queue done by hand on the same
+server is measured too: insert with a log row, lease with SKIP LOCKED,
+delete, each its own transaction. --compare runs SQLite with one broker,
+PostgreSQL with one and with --brokers brokers, and that queue, in one
+run; the JSON line then also has "runs":[...] with each one's figures and
+the CPU each part used per referral.
 )";
 
 [[noreturn]] void Die(const std::string& message) {
@@ -148,18 +170,23 @@ class Deployment {
     return agency;
   }
 
-  // Writes the registry seed and the broker config; returns the config.
-  std::string WriteConfig(const std::string& policy_dir) const {
+  // Writes the registry seed and a broker config named `name`, with its
+  // data in `data_dir` and `store` (a config line, or empty for SQLite in
+  // data_dir); returns the config's path.
+  std::string WriteConfig(const std::string& policy_dir,
+                          const std::string& name, const std::string& data_dir,
+                          const std::string& store) const {
     std::ofstream(dir_ + "/registry.textproto") << registry_;
-    const std::string config = dir_ + "/broker.textproto";
+    const std::string config = absl::StrCat(dir_, "/", name, ".textproto");
     std::ofstream(config) << "listen: \"127.0.0.1:0\"\n"
                           << "tls_cert: \"" << server_.cert << "\"\n"
                           << "tls_key: \"" << server_.key << "\"\n"
                           << "ca: \"" << ca_cert() << "\"\n"
                           << "crl: \"" << dir_ << "/ca/crl.pem\"\n"
-                          << "data_dir: \"" << dir_ << "/data\"\n"
+                          << "data_dir: \"" << data_dir << "\"\n"
                           << "registry: \"" << dir_ << "/registry.textproto\"\n"
-                          << "policy_dir: \"" << policy_dir << "\"\n";
+                          << "policy_dir: \"" << policy_dir << "\"\n"
+                          << store << "\n";
     return config;
   }
 
@@ -192,6 +219,49 @@ class Deployment {
   std::string registry_;
 };
 
+// CPU time process `pid` has used, user and system, from /proc.
+double ProcessCpuSeconds(pid_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
+  std::string stat;
+  std::getline(in, stat);
+  // Fields after the command, which is in parentheses and may hold spaces:
+  // utime and stime are the 12th and 13th of them.
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream fields(stat.substr(close + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 1; i <= 13 && fields >> field; ++i) {
+    if (i >= 12) ticks += std::strtod(field.c_str(), nullptr);
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// CPU time used so far by every PostgreSQL server process on the machine.
+double PostgresCpuSeconds() {
+  double total = 0;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) {
+      continue;
+    }
+    std::ifstream comm(entry.path() / "comm");
+    std::string command;
+    std::getline(comm, command);
+    if (command == "postgres") total += ProcessCpuSeconds(std::stoi(name));
+  }
+  return total;
+}
+
+// CPU time this process (the callers) has used so far.
+double OwnCpuSeconds() {
+  rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6 +
+         usage.ru_stime.tv_sec + usage.ru_stime.tv_usec / 1e6;
+}
+
 // liaison-broker as a child process, its output in a file.
 class BrokerProcess {
  public:
@@ -208,7 +278,8 @@ class BrokerProcess {
             "--shutdown_grace_seconds=1", static_cast<char*>(nullptr));
       _exit(127);
     }
-    // The broker writes its port once it accepts calls.
+    // The broker writes its port once it accepts calls. Brokers sharing a
+    // data_dir start one after another, so each reads its own.
     const std::string port_file = data_dir + "/broker.port";
     for (int i = 0; i < 600 && port_ == 0; ++i) {
       std::ifstream in(port_file);
@@ -223,6 +294,7 @@ class BrokerProcess {
     }
     if (port_ == 0)
       Die(absl::StrCat("liaison-broker did not start; see ", log));
+    std::remove(port_file.c_str());
   }
   ~BrokerProcess() {
     if (pid_ <= 0) return;
@@ -231,6 +303,8 @@ class BrokerProcess {
     waitpid(pid_, &status, 0);
   }
   int port() const { return port_; }
+  // CPU time the broker has used so far, user and system.
+  double CpuSeconds() const { return ProcessCpuSeconds(pid_); }
   // A field of /proc/PID/status in MiB, e.g. "VmHWM" (peak) or "VmRSS".
   double MemoryMb(const std::string& field) const {
     std::ifstream in(absl::StrCat("/proc/", pid_, "/status"));
@@ -287,9 +361,11 @@ double Percentile(std::vector<double>* sorted, double p) {
 
 // Runs `one_call(worker)` in a closed loop on `workers` threads: a warm-up,
 // then the measured period. `one_call` returns the call's latency.
+// `mark(true)` and `mark(false)` run as measuring starts and ends.
 PhaseResult RunPhase(int workers, absl::Duration warmup,
                      absl::Duration duration,
-                     const std::function<absl::Duration(int)>& one_call) {
+                     const std::function<absl::Duration(int)>& one_call,
+                     const std::function<void(bool)>& mark = nullptr) {
   std::atomic<bool> measuring{false}, stop{false};
   std::vector<std::vector<double>> latencies(workers);
   std::vector<std::thread> threads;
@@ -305,11 +381,13 @@ PhaseResult RunPhase(int workers, absl::Duration warmup,
     });
   }
   absl::SleepFor(warmup);
+  if (mark) mark(true);
   measuring = true;
   const absl::Time start = absl::Now();
   absl::SleepFor(duration);
   stop = true;
   const absl::Duration measured = absl::Now() - start;
+  if (mark) mark(false);
   for (std::thread& t : threads) t.join();
   std::vector<double> all;
   for (const auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
@@ -446,22 +524,235 @@ void RaiseFileLimit() {
   setrlimit(RLIMIT_NOFILE, &limit);
 }
 
+// What every measured phase shares.
+struct Settings {
+  int concurrency = 0;
+  absl::Duration warmup;
+  absl::Duration duration;
+  int payload = 0;
+};
+
+// Brokers on one store, started for the run and stopped with the object.
+struct Brokers {
+  std::string store;  // "sqlite" or "postgres"
+  std::vector<std::unique_ptr<BrokerProcess>> processes;
+
+  std::string name() const {
+    return absl::StrCat(store, " x", processes.size());
+  }
+  double CpuSeconds() const {
+    double total = 0;
+    for (const auto& p : processes) total += p->CpuSeconds();
+    return total;
+  }
+};
+
+// A phase's figures with the CPU each part used per completed item.
+struct Measured {
+  std::string name;
+  PhaseResult phase;
+  double broker_cpu_us = 0;
+  double postgres_cpu_us = 0;
+  double client_cpu_us = 0;
+};
+
+// Measures CPU between mark(true) and mark(false), then divides it by the
+// phase's completions.
+class CpuWindow {
+ public:
+  CpuWindow(const Brokers* brokers, bool postgres)
+      : brokers_(brokers), postgres_(postgres) {}
+  void Mark(bool starting) {
+    const double sign = starting ? -1 : 1;
+    if (brokers_ != nullptr) broker_ += sign * brokers_->CpuSeconds();
+    if (postgres_) postgres_cpu_ += sign * PostgresCpuSeconds();
+    client_ += sign * OwnCpuSeconds();
+  }
+  void Fill(Measured* m) const {
+    const double n = std::max<double>(1, m->phase.calls);
+    m->broker_cpu_us = broker_ * 1e6 / n;
+    m->postgres_cpu_us = postgres_cpu_ * 1e6 / n;
+    m->client_cpu_us = client_ * 1e6 / n;
+  }
+
+ private:
+  const Brokers* brokers_;
+  const bool postgres_;
+  double broker_ = 0, postgres_cpu_ = 0, client_ = 0;
+};
+
+// Sends, delivers and acknowledges referrals through `brokers`: caller w
+// sends as sender w % S through broker w % B, and recipient r reads its
+// Receive stream on broker r % B, so with several brokers most deliveries
+// cross from one broker to another.
+Measured RunPipeline(const Brokers& brokers, const Deployment& deployment,
+                     const std::vector<Identity>& senders,
+                     const std::vector<Identity>& recipients,
+                     const Settings& settings) {
+  const std::string ca = deployment.ca_cert();
+  const size_t n = brokers.processes.size();
+  std::vector<std::unique_ptr<v1::Exchange::Stub>> exchange;
+  std::vector<std::string> consents;
+  Say(absl::StrCat("pipeline on ", brokers.name(),
+                   ": recording consents, opening the recipients' "
+                   "streams..."));
+  std::vector<std::shared_ptr<grpc::Channel>> channels(senders.size() * n);
+  for (int w = 0; w < settings.concurrency; ++w) {
+    const size_t s = w % senders.size(), b = w % n;
+    std::shared_ptr<grpc::Channel>& channel = channels[s * n + b];
+    if (channel == nullptr) {
+      channel = ChannelAs(senders[s], ca, brokers.processes[b]->port());
+    }
+    exchange.push_back(v1::Exchange::NewStub(channel));
+    consents.push_back(RecordConsent(*exchange[w], SubjectId(w)));
+  }
+  Deliveries deliveries;
+  std::vector<std::unique_ptr<Recipient>> streams;
+  for (size_t r = 0; r < recipients.size(); ++r) {
+    streams.push_back(std::make_unique<Recipient>(
+        ChannelAs(recipients[r], ca, brokers.processes[r % n]->port()),
+        &deliveries));
+  }
+  const std::string notes(static_cast<size_t>(settings.payload), 'n');
+  std::atomic<uint64_t> sequence{0};
+  Say(absl::StrCat("pipeline on ", brokers.name(), ": send, deliver, ack; ",
+                   settings.concurrency, " callers, ", settings.payload,
+                   "-byte payloads..."));
+  CpuWindow cpu(&brokers, brokers.store == "postgres");
+  Measured m;
+  m.name = brokers.name();
+  m.phase = RunPhase(
+      settings.concurrency, settings.warmup, settings.duration,
+      [&](int w) {
+        const size_t to = w % streams.size();
+        v1::SendReferralRequest request = testing::HealthReferral(
+            recipients[to].id, SubjectId(w), "1980-01-01", consents[w], notes);
+        request.set_idempotency_key(absl::StrCat("bench-", sequence++));
+        const absl::Time start = absl::Now();
+        grpc::ClientContext ctx;
+        Timed(&ctx).IgnoreError();
+        v1::SendReferralResponse sent;
+        grpc::Status s = exchange[w]->SendReferral(&ctx, request, &sent);
+        if (!s.ok()) Die("SendReferral refused: " + s.error_message());
+        const std::string message = deliveries.Await(sent.referral_id());
+        grpc::ClientContext ack_ctx;
+        Timed(&ack_ctx).IgnoreError();
+        v1::AckRequest ack;
+        ack.set_message_id(message);
+        v1::AckResponse acked;
+        s = streams[to]->acks().Ack(&ack_ctx, ack, &acked);
+        if (!s.ok()) Die("Ack refused: " + s.error_message());
+        return absl::Now() - start;
+      },
+      [&](bool starting) { cpu.Mark(starting); });
+  cpu.Fill(&m);
+  Say(absl::StrFormat(
+      "  %.0f referrals/s, p50 %.2f ms, p99 %.2f ms (%d referrals)",
+      m.phase.rps, m.phase.p50_ms, m.phase.p99_ms, m.phase.calls));
+  return m;
+}
+
+// The queue a team would build by hand on PostgreSQL, for comparison: a
+// message inserted with a log row, leased with SKIP LOCKED, deleted; each
+// step its own transaction and synchronous commit. Over the server's Unix
+// socket, without TLS.
+Measured RunQueue(testing::PgCluster& server, const Settings& settings) {
+  Check(server.CreateDatabase("bench_queue"), "creating the queue database");
+  const std::string conninfo = server.Conninfo("bench_queue");
+  std::vector<std::unique_ptr<pg::Connection>> connections;
+  for (int w = 0; w < settings.concurrency; ++w) {
+    absl::StatusOr<std::unique_ptr<pg::Connection>> c =
+        pg::Connection::Open(conninfo);
+    Check(c.status(), "connecting to the queue database");
+    connections.push_back(*std::move(c));
+  }
+  Check(connections[0]->Exec(
+            "CREATE TABLE queue (id BIGSERIAL PRIMARY KEY, payload TEXT NOT "
+            "NULL, leased_until TIMESTAMPTZ NOT NULL DEFAULT '-infinity');"
+            "CREATE TABLE queue_log (id BIGSERIAL PRIMARY KEY, message_id "
+            "BIGINT NOT NULL, at TIMESTAMPTZ NOT NULL DEFAULT now())"),
+        "creating the queue");
+  const std::string payload(static_cast<size_t>(settings.payload), 'n');
+  Say(absl::StrCat("hand-built PostgreSQL queue: insert, lease, delete; ",
+                   settings.concurrency, " callers..."));
+  CpuWindow cpu(nullptr, /*postgres=*/true);
+  Measured m;
+  m.name = "plain queue";
+  m.phase = RunPhase(
+      settings.concurrency, settings.warmup, settings.duration,
+      [&](int w) {
+        pg::Connection& c = *connections[w];
+        const absl::Time start = absl::Now();
+        Check(c.Run("WITH m AS (INSERT INTO queue (payload) VALUES ($1) "
+                    "RETURNING id) INSERT INTO queue_log (message_id) "
+                    "SELECT id FROM m",
+                    {pg::Param::Text(payload)})
+                  .status(),
+              "queue insert");
+        for (;;) {
+          absl::StatusOr<pg::Result> leased = c.Run(
+              "UPDATE queue SET leased_until = now() + interval '30 "
+              "seconds' WHERE id = (SELECT id FROM queue WHERE leased_until "
+              "< now() ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 1) "
+              "RETURNING id");
+          Check(leased.status(), "queue lease");
+          if (leased->rows() == 0) continue;
+          Check(c.Run("DELETE FROM queue WHERE id = $1",
+                      {pg::Param::Int(leased->Int(0, 0))})
+                    .status(),
+                "queue delete");
+          break;
+        }
+        return absl::Now() - start;
+      },
+      [&](bool starting) { cpu.Mark(starting); });
+  cpu.Fill(&m);
+  Say(absl::StrFormat(
+      "  %.0f messages/s, p50 %.2f ms, p99 %.2f ms (%d messages)", m.phase.rps,
+      m.phase.p50_ms, m.phase.p99_ms, m.phase.calls));
+  return m;
+}
+
 int Run() {
-  const int concurrency = absl::GetFlag(FLAGS_concurrency);
+  Settings settings;
+  settings.concurrency = absl::GetFlag(FLAGS_concurrency);
+  settings.payload = absl::GetFlag(FLAGS_payload_bytes);
+  settings.duration = absl::Seconds(absl::GetFlag(FLAGS_duration_seconds));
+  settings.warmup = absl::Seconds(absl::GetFlag(FLAGS_warmup_seconds));
+  const int concurrency = settings.concurrency;
   const int agencies = absl::GetFlag(FLAGS_agencies);
   const int idle = absl::GetFlag(FLAGS_idle_streams);
-  const int payload = absl::GetFlag(FLAGS_payload_bytes);
-  const absl::Duration duration =
-      absl::Seconds(absl::GetFlag(FLAGS_duration_seconds));
-  const absl::Duration warmup =
-      absl::Seconds(absl::GetFlag(FLAGS_warmup_seconds));
+  const std::string store = absl::GetFlag(FLAGS_store);
+  const bool compare = absl::GetFlag(FLAGS_compare);
+  int brokers = absl::GetFlag(FLAGS_brokers);
   if (concurrency < 1 || concurrency > 1024) Die("--concurrency: 1 to 1024");
   if (agencies < 2 || agencies > 1000) Die("--agencies: 2 to 1000");
   if (idle < 0 || idle > 20000) Die("--idle_streams: 0 to 20000");
-  if (payload < 0 || payload > 1 << 20) Die("--payload_bytes: 0 to 1048576");
-  if (duration <= absl::ZeroDuration() || warmup < absl::ZeroDuration()) {
+  if (settings.payload < 0 || settings.payload > 1 << 20) {
+    Die("--payload_bytes: 0 to 1048576");
+  }
+  if (settings.duration <= absl::ZeroDuration() ||
+      settings.warmup < absl::ZeroDuration()) {
     Die("--duration_seconds must be positive, --warmup_seconds not negative");
   }
+  if (store != "sqlite" && store != "postgres") {
+    Die("--store: sqlite or postgres");
+  }
+  if (brokers < 1 || brokers > 8) Die("--brokers: 1 to 8");
+  if (brokers > 1 && store == "sqlite" && !compare) {
+    Die("--brokers above 1 needs --store=postgres: brokers share a store "
+        "only on PostgreSQL");
+  }
+  // What to measure: (store, brokers) in order; the first also gives the
+  // baseline and the memory with idle streams.
+  std::vector<std::pair<std::string, int>> runs;
+  if (compare) {
+    if (brokers == 1) brokers = 3;
+    runs = {{"sqlite", 1}, {"postgres", 1}, {"postgres", brokers}};
+  } else {
+    runs = {{store, brokers}};
+  }
+  const bool postgres = compare || store == "postgres";
   std::string broker_binary = absl::GetFlag(FLAGS_broker);
   if (broker_binary.empty()) {
     broker_binary =
@@ -498,128 +789,150 @@ int Run() {
         deployment.AddAgency("education", absl::StrCat("school-", i)));
     if ((i + 1) % 250 == 0) Say(absl::StrCat("  ", i + 1, " idle agencies"));
   }
-  const std::string config =
-      deployment.WriteConfig(absl::GetFlag(FLAGS_policy_dir));
-  BrokerProcess broker(broker_binary, config, dir + "/data",
-                       dir + "/broker.log");
+  std::unique_ptr<testing::PgCluster> server;
+  if (postgres) {
+    Say("starting a throw-away PostgreSQL server (fsync on)...");
+    testing::PgCluster::Options options;
+    options.durable = true;
+    absl::StatusOr<std::unique_ptr<testing::PgCluster>> started =
+        testing::PgCluster::Start(options);
+    Check(started.status(), "starting PostgreSQL");
+    server = *std::move(started);
+  }
   const std::string ca = deployment.ca_cert();
-  Say(absl::StrCat("broker on 127.0.0.1:", broker.port(), ", ",
-                   absl::StrFormat("%.1f", broker.MemoryMb("VmRSS")),
-                   " MB at start"));
 
-  // The same channels serve both phases: worker w calls as sender w % S.
-  std::vector<std::shared_ptr<grpc::Channel>> sender_channels;
-  for (const Identity& s : senders) {
-    sender_channels.push_back(ChannelAs(s, ca, broker.port()));
-  }
-  auto channel_of = [&](int w) {
-    return sender_channels[w % sender_channels.size()];
-  };
-
-  // (a) baseline
-  std::vector<std::unique_ptr<grpc::health::v1::Health::Stub>> health;
-  for (int w = 0; w < concurrency; ++w) {
-    health.push_back(grpc::health::v1::Health::NewStub(channel_of(w)));
-  }
-  Say(absl::StrCat("baseline: health checks, ", concurrency, " callers..."));
-  const PhaseResult baseline =
-      RunPhase(concurrency, warmup, duration, [&](int w) {
-        grpc::ClientContext ctx;
-        Timed(&ctx).IgnoreError();
-        grpc::health::v1::HealthCheckRequest request;
-        grpc::health::v1::HealthCheckResponse response;
-        const absl::Time start = absl::Now();
-        grpc::Status s = health[w]->Check(&ctx, request, &response);
-        if (!s.ok()) Die("health check failed: " + s.error_message());
-        return absl::Now() - start;
-      });
-  Say(absl::StrFormat("  %.0f calls/s, p50 %.2f ms, p99 %.2f ms (%d calls)",
-                      baseline.rps, baseline.p50_ms, baseline.p99_ms,
-                      baseline.calls));
-
-  // (b) pipeline: one subject and consent per worker.
-  Say("pipeline: recording consents, opening the recipients' streams...");
-  std::vector<std::unique_ptr<v1::Exchange::Stub>> exchange;
-  std::vector<std::string> consents;
-  for (int w = 0; w < concurrency; ++w) {
-    exchange.push_back(v1::Exchange::NewStub(channel_of(w)));
-    consents.push_back(RecordConsent(*exchange[w], SubjectId(w)));
-  }
-  Deliveries deliveries;
-  std::vector<std::unique_ptr<Recipient>> streams;
-  for (const Identity& r : recipients) {
-    streams.push_back(std::make_unique<Recipient>(
-        ChannelAs(r, ca, broker.port()), &deliveries));
-  }
-  const std::string notes(static_cast<size_t>(payload), 'n');
-  std::atomic<uint64_t> sequence{0};
-  Say(absl::StrCat("pipeline: send, deliver, ack; ", concurrency, " callers, ",
-                   payload, "-byte payloads..."));
-  const PhaseResult pipeline =
-      RunPhase(concurrency, warmup, duration, [&](int w) {
-        const size_t to = w % streams.size();
-        v1::SendReferralRequest request = testing::HealthReferral(
-            recipients[to].id, SubjectId(w), "1980-01-01", consents[w], notes);
-        request.set_idempotency_key(absl::StrCat("bench-", sequence++));
-        const absl::Time start = absl::Now();
-        grpc::ClientContext ctx;
-        Timed(&ctx).IgnoreError();
-        v1::SendReferralResponse sent;
-        grpc::Status s = exchange[w]->SendReferral(&ctx, request, &sent);
-        if (!s.ok()) Die("SendReferral refused: " + s.error_message());
-        const std::string message = deliveries.Await(sent.referral_id());
-        grpc::ClientContext ack_ctx;
-        Timed(&ack_ctx).IgnoreError();
-        v1::AckRequest ack;
-        ack.set_message_id(message);
-        v1::AckResponse acked;
-        s = streams[to]->acks().Ack(&ack_ctx, ack, &acked);
-        if (!s.ok()) Die("Ack refused: " + s.error_message());
-        return absl::Now() - start;
-      });
-  streams.clear();
-  Say(absl::StrFormat(
-      "  %.0f referrals/s, p50 %.2f ms, p99 %.2f ms (%d referrals)",
-      pipeline.rps, pipeline.p50_ms, pipeline.p99_ms, pipeline.calls));
-
-  // (c) memory with many streams connected.
-  double with_streams_mb = 0;
-  if (idle > 0) {
-    Say(absl::StrCat("connecting ", idle, " idle Receive streams..."));
-    std::vector<std::unique_ptr<IdleStream>> idle_streams;
-    for (const Identity& a : idlers) {
-      idle_streams.push_back(
-          std::make_unique<IdleStream>(ChannelAs(a, ca, broker.port())));
+  PhaseResult baseline;
+  double peak_mb = 0;
+  std::vector<Measured> measured;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    Brokers started;
+    started.store = runs[i].first;
+    const std::string name =
+        absl::StrCat("broker-", started.store, "-", runs[i].second);
+    const std::string data_dir = absl::StrCat(dir, "/data-", name);
+    std::string store_line;
+    if (started.store == "postgres") {
+      const std::string database = absl::StrCat("bench_", i);
+      Check(server->CreateDatabase(database), "creating a database");
+      store_line = absl::StrCat("store { postgres { conninfo: \"",
+                                server->Conninfo(database), "\" } }");
     }
-    auto admin =
-        v1::Admin::NewStub(ChannelAs(deployment.admin(), ca, broker.port()));
-    int connected = 0;
-    for (int i = 0; i < 600 && connected < idle; ++i) {
-      grpc::ClientContext ctx;
-      Timed(&ctx).IgnoreError();
-      v1::BrokerStatus status;
-      grpc::Status s = admin->GetStatus(&ctx, v1::GetStatusRequest(), &status);
-      if (!s.ok()) Die("GetStatus failed: " + s.error_message());
-      connected = 0;
-      for (const std::string& id : status.connected_agencies()) {
-        if (id.rfind("school-", 0) == 0) ++connected;
+    const std::string config = deployment.WriteConfig(
+        absl::GetFlag(FLAGS_policy_dir), name, data_dir, store_line);
+    // The first broker makes the deployment's keys in the shared data_dir
+    // and the schema; the others start on them.
+    for (int b = 0; b < runs[i].second; ++b) {
+      started.processes.push_back(std::make_unique<BrokerProcess>(
+          broker_binary, config, data_dir,
+          absl::StrCat(dir, "/", name, "-", b + 1, ".log")));
+    }
+    const BrokerProcess& first = *started.processes[0];
+    Say(absl::StrCat(started.name(), ": broker 1 on 127.0.0.1:", first.port(),
+                     ", ", absl::StrFormat("%.1f", first.MemoryMb("VmRSS")),
+                     " MB at start"));
+
+    if (i == 0) {
+      // (a) baseline, over the channels of the first senders.
+      std::vector<std::shared_ptr<grpc::Channel>> sender_channels;
+      for (const Identity& s : senders) {
+        sender_channels.push_back(ChannelAs(s, ca, first.port()));
       }
-      if (connected < idle) absl::SleepFor(absl::Milliseconds(200));
+      std::vector<std::unique_ptr<grpc::health::v1::Health::Stub>> health;
+      for (int w = 0; w < concurrency; ++w) {
+        health.push_back(grpc::health::v1::Health::NewStub(
+            sender_channels[w % sender_channels.size()]));
+      }
+      Say(absl::StrCat("baseline: health checks, ", concurrency,
+                       " callers..."));
+      baseline =
+          RunPhase(concurrency, settings.warmup, settings.duration, [&](int w) {
+            grpc::ClientContext ctx;
+            Timed(&ctx).IgnoreError();
+            grpc::health::v1::HealthCheckRequest request;
+            grpc::health::v1::HealthCheckResponse response;
+            const absl::Time start = absl::Now();
+            grpc::Status s = health[w]->Check(&ctx, request, &response);
+            if (!s.ok()) {
+              Die("health check failed: " + s.error_message());
+            }
+            return absl::Now() - start;
+          });
+      Say(absl::StrFormat("  %.0f calls/s, p50 %.2f ms, p99 %.2f ms (%d calls)",
+                          baseline.rps, baseline.p50_ms, baseline.p99_ms,
+                          baseline.calls));
     }
-    if (connected < idle) {
-      Die(absl::StrCat("only ", connected, " of ", idle,
-                       " idle streams connected"));
+
+    // (b) pipeline
+    measured.push_back(
+        RunPipeline(started, deployment, senders, recipients, settings));
+
+    // (c) memory with many streams connected, on the first run's broker.
+    if (i == 0 && idle > 0) {
+      Say(absl::StrCat("connecting ", idle, " idle Receive streams..."));
+      std::vector<std::unique_ptr<IdleStream>> idle_streams;
+      for (const Identity& a : idlers) {
+        idle_streams.push_back(
+            std::make_unique<IdleStream>(ChannelAs(a, ca, first.port())));
+      }
+      auto admin =
+          v1::Admin::NewStub(ChannelAs(deployment.admin(), ca, first.port()));
+      int connected = 0;
+      for (int attempt = 0; attempt < 600 && connected < idle; ++attempt) {
+        grpc::ClientContext ctx;
+        Timed(&ctx).IgnoreError();
+        v1::BrokerStatus status;
+        grpc::Status s =
+            admin->GetStatus(&ctx, v1::GetStatusRequest(), &status);
+        if (!s.ok()) Die("GetStatus failed: " + s.error_message());
+        connected = 0;
+        for (const std::string& id : status.connected_agencies()) {
+          if (id.rfind("school-", 0) == 0) ++connected;
+        }
+        if (connected < idle) absl::SleepFor(absl::Milliseconds(200));
+      }
+      if (connected < idle) {
+        Die(absl::StrCat("only ", connected, " of ", idle,
+                         " idle streams connected"));
+      }
+      Say(absl::StrFormat("  %d streams connected: broker RSS %.1f MB",
+                          connected, first.MemoryMb("VmRSS")));
+      for (auto& s : idle_streams) s->Cancel();
+      for (auto& s : idle_streams) s->AwaitDone();
     }
-    with_streams_mb = broker.MemoryMb("VmRSS");
-    Say(absl::StrFormat("  %d streams connected: broker RSS %.1f MB", connected,
-                        with_streams_mb));
-    for (auto& s : idle_streams) s->Cancel();
-    for (auto& s : idle_streams) s->AwaitDone();
-  }
-  const double peak_mb = broker.MemoryMb("VmHWM");
+    if (i == 0) peak_mb = first.MemoryMb("VmHWM");
+  }  // each run's brokers stop here, before the next run starts
+  if (postgres) measured.push_back(RunQueue(*server, settings));
+
+  const PhaseResult& pipeline = measured[0].phase;
   const double ratio = baseline.rps > 0 ? pipeline.rps / baseline.rps : 0;
   Say(absl::StrFormat("ratio pipeline/baseline %.3f; broker peak RSS %.1f MB",
                       ratio, peak_mb));
+  std::string runs_json;
+  if (measured.size() > 1) {
+    Say("");
+    Say(absl::StrFormat("%-14s %9s %7s %8s %8s %22s", "run", "per s", "ratio",
+                        "p50 ms", "p99 ms", "CPU us/item: brk pg cli"));
+    for (const Measured& m : measured) {
+      const double r = baseline.rps > 0 ? m.phase.rps / baseline.rps : 0;
+      Say(absl::StrFormat("%-14s %9.0f %7.3f %8.2f %8.2f %12.0f %4.0f %4.0f",
+                          m.name, m.phase.rps, r, m.phase.p50_ms,
+                          m.phase.p99_ms, m.broker_cpu_us, m.postgres_cpu_us,
+                          m.client_cpu_us));
+      absl::StrAppend(
+          &runs_json, runs_json.empty() ? "" : ",",
+          absl::StrFormat(
+              "{\"run\":\"%s\",\"per_s\":%.1f,\"ratio\":%.4f,"
+              "\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"broker_cpu_us\":%.0f,"
+              "\"postgres_cpu_us\":%.0f,\"client_cpu_us\":%.0f}",
+              m.name, m.phase.rps, r, m.phase.p50_ms, m.phase.p99_ms,
+              m.broker_cpu_us, m.postgres_cpu_us, m.client_cpu_us));
+    }
+    Say(
+        absl::StrCat("(the plain queue runs over PostgreSQL's Unix socket "
+                     "without TLS; ratios are against the baseline of ",
+                     measured[0].name, ")"));
+  }
+  server.reset();
   if (temporary) {
     std::error_code ec;
     std::filesystem::remove_all(dir, ec);
@@ -627,9 +940,10 @@ int Run() {
   std::cout << absl::StrFormat(
                    "{\"baseline_rps\":%.1f,\"pipeline_rps\":%.1f,"
                    "\"ratio\":%.4f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,"
-                   "\"broker_rss_mb\":%.1f}",
+                   "\"broker_rss_mb\":%.1f",
                    baseline.rps, pipeline.rps, ratio, pipeline.p50_ms,
                    pipeline.p99_ms, peak_mb)
+            << (runs_json.empty() ? "" : ",\"runs\":[" + runs_json + "]") << "}"
             << std::endl;
   return 0;
 }
@@ -645,7 +959,8 @@ int main(int argc, char** argv) {
       std::cout << liaison::kUsage
                 << "\nFlags: --concurrency --duration_seconds "
                    "--warmup_seconds --payload_bytes --agencies "
-                   "--idle_streams --broker --policy_dir --dir (see "
+                   "--idle_streams --store --brokers --compare --broker "
+                   "--policy_dir --dir (see "
                    "--helpfull)\n";
       return 0;
     }

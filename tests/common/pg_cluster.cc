@@ -103,6 +103,7 @@ absl::StatusOr<std::unique_ptr<PgCluster>> PgCluster::Start(
     return absl::InternalError("cannot make a folder for the test cluster");
   }
   std::unique_ptr<PgCluster> cluster(new PgCluster(dir));
+  cluster->durable_ = options.durable;
   if (geteuid() == 0) {
     const passwd* pw = getpwnam("postgres");
     if (pw == nullptr || chown(dir, pw->pw_uid, pw->pw_gid) != 0) {
@@ -149,13 +150,13 @@ absl::StatusOr<std::unique_ptr<PgCluster>> PgCluster::Start(
 
 absl::Status PgCluster::StartServer(const std::string& data, int port,
                                     const std::string& log) {
-  // fsync=off: nothing here must outlive the test. synchronous_commit
-  // keeps its default (on), so a standby stays synchronous.
-  if (Run(AsServerUser(
-          absl::StrCat(BinDir(), "/pg_ctl -D ", data, " -w -l ", log,
-                       " -o \"-k ", dir_, " -p ", port,
-                       " -c listen_addresses='' -c fsync=off\" start "
-                       ">/dev/null"))) != 0) {
+  // fsync=off unless durable: nothing a test writes must outlive it.
+  // synchronous_commit keeps its default (on), so a standby stays
+  // synchronous.
+  if (Run(AsServerUser(absl::StrCat(
+          BinDir(), "/pg_ctl -D ", data, " -w -l ", log, " -o \"-k ", dir_,
+          " -p ", port, " -c listen_addresses='' -c max_connections=200",
+          durable_ ? "" : " -c fsync=off", "\" start >/dev/null"))) != 0) {
     return absl::InternalError(absl::StrCat("the test server on port ", port,
                                             " did not start; see ", log));
   }

@@ -28,6 +28,10 @@ class PgCluster {
     // survives losing the primary). Start returns once the primary reports
     // the standby as synchronous. Default: the primary alone.
     bool with_standby = false;
+    // Flush every commit to disk (fsync on), as a real server does, for
+    // measurements; tests default to fsync off, since nothing they write
+    // must outlive them.
+    bool durable = false;
   };
 
   // FAILED_PRECONDITION naming the package to install when PostgreSQL's
@@ -77,6 +81,7 @@ class PgCluster {
   std::string dir_;
   bool primary_running_ = false;
   bool has_standby_ = false;
+  bool durable_ = false;
   bool standby_running_ = false;
   bool promoted_ = false;
 };
