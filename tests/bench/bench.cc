@@ -17,6 +17,7 @@
 // output is one JSON object with those figures. It reports; it asserts
 // nothing about speed. A call that fails ends it with status 1, so it
 // cannot report the speed of refusals.
+#include <sqlite3.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -109,15 +110,19 @@ call that does nothing, and (b) referrals sent, delivered over Receive and
 acknowledged. Then connects --idle_streams Receive streams and reads the
 broker's memory. The last line is one JSON object:
 {"baseline_rps":...,"pipeline_rps":...,"ratio":...,"p50_ms":...,
- "p99_ms":...,"broker_rss_mb":...}  (p50/p99 of the pipeline).
+ "p99_ms":...,"broker_rss_mb":...,"bytes_per_referral":...,
+ "cpu_ms_per_referral":...,"peer_rps":...,"peer_ratio":...,"runs":[...]}
+(p50/p99 of the pipeline; bytes written to storage and broker CPU per
+referral; peer: the same three steps as a queue a team would build by hand
+on SQLite, in this process, with the same durability and callers, and
+the pipeline's rate over it; runs: each run's figures.)
 
 With --store=postgres the brokers share a throw-away PostgreSQL server
 (fsync on, as a real one), and a plain queue done by hand on the same
 server is measured too: insert with a log row, lease with SKIP LOCKED,
 delete, each its own transaction. --compare runs SQLite with one broker,
 PostgreSQL with one and with --brokers brokers, and that queue, in one
-run; the JSON line then also has "runs":[...] with each one's figures and
-the CPU each part used per referral.
+run, with the CPU each part used per referral.
 )";
 
 [[noreturn]] void Die(const std::string& message) {
@@ -237,9 +242,32 @@ double ProcessCpuSeconds(pid_t pid) {
   return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
-// CPU time used so far by every PostgreSQL server process on the machine.
-double PostgresCpuSeconds() {
-  double total = 0;
+// Bytes process `pid` has caused to be written to storage so far, from
+// /proc (write_bytes: what reached the block layer, not what it asked).
+double ProcessWriteBytes(pid_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/io"));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("write_bytes:", 0) == 0) {
+      return std::strtod(line.c_str() + 12, nullptr);
+    }
+  }
+  return 0;
+}
+
+// CPU time and bytes written so far.
+struct Usage {
+  double cpu_seconds = 0;
+  double write_bytes = 0;
+};
+
+Usage ProcessUsage(pid_t pid) {
+  return Usage{ProcessCpuSeconds(pid), ProcessWriteBytes(pid)};
+}
+
+// The same summed over every PostgreSQL server process on the machine.
+Usage PostgresUsage() {
+  Usage total;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
     const std::string name = entry.path().filename().string();
@@ -249,7 +277,11 @@ double PostgresCpuSeconds() {
     std::ifstream comm(entry.path() / "comm");
     std::string command;
     std::getline(comm, command);
-    if (command == "postgres") total += ProcessCpuSeconds(std::stoi(name));
+    if (command == "postgres") {
+      const Usage u = ProcessUsage(std::stoi(name));
+      total.cpu_seconds += u.cpu_seconds;
+      total.write_bytes += u.write_bytes;
+    }
   }
   return total;
 }
@@ -303,8 +335,8 @@ class BrokerProcess {
     waitpid(pid_, &status, 0);
   }
   int port() const { return port_; }
-  // CPU time the broker has used so far, user and system.
-  double CpuSeconds() const { return ProcessCpuSeconds(pid_); }
+  // CPU time the broker has used so far, and bytes it had written.
+  Usage Used() const { return ProcessUsage(pid_); }
   // A field of /proc/PID/status in MiB, e.g. "VmHWM" (peak) or "VmRSS".
   double MemoryMb(const std::string& field) const {
     std::ifstream in(absl::StrCat("/proc/", pid_, "/status"));
@@ -540,45 +572,62 @@ struct Brokers {
   std::string name() const {
     return absl::StrCat(store, " x", processes.size());
   }
-  double CpuSeconds() const {
-    double total = 0;
-    for (const auto& p : processes) total += p->CpuSeconds();
+  Usage Used() const {
+    Usage total;
+    for (const auto& p : processes) {
+      const Usage u = p->Used();
+      total.cpu_seconds += u.cpu_seconds;
+      total.write_bytes += u.write_bytes;
+    }
     return total;
   }
 };
 
-// A phase's figures with the CPU each part used per completed item.
+// A phase's figures with what each part used per completed item.
 struct Measured {
   std::string name;
   PhaseResult phase;
   double broker_cpu_us = 0;
   double postgres_cpu_us = 0;
   double client_cpu_us = 0;
+  // Written to storage by the brokers, PostgreSQL, and (for a queue run
+  // in this process) this process.
+  double bytes = 0;
 };
 
-// Measures CPU between mark(true) and mark(false), then divides it by the
-// phase's completions.
-class CpuWindow {
+// Measures CPU and bytes written between mark(true) and mark(false), then
+// divides them by the phase's completions.
+class UsageWindow {
  public:
-  CpuWindow(const Brokers* brokers, bool postgres)
+  UsageWindow(const Brokers* brokers, bool postgres)
       : brokers_(brokers), postgres_(postgres) {}
   void Mark(bool starting) {
     const double sign = starting ? -1 : 1;
-    if (brokers_ != nullptr) broker_ += sign * brokers_->CpuSeconds();
-    if (postgres_) postgres_cpu_ += sign * PostgresCpuSeconds();
+    if (brokers_ != nullptr) Add(sign, brokers_->Used(), &broker_);
+    if (postgres_) Add(sign, PostgresUsage(), &postgres_usage_);
+    Add(sign, ProcessUsage(getpid()), &own_);
     client_ += sign * OwnCpuSeconds();
   }
   void Fill(Measured* m) const {
     const double n = std::max<double>(1, m->phase.calls);
-    m->broker_cpu_us = broker_ * 1e6 / n;
-    m->postgres_cpu_us = postgres_cpu_ * 1e6 / n;
+    m->broker_cpu_us = broker_.cpu_seconds * 1e6 / n;
+    m->postgres_cpu_us = postgres_usage_.cpu_seconds * 1e6 / n;
     m->client_cpu_us = client_ * 1e6 / n;
+    m->bytes =
+        (broker_.write_bytes + postgres_usage_.write_bytes + own_.write_bytes) /
+        n;
   }
 
  private:
+  static void Add(double sign, const Usage& u, Usage* into) {
+    into->cpu_seconds += sign * u.cpu_seconds;
+    into->write_bytes += sign * u.write_bytes;
+  }
   const Brokers* brokers_;
   const bool postgres_;
-  double broker_ = 0, postgres_cpu_ = 0, client_ = 0;
+  Usage broker_, postgres_usage_;
+  Usage own_;  // only its bytes count: its CPU is client_
+  double client_ = 0;
 };
 
 // Sends, delivers and acknowledges referrals through `brokers`: caller w
@@ -618,7 +667,7 @@ Measured RunPipeline(const Brokers& brokers, const Deployment& deployment,
   Say(absl::StrCat("pipeline on ", brokers.name(), ": send, deliver, ack; ",
                    settings.concurrency, " callers, ", settings.payload,
                    "-byte payloads..."));
-  CpuWindow cpu(&brokers, brokers.store == "postgres");
+  UsageWindow cpu(&brokers, brokers.store == "postgres");
   Measured m;
   m.name = brokers.name();
   m.phase = RunPhase(
@@ -675,7 +724,7 @@ Measured RunQueue(testing::PgCluster& server, const Settings& settings) {
   const std::string payload(static_cast<size_t>(settings.payload), 'n');
   Say(absl::StrCat("hand-built PostgreSQL queue: insert, lease, delete; ",
                    settings.concurrency, " callers..."));
-  CpuWindow cpu(nullptr, /*postgres=*/true);
+  UsageWindow cpu(nullptr, /*postgres=*/true);
   Measured m;
   m.name = "plain queue";
   m.phase = RunPhase(
@@ -707,6 +756,102 @@ Measured RunQueue(testing::PgCluster& server, const Settings& settings) {
       },
       [&](bool starting) { cpu.Mark(starting); });
   cpu.Fill(&m);
+  Say(absl::StrFormat(
+      "  %.0f messages/s, p50 %.2f ms, p99 %.2f ms (%d messages)", m.phase.rps,
+      m.phase.p50_ms, m.phase.p99_ms, m.phase.calls));
+  return m;
+}
+
+// The queue a team would build by hand on SQLite, for comparison, in this
+// process: one connection in WAL mode with synchronous=FULL, as the
+// broker's store, shared by the callers under a lock; a message inserted
+// with a log row, leased, deleted, each step its own transaction.
+Measured RunSqlitePeer(const std::string& path, const Settings& settings) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) {
+    Die(absl::StrCat("cannot open ", path, ": ", sqlite3_errmsg(db)));
+  }
+  auto exec = [db](const char* sql) {
+    char* error = nullptr;
+    if (sqlite3_exec(db, sql, nullptr, nullptr, &error) != SQLITE_OK) {
+      Die(absl::StrCat("peer queue: ", error ? error : "?", " in: ", sql));
+    }
+  };
+  exec("PRAGMA journal_mode=WAL");
+  exec("PRAGMA synchronous=FULL");
+  exec(
+      "CREATE TABLE queue (id INTEGER PRIMARY KEY, payload BLOB NOT NULL, "
+      "leased_until INTEGER NOT NULL DEFAULT 0);"
+      "CREATE TABLE queue_log (id INTEGER PRIMARY KEY, message_id INTEGER "
+      "NOT NULL, at INTEGER NOT NULL)");
+  auto prepare = [db](const char* sql) {
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v2(db, sql, -1, &s, nullptr) != SQLITE_OK) {
+      Die(absl::StrCat("peer queue: ", sqlite3_errmsg(db), " in: ", sql));
+    }
+    return s;
+  };
+  sqlite3_stmt* insert = prepare("INSERT INTO queue (payload) VALUES (?)");
+  sqlite3_stmt* log = prepare(
+      "INSERT INTO queue_log (message_id, at) VALUES (last_insert_rowid(), "
+      "?)");
+  sqlite3_stmt* lease = prepare(
+      "UPDATE queue SET leased_until = ?1 + 30000000 WHERE id = (SELECT id "
+      "FROM queue WHERE leased_until < ?1 ORDER BY id LIMIT 1) RETURNING id");
+  sqlite3_stmt* remove = prepare("DELETE FROM queue WHERE id = ?");
+  auto step = [db](sqlite3_stmt* s) {
+    const int rc = sqlite3_step(s);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+      Die(absl::StrCat("peer queue: ", sqlite3_errmsg(db)));
+    }
+    return rc;
+  };
+  const std::string payload(static_cast<size_t>(settings.payload), 'n');
+  absl::Mutex mu;
+  Say(absl::StrCat("hand-built SQLite queue: insert, lease, delete; ",
+                   settings.concurrency, " callers..."));
+  UsageWindow usage(nullptr, /*postgres=*/false);
+  Measured m;
+  m.name = "sqlite queue";
+  m.phase = RunPhase(
+      settings.concurrency, settings.warmup, settings.duration,
+      [&](int) {
+        const absl::Time start = absl::Now();
+        const int64_t now = absl::ToUnixMicros(start);
+        {
+          absl::MutexLock lock(&mu);
+          exec("BEGIN IMMEDIATE");
+          sqlite3_bind_blob(insert, 1, payload.data(),
+                            static_cast<int>(payload.size()), SQLITE_STATIC);
+          step(insert);
+          sqlite3_reset(insert);
+          sqlite3_bind_int64(log, 1, now);
+          step(log);
+          sqlite3_reset(log);
+          exec("COMMIT");
+        }
+        for (;;) {
+          absl::MutexLock lock(&mu);
+          exec("BEGIN IMMEDIATE");
+          sqlite3_bind_int64(lease, 1, absl::ToUnixMicros(absl::Now()));
+          const bool got = step(lease) == SQLITE_ROW;
+          const int64_t id = got ? sqlite3_column_int64(lease, 0) : 0;
+          sqlite3_reset(lease);
+          exec("COMMIT");
+          if (!got) continue;
+          exec("BEGIN IMMEDIATE");
+          sqlite3_bind_int64(remove, 1, id);
+          step(remove);
+          sqlite3_reset(remove);
+          exec("COMMIT");
+          break;
+        }
+        return absl::Now() - start;
+      },
+      [&](bool starting) { usage.Mark(starting); });
+  usage.Fill(&m);
+  for (sqlite3_stmt* s : {insert, log, lease, remove}) sqlite3_finalize(s);
+  sqlite3_close(db);
   Say(absl::StrFormat(
       "  %.0f messages/s, p50 %.2f ms, p99 %.2f ms (%d messages)", m.phase.rps,
       m.phase.p50_ms, m.phase.p99_ms, m.phase.calls));
@@ -901,37 +1046,47 @@ int Run() {
     }
     if (i == 0) peak_mb = first.MemoryMb("VmHWM");
   }  // each run's brokers stop here, before the next run starts
+  const Measured peer =
+      RunSqlitePeer(absl::StrCat(dir, "/peer-queue.db"), settings);
+  measured.push_back(peer);
   if (postgres) measured.push_back(RunQueue(*server, settings));
 
-  const PhaseResult& pipeline = measured[0].phase;
+  const Measured& first = measured[0];
+  const PhaseResult& pipeline = first.phase;
   const double ratio = baseline.rps > 0 ? pipeline.rps / baseline.rps : 0;
+  const double peer_ratio =
+      peer.phase.rps > 0 ? pipeline.rps / peer.phase.rps : 0;
   Say(absl::StrFormat("ratio pipeline/baseline %.3f; broker peak RSS %.1f MB",
                       ratio, peak_mb));
+  Say(absl::StrFormat(
+      "%s: %.0f bytes written and %.3f ms of broker CPU per referral; %.2f "
+      "times the hand-built SQLite queue's rate",
+      first.name, first.bytes, first.broker_cpu_us / 1000, peer_ratio));
+  Say("");
+  Say(absl::StrFormat("%-14s %9s %7s %8s %8s %9s %22s", "run", "per s", "ratio",
+                      "p50 ms", "p99 ms", "bytes", "CPU us/item: brk pg cli"));
   std::string runs_json;
-  if (measured.size() > 1) {
-    Say("");
-    Say(absl::StrFormat("%-14s %9s %7s %8s %8s %22s", "run", "per s", "ratio",
-                        "p50 ms", "p99 ms", "CPU us/item: brk pg cli"));
-    for (const Measured& m : measured) {
-      const double r = baseline.rps > 0 ? m.phase.rps / baseline.rps : 0;
-      Say(absl::StrFormat("%-14s %9.0f %7.3f %8.2f %8.2f %12.0f %4.0f %4.0f",
-                          m.name, m.phase.rps, r, m.phase.p50_ms,
-                          m.phase.p99_ms, m.broker_cpu_us, m.postgres_cpu_us,
-                          m.client_cpu_us));
-      absl::StrAppend(
-          &runs_json, runs_json.empty() ? "" : ",",
-          absl::StrFormat(
-              "{\"run\":\"%s\",\"per_s\":%.1f,\"ratio\":%.4f,"
-              "\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"broker_cpu_us\":%.0f,"
-              "\"postgres_cpu_us\":%.0f,\"client_cpu_us\":%.0f}",
-              m.name, m.phase.rps, r, m.phase.p50_ms, m.phase.p99_ms,
-              m.broker_cpu_us, m.postgres_cpu_us, m.client_cpu_us));
-    }
-    Say(
-        absl::StrCat("(the plain queue runs over PostgreSQL's Unix socket "
-                     "without TLS; ratios are against the baseline of ",
-                     measured[0].name, ")"));
+  for (const Measured& m : measured) {
+    const double r = baseline.rps > 0 ? m.phase.rps / baseline.rps : 0;
+    Say(absl::StrFormat(
+        "%-14s %9.0f %7.3f %8.2f %8.2f %9.0f %12.0f %4.0f %4.0f", m.name,
+        m.phase.rps, r, m.phase.p50_ms, m.phase.p99_ms, m.bytes,
+        m.broker_cpu_us, m.postgres_cpu_us, m.client_cpu_us));
+    absl::StrAppend(
+        &runs_json, runs_json.empty() ? "" : ",",
+        absl::StrFormat(
+            "{\"run\":\"%s\",\"per_s\":%.1f,\"ratio\":%.4f,"
+            "\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"bytes_per_item\":%.0f,"
+            "\"broker_cpu_us\":%.0f,\"postgres_cpu_us\":%.0f,"
+            "\"client_cpu_us\":%.0f}",
+            m.name, m.phase.rps, r, m.phase.p50_ms, m.phase.p99_ms, m.bytes,
+            m.broker_cpu_us, m.postgres_cpu_us, m.client_cpu_us));
   }
+  Say(
+      absl::StrCat("(bytes: written to storage per item; the queues run by "
+                   "hand without TLS, SQLite's in this process; ratios are "
+                   "against the baseline of ",
+                   first.name, ")"));
   server.reset();
   if (temporary) {
     std::error_code ec;
@@ -940,10 +1095,13 @@ int Run() {
   std::cout << absl::StrFormat(
                    "{\"baseline_rps\":%.1f,\"pipeline_rps\":%.1f,"
                    "\"ratio\":%.4f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,"
-                   "\"broker_rss_mb\":%.1f",
+                   "\"broker_rss_mb\":%.1f,\"bytes_per_referral\":%.0f,"
+                   "\"cpu_ms_per_referral\":%.3f,\"peer_rps\":%.1f,"
+                   "\"peer_ratio\":%.4f,\"runs\":[%s]}",
                    baseline.rps, pipeline.rps, ratio, pipeline.p50_ms,
-                   pipeline.p99_ms, peak_mb)
-            << (runs_json.empty() ? "" : ",\"runs\":[" + runs_json + "]") << "}"
+                   pipeline.p99_ms, peak_mb, first.bytes,
+                   first.broker_cpu_us / 1000, peer.phase.rps, peer_ratio,
+                   runs_json)
             << std::endl;
   return 0;
 }
