@@ -56,14 +56,24 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
   sqlite3_busy_timeout(db, options.busy_timeout_ms);
   std::unique_ptr<SqliteStore> store(
       new SqliteStore(db, std::move(vfs), options));
+  // 1 KiB pages, for a new file only (an existing one keeps its own): a
+  // commit writes every page it dirtied in full, and a group's inserts land
+  // on many pages of many indexes, so smaller pages write less. Measured
+  // with liaison-bench at 64 callers against 4 KiB pages: about 29% fewer
+  // bytes written per referral and about 15% more referrals/s, for a file
+  // about a third larger.
+  absl::Status s = store->Exec("PRAGMA page_size=1024");
   // WAL with synchronous=FULL: a committed transaction survives power loss.
-  absl::Status s = store->Exec("PRAGMA journal_mode=WAL");
+  if (s.ok()) s = store->Exec("PRAGMA journal_mode=WAL");
   if (s.ok()) s = store->Exec("PRAGMA synchronous=FULL");
   if (s.ok()) s = store->Exec("PRAGMA foreign_keys=ON");
   // The single writer's pages stay in memory: with SQLite's default 2 MiB
   // cache the commit thread spent most of its time re-reading pages from
   // the OS.
   if (s.ok()) s = store->Exec(kCacheSizePragma);
+  // Checkpoint when the WAL holds 4 MiB, as SQLite's default of 1,000
+  // pages does with 4 KiB pages.
+  if (s.ok()) s = store->Exec("PRAGMA wal_autocheckpoint=4000");
   if (s.ok()) s = store->Migrate();
   if (s.ok()) {
     absl::StatusOr<uint64_t> size = store->log_->Size();
