@@ -209,7 +209,24 @@ TEST_F(ClusterTest, ASendThroughOneBrokerWakesAStreamOnAnother) {
     read.keep = [](const v1::InboxMessage& m) { return m.has_referral(); };
     received = ReadInbox(Channel(2, social_), 1, read);
   });
-  absl::SleepFor(absl::Seconds(1));
+  Credentials admin = deployment_.Issue({"admin", "--id=root"});
+  const bool connected = PollUntil(
+      [&] {
+        v1::BrokerStatus status;
+        grpc::ClientContext c;
+        v1::Admin::NewStub(Channel(2, admin))
+            ->GetStatus(&c, v1::GetStatusRequest(), &status)
+            .IgnoreError();
+        for (const std::string& id : status.connected_agencies()) {
+          if (id == "malmo-social") return true;
+        }
+        return false;
+      },
+      absl::Seconds(10));
+  if (!connected) {
+    reader.join();  // gives up after its wait
+    FAIL() << "the stream on broker 3 never connected";
+  }
   v1::SendReferralResponse sent;
   grpc::ClientContext ctx;
   const absl::Time at = absl::Now();
