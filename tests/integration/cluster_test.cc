@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -356,6 +357,81 @@ TEST_F(ClusterTest, PolicyAndCrlReloadsThroughOneBrokerReachTheOthers) {
   EXPECT_EQ(reloads.count("pol by liaison://broker/follow/reload"), 2u);
   EXPECT_EQ(reloads.count("CRL by liaison://admin/root"), 1u);
   EXPECT_EQ(reloads.count("CRL by liaison://broker/follow/reload"), 2u);
+}
+
+TEST_F(ClusterTest, ABrokerWhosePolicyDoesNotCheckKeepsItsOwnWhenOthersReload) {
+  // Broker 3 restarted on its own copy of the policy folder, which then
+  // breaks; the change is asked of broker 1.
+  brokers_[2].reset();
+  const std::string own = deployment_.root() + "/policy-3";
+  std::filesystem::copy(deployment_.policy_dir(), own,
+                        std::filesystem::copy_options::recursive);
+  brokers_[2] = std::make_unique<BrokerProcess>(
+      deployment_, std::vector<std::string>{"--shutdown_grace_seconds=1",
+                                            "--policy_dir=" + own});
+  ASSERT_GT(brokers_[2]->port(), 0) << brokers_[2]->Output();
+  Credentials admin = deployment_.Issue({"admin", "--id=root"});
+  auto policy_version = [&](int broker) {
+    v1::BrokerStatus status;
+    grpc::ClientContext ctx;
+    v1::Admin::NewStub(Channel(broker, admin))
+        ->GetStatus(&ctx, v1::GetStatusRequest(), &status)
+        .IgnoreError();
+    return status.policy_version();
+  };
+  const std::string before = policy_version(2);
+  ASSERT_FALSE(before.empty());
+  std::ofstream(own + "/zz-broken.textproto")
+      << "agreements { id: \"x\" valid_from: 2026 }\n";
+  std::ifstream in(deployment_.policy_dir() + "/agreements.textproto");
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string agreements = text.str();
+  const std::string from = "consent_max_level: LEVEL_CATEGORY";
+  const size_t at = agreements.find(from);
+  ASSERT_NE(at, std::string::npos);
+  agreements.replace(at, from.size(), "consent_max_level: LEVEL_SIGNAL");
+  deployment_.WritePolicyFile("agreements.textproto", agreements);
+
+  const size_t lines = brokers_[2]->LineCount();
+  v1::ReloadResponse reloaded;
+  {
+    grpc::ClientContext ctx;
+    const grpc::Status s =
+        v1::Admin::NewStub(Channel(0, admin))
+            ->ReloadPolicy(&ctx, v1::ReloadRequest(), &reloaded);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  ASSERT_TRUE(
+      brokers_[2]->WaitForLine("does not check", lines, absl::Seconds(10)))
+      << brokers_[2]->Output();
+  EXPECT_TRUE(absl::StrContains(brokers_[2]->Output(), "zz-broken.textproto:1"))
+      << brokers_[2]->Output();
+  // Broker 2 follows; broker 3 decides by the set it had.
+  EXPECT_TRUE(PollUntil([&] { return policy_version(1) == reloaded.version(); },
+                        absl::Seconds(10)));
+  EXPECT_EQ(policy_version(2), before);
+
+  // The refusal is in the log, as a reload not allowed, by broker 3.
+  v1::QueryLogRequest q;
+  q.mutable_filter()->add_kinds(v1::ENTRY_KIND_ADMIN);
+  v1::QueryLogResponse page;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(
+      v1::Audit::NewStub(Channel(1, dpo_))->QueryLog(&ctx, q, &page).ok());
+  int refused = 0, followed = 0;
+  for (const v1::LogEntry& e : page.entries()) {
+    if (e.actor() != "liaison://broker/follow/reload") continue;
+    if (absl::StrContains(e.reason(), "refused")) {
+      EXPECT_FALSE(e.allowed());
+      EXPECT_TRUE(absl::StrContains(e.reason(), own)) << e.reason();
+      ++refused;
+    } else if (absl::StrContains(e.reason(), "reloaded from")) {
+      ++followed;
+    }
+  }
+  EXPECT_EQ(refused, 1);
+  EXPECT_EQ(followed, 1);
 }
 
 TEST_F(ClusterTest, ABrokerKilledMidLoadLosesNothingItAnswered) {
