@@ -5,9 +5,12 @@
 #include <openssl/rand.h>
 
 #include <cctype>
+#include <cstdint>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "broker/basics/files.h"
 
 namespace liaison {
@@ -63,7 +66,11 @@ std::string Pseudonymizer::FieldHashKey() const {
 
 std::string NewId(absl::string_view prefix) {
   unsigned char bytes[16];
-  RAND_bytes(bytes, sizeof bytes);
+  const uint64_t ms = static_cast<uint64_t>(absl::ToUnixMillis(absl::Now()));
+  for (int i = 0; i < 6; ++i) {
+    bytes[i] = static_cast<unsigned char>(ms >> (8 * (5 - i)));
+  }
+  RAND_bytes(bytes + 6, sizeof bytes - 6);
   return absl::StrCat(prefix,
                       absl::BytesToHexString(absl::string_view(
                           reinterpret_cast<const char*>(bytes), sizeof bytes)));

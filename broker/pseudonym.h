@@ -32,7 +32,13 @@ class Pseudonymizer {
   std::string key_;
 };
 
-// A new random identifier: `prefix` followed by 32 hex digits.
+// A new identifier: `prefix` followed by 32 hex digits, the first 12 the
+// milliseconds since the Unix epoch and the other 20 random (80 bits).
+// Time first, so ids made one after another sort together: the store's
+// indexes on them take each new id at their right-hand end instead of on
+// a random page, which measured about a third fewer pages written per
+// referral. The time an id shows is the time its record was made, which
+// every party it is given to sees anyway.
 std::string NewId(absl::string_view prefix);
 
 }  // namespace liaison
