@@ -1,5 +1,6 @@
 #include "broker/store/sqlite/sqlite_store.h"
 
+#include <atomic>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -18,7 +19,6 @@ namespace {
 // Page cache of each connection: 16 MiB (negative: KiB).
 constexpr char kCacheSizePragma[] = "PRAGMA cache_size=-16384";
 
-
 }  // namespace
 
 using sqlite::ParseBlob;
@@ -26,9 +26,7 @@ using sqlite::Query;
 using sqlite::SqlError;
 using sqlite::StatementCache;
 
-int SqliteStore::LatestSchemaVersion() {
-  return sqlite::kMigrationCount;
-}
+int SqliteStore::LatestSchemaVersion() { return sqlite::kMigrationCount; }
 
 absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
     const SqliteStoreOptions& options) {
@@ -36,7 +34,8 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
     return absl::InvalidArgumentError("store path is empty");
   }
   if (options.rules == nullptr) {
-    return absl::InvalidArgumentError("store opened without the broker's rules");
+    return absl::InvalidArgumentError(
+        "store opened without the broker's rules");
   }
   std::unique_ptr<sqlite::FilesVfs> vfs;
   if (options.files != nullptr) {
@@ -71,9 +70,6 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
   // cache the commit thread spent most of its time re-reading pages from
   // the OS.
   if (s.ok()) s = store->Exec(kCacheSizePragma);
-  // Checkpoint when the WAL holds 4 MiB, as SQLite's default of 1,000
-  // pages does with 4 KiB pages.
-  if (s.ok()) s = store->Exec("PRAGMA wal_autocheckpoint=4000");
   if (s.ok()) s = store->Migrate();
   if (s.ok()) {
     absl::StatusOr<uint64_t> size = store->log_->Size();
@@ -82,12 +78,20 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
   }
   if (s.ok()) s = store->SignHeadIfBehind();
   if (s.ok()) s = store->OpenReader(options.path, options.busy_timeout_ms);
+  if (s.ok()) {
+    s = store->OpenCheckpointer(options.path, options.busy_timeout_ms);
+  }
   if (!s.ok()) {
     return absl::Status(
         s.code(), absl::StrCat("store ", options.path, ": ", s.message()));
   }
   store->committer_ = std::thread([s = store.get()] { s->CommitLoop(); });
   store->reader_ = std::thread([s = store.get()] { s->ReadLoop(); });
+  store->checkpointer_ =
+      std::thread([s = store.get()] { s->CheckpointLoop(); });
+  // Replaces SQLite's own checkpoint after a commit: from here on the
+  // commit thread only wakes the checkpoint thread.
+  sqlite3_wal_hook(db, &SqliteStore::OnWalCommit, store.get());
   return store;
 }
 
@@ -100,7 +104,9 @@ SqliteStore::SqliteStore(sqlite3* db, std::unique_ptr<sqlite::FilesVfs> vfs,
       clock_(options.clock != nullptr ? options.clock : RealClock()),
       appender_(options.signer, clock_),
       log_(std::make_unique<sqlite::LogTables>(db)),
-      statements_(std::make_unique<sqlite::StatementCache>(db)) {}
+      statements_(std::make_unique<sqlite::StatementCache>(db)),
+      checkpoint_frames_(std::max(1, options.checkpoint_frames)),
+      restart_frames_(std::max(1, options.restart_frames)) {}
 
 SqliteStore::~SqliteStore() {
   {
@@ -109,11 +115,17 @@ SqliteStore::~SqliteStore() {
   }
   if (committer_.joinable()) committer_.join();
   if (reader_.joinable()) reader_.join();
+  {
+    absl::MutexLock lock(&checkpoint_mu_);
+    checkpoint_stopping_ = true;
+  }
+  if (checkpointer_.joinable()) checkpointer_.join();
   // Statements first: a connection with one unfinalized does not close.
   reader_statements_.reset();
   statements_.reset();
   reader_log_.reset();
   log_.reset();
+  sqlite3_close_v2(checkpoint_db_);
   sqlite3_close_v2(reader_db_);
   sqlite3_close_v2(db_);
 }
@@ -133,6 +145,112 @@ absl::Status SqliteStore::OpenReader(const std::string& path,
   reader_log_ = std::make_unique<sqlite::LogTables>(reader_db_);
   reader_statements_ = std::make_unique<sqlite::StatementCache>(reader_db_);
   return absl::OkStatus();
+}
+
+absl::Status SqliteStore::OpenCheckpointer(const std::string& path,
+                                           int busy_timeout_ms) {
+  const int rc =
+      sqlite3_open_v2(path.c_str(), &checkpoint_db_,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, VfsName());
+  if (rc != SQLITE_OK) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot open the checkpoint connection on the store: ",
+        checkpoint_db_ ? sqlite3_errmsg(checkpoint_db_) : sqlite3_errstr(rc)));
+  }
+  sqlite3_busy_timeout(checkpoint_db_, busy_timeout_ms);
+  // A checkpoint syncs the database file before the WAL's frames count as
+  // copied, on this connection's setting; and it never checkpoints on its
+  // own.
+  char* error = nullptr;
+  if (sqlite3_exec(checkpoint_db_,
+                   "PRAGMA synchronous=FULL; PRAGMA wal_autocheckpoint=0",
+                   nullptr, nullptr, &error) != SQLITE_OK) {
+    std::string message = error ? error : "?";
+    sqlite3_free(error);
+    return absl::UnavailableError(absl::StrCat(
+        "cannot set up the checkpoint connection on the store: ", message));
+  }
+  return absl::OkStatus();
+}
+
+int SqliteStore::OnWalCommit(void* store, sqlite3*, const char*, int frames) {
+  auto* self = static_cast<SqliteStore*>(store);
+  // Frames not yet copied; fewer frames than copied means the WAL started
+  // again from its beginning.
+  int copied = self->checkpointed_frames_.load(std::memory_order_relaxed);
+  if (frames < copied) copied = 0;
+  if (frames - copied >= self->checkpoint_frames_) {
+    absl::MutexLock lock(&self->checkpoint_mu_);
+    self->checkpoint_wanted_ = true;
+  }
+  return SQLITE_OK;
+}
+
+void SqliteStore::CheckpointLoop() {
+  for (;;) {
+    {
+      absl::MutexLock lock(&checkpoint_mu_);
+      checkpoint_mu_.Await(absl::Condition(
+          +[](SqliteStore* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->checkpoint_mu_) {
+            return s->checkpoint_stopping_ ||
+                   (s->checkpoint_wanted_ && !s->restart_wanted_);
+          },
+          this));
+      if (checkpoint_stopping_) return;
+      checkpoint_wanted_ = false;
+    }
+    // Passive: copies what it can without waiting for anyone, while the
+    // commit thread goes on appending.
+    int in_wal = 0;
+    int copied = 0;
+    const int rc = sqlite3_wal_checkpoint_v2(
+        checkpoint_db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &in_wal, &copied);
+    if (rc == SQLITE_OK) {
+      checkpointed_frames_.store(copied, std::memory_order_relaxed);
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      ++stats_.checkpoints;
+      // BUSY: another checkpoint was running; the next wake-up tries again.
+      stats_.checkpoint_error = rc == SQLITE_OK || rc == SQLITE_BUSY
+                                    ? ""
+                                    : sqlite3_errmsg(checkpoint_db_);
+    }
+    // Under steady load a passive checkpoint never copies everything (the
+    // commit thread appends meanwhile), and SQLite writes the WAL from its
+    // beginning again only when everything was copied: the file would
+    // only grow. Past restart_frames_ the commit thread copies the rest
+    // itself, between two groups (CatchUpCheckpoint). Waiting for its
+    // write lock here instead took too long: the commit thread holds it
+    // nearly all the time under load.
+    if (rc == SQLITE_OK && in_wal >= restart_frames_) {
+      absl::MutexLock lock(&checkpoint_mu_);
+      restart_wanted_ = true;
+      restart_asked_.store(true, std::memory_order_relaxed);
+    }
+  }
+}
+
+void SqliteStore::CatchUpCheckpoint() {
+  if (!restart_asked_.load(std::memory_order_relaxed)) return;
+  // Only what came since the checkpoint thread's last copy, so it is
+  // short; once all is copied, the next BEGIN starts the WAL again.
+  int in_wal = 0;
+  int copied = 0;
+  const int rc = sqlite3_wal_checkpoint_v2(
+      db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &in_wal, &copied);
+  if (rc == SQLITE_OK) {
+    checkpointed_frames_.store(copied, std::memory_order_relaxed);
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    // A reader still on an older snapshot keeps its frames in the WAL;
+    // then the checkpoint thread asks again later.
+    if (rc == SQLITE_OK && copied == in_wal) ++stats_.restarts;
+  }
+  absl::MutexLock lock(&checkpoint_mu_);
+  restart_asked_.store(false, std::memory_order_relaxed);
+  restart_wanted_ = false;
 }
 
 const char* SqliteStore::VfsName() const {
@@ -280,6 +398,7 @@ void SqliteStore::CommitLoop() {
         queue_.pop_front();
       }
     }
+    CatchUpCheckpoint();
     std::vector<absl::Status> results(group.size());
     absl::Status commit = ExecCached("BEGIN IMMEDIATE");
     if (commit.ok() && !appender_.started()) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <atomic>
@@ -127,6 +128,59 @@ TEST(SqliteStore, ConcurrentWritesShareCommitsAndAreAnsweredAfterThem) {
   EXPECT_LT(stats.commits, uint64_t{kEntries});
 }
 
+// Appends `count` entries of about 1 KiB each, `batch` at a time, each
+// batch waited for; false if any append failed.
+bool AppendEntries(SqliteStore& store, int count, int batch) {
+  std::atomic<bool> ok{true};
+  for (int done = 0; done < count; done += batch) {
+    absl::BlockingCounter remaining(batch);
+    for (int i = 0; i < batch; ++i) {
+      v1::LogEntry entry;
+      entry.set_kind(v1::ENTRY_KIND_DENIAL);
+      entry.set_reason(absl::StrCat(done + i, " ", std::string(1000, 'x')));
+      store.AppendLog(std::move(entry), [&](absl::StatusOr<uint64_t> seq) {
+        if (!seq.ok()) ok = false;
+        remaining.DecrementCount();
+      });
+    }
+    remaining.Wait();
+  }
+  return ok;
+}
+
+TEST(SqliteStore, TheCheckpointThreadKeepsTheWalBoundedAndLosesNothing) {
+  const std::string path = TempDbPath();
+  SqliteStoreOptions options = TestStoreOptions(path);
+  options.checkpoint_frames = 200;
+  options.restart_frames = 2000;
+  constexpr int kEntries = 6000;  // about 4 frames each: 12 restarts' worth
+  {
+    auto store = SqliteStore::Open(options);
+    ASSERT_TRUE(store.ok()) << store.status();
+    ASSERT_TRUE(AppendEntries(**store, kEntries, 100));
+    const SqliteStore::CommitStats stats = (*store)->Stats();
+    EXPECT_GT(stats.checkpoints, 0u) << stats.restarts;
+    EXPECT_GT(stats.restarts, 0u);
+    EXPECT_EQ(stats.checkpoint_error, "");
+    // Frames of 1 KiB pages and their 24-byte headers. Without restarts
+    // the WAL would hold every frame written, four times this.
+    struct stat wal;
+    ASSERT_EQ(stat((path + "-wal").c_str(), &wal), 0);
+    EXPECT_LT(wal.st_size, 3 * options.restart_frames * (1024 + 24));
+  }
+  // Everything appended is in the file, read by a connection of its own.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* count = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM log_entries", -1,
+                               &count, nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(count), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int64(count, 0), kEntries);
+  sqlite3_finalize(count);
+  sqlite3_close(db);
+}
+
 TEST(SqliteStore, RouteToUnregisteredAgencyIsRefusedAndChangesNothing) {
   auto store = SqliteStore::Open(TestStoreOptions(TempDbPath()));
   ASSERT_TRUE(store.ok());
@@ -143,7 +197,8 @@ TEST(SqliteStore, RouteToUnregisteredAgencyIsRefusedAndChangesNothing) {
 }
 
 TEST(SqliteStore, UnopenablePathIsAClearError) {
-  auto store = SqliteStore::Open(TestStoreOptions("/nonexistent-dir/sub/liaison.db"));
+  auto store =
+      SqliteStore::Open(TestStoreOptions("/nonexistent-dir/sub/liaison.db"));
   ASSERT_FALSE(store.ok());
   EXPECT_NE(store.status().message().find("/nonexistent-dir/sub/liaison.db"),
             std::string::npos);
@@ -414,8 +469,8 @@ class FailingFiles final : public StoreFiles {
 TEST_F(SignedLog, AFailedFsyncIsAnErrorAndLosesNothingAcknowledged) {
   FailingFiles files;
   Reopen(&files);
-  const v1::LogEntry first = Entry(v1::ENTRY_KIND_DISCLOSURE,
-                                   "liaison://agency/health/st-olavs", "a");
+  const v1::LogEntry first =
+      Entry(v1::ENTRY_KIND_DISCLOSURE, "liaison://agency/health/st-olavs", "a");
   ASSERT_EQ(Append(first), 0u);
   EXPECT_GT(files.writes.load(), 0);
   EXPECT_GT(files.syncs.load(), 0);
@@ -458,10 +513,8 @@ TEST_F(SignedLog, AFailedFsyncIsAnErrorAndLosesNothingAcknowledged) {
   ASSERT_EQ(page->entries.size(), 2u);
   EXPECT_EQ(page->entries[0].entry.counterpart(), "a");
   EXPECT_EQ(page->entries[1].entry.counterpart(), "b");
-  absl::StatusOr<v1::ConsistencyProof> proof =
-      Wait<v1::ConsistencyProof>([&](auto done) {
-        store_->ProveConsistency(1, 2, done);
-      });
+  absl::StatusOr<v1::ConsistencyProof> proof = Wait<v1::ConsistencyProof>(
+      [&](auto done) { store_->ProveConsistency(1, 2, done); });
   ASSERT_TRUE(proof.ok()) << proof.status();
   std::vector<std::string> hashes(proof->hashes().begin(),
                                   proof->hashes().end());
