@@ -176,6 +176,17 @@ grpc::ServerUnaryReactor* ExchangeService::SendReferral(
   return reactor;
 }
 
+// Notices are written by the broker's sweeper and store, which hold no
+// policy; they are reduced here, on their way out.
+std::function<void(v1::InboxMessage*)> ExchangeService::NoticeEgress() const {
+  return [this](v1::InboxMessage* m) {
+    if (!m->has_notice()) return;
+    const std::shared_ptr<const policy::PolicySet> policy = policy_->Get();
+    Envelope(*policy, "notice", ViewLevel(*policy, "notice"),
+             m->mutable_notice(), clock_->Now());
+  };
+}
+
 grpc::ServerWriteReactor<v1::InboxMessage>* ExchangeService::Receive(
     grpc::CallbackServerContext* ctx, const v1::ReceiveRequest* request) {
   absl::StatusOr<v1::Principal> caller = Admit(ctx, *request);
@@ -190,16 +201,37 @@ grpc::ServerWriteReactor<v1::InboxMessage>* ExchangeService::Receive(
         absl::StrCat("lease_seconds may be at most ",
                      absl::ToInt64Seconds(options_.max_lease))));
   }
-  // Notices are written by the broker's sweeper and store, which hold no
-  // policy; they are reduced here, on their way out.
-  auto egress = [this](v1::InboxMessage* m) {
-    if (!m->has_notice()) return;
-    const std::shared_ptr<const policy::PolicySet> policy = policy_->Get();
-    Envelope(*policy, "notice", ViewLevel(*policy, "notice"),
-             m->mutable_notice(), clock_->Now());
-  };
   return NewInboxStream(ctx, *caller, lease, auth_, store_, waiters_, clock_,
-                        std::move(egress));
+                        NoticeEgress());
+}
+
+void ExchangeService::Acknowledge(const v1::Principal& caller,
+                                  const v1::Professional& professional,
+                                  const std::string& message_id,
+                                  std::function<void(absl::Status)> done) {
+  if (message_id.empty()) {
+    done(absl::InvalidArgumentError("message_id is missing"));
+    return;
+  }
+  const absl::Time now = clock_->Now();
+  v1::LogEntry delivery;
+  SetTime(delivery.mutable_time(), now);
+  delivery.set_kind(v1::ENTRY_KIND_DELIVERY);
+  delivery.set_actor(caller.uri());
+  *delivery.mutable_professional() = professional;
+  delivery.set_message_id(message_id);
+  delivery.set_allowed(true);
+  delivery.set_reason("delivered to and acknowledged by the recipient");
+  v1::InboxMessage update;
+  update.set_message_id(NewId("msg-"));
+  SetTime(update.mutable_enqueued_at(), now);
+  store_->AckMessage(caller.id(), message_id, now, std::move(delivery),
+                     std::move(update), now + options_.inbox_ttl,
+                     [done = std::move(done),
+                      waiters = waiters_](absl::StatusOr<std::string> told) {
+                       done(told.status());
+                       if (told.ok() && !told->empty()) waiters->Notify(*told);
+                     });
 }
 
 grpc::ServerUnaryReactor* ExchangeService::Ack(grpc::CallbackServerContext* ctx,
@@ -207,32 +239,28 @@ grpc::ServerUnaryReactor* ExchangeService::Ack(grpc::CallbackServerContext* ctx,
                                                v1::AckResponse* /*response*/) {
   absl::StatusOr<v1::Principal> caller = Admit(ctx, *request);
   if (!caller.ok()) return FinishUnary(ctx, caller.status());
-  if (request->message_id().empty()) {
-    return FinishUnary(ctx,
-                       absl::InvalidArgumentError("message_id is missing"));
-  }
-  const absl::Time now = clock_->Now();
-  v1::LogEntry delivery;
-  SetTime(delivery.mutable_time(), now);
-  delivery.set_kind(v1::ENTRY_KIND_DELIVERY);
-  delivery.set_actor(caller->uri());
-  *delivery.mutable_professional() = ProfessionalOf(ctx);
-  delivery.set_message_id(request->message_id());
-  delivery.set_allowed(true);
-  delivery.set_reason("delivered to and acknowledged by the recipient");
-  v1::InboxMessage update;
-  update.set_message_id(NewId("msg-"));
-  SetTime(update.mutable_enqueued_at(), now);
-
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  store_->AckMessage(
-      caller->id(), request->message_id(), now, std::move(delivery),
-      std::move(update), now + options_.inbox_ttl,
-      [reactor, waiters = waiters_](absl::StatusOr<std::string> told) {
-        reactor->Finish(ToGrpcStatus(told.status()));
-        if (told.ok() && !told->empty()) waiters->Notify(*told);
-      });
+  Acknowledge(*caller, ProfessionalOf(ctx), request->message_id(),
+              [reactor](absl::Status s) { reactor->Finish(ToGrpcStatus(s)); });
   return reactor;
+}
+
+grpc::ServerBidiReactor<v1::DeliverRequest, v1::DeliverResponse>*
+ExchangeService::Deliver(grpc::CallbackServerContext* ctx) {
+  absl::StatusOr<v1::Principal> caller = Admit(ctx, v1::DeliverRequest());
+  if (!caller.ok()) {
+    return new RefusedBidiStream<v1::DeliverRequest, v1::DeliverResponse>(
+        caller.status());
+  }
+  const v1::Professional professional = ProfessionalOf(ctx);
+  return NewDeliverStream(
+      ctx, *caller, {options_.default_lease, options_.max_lease}, auth_, store_,
+      waiters_, clock_, NoticeEgress(),
+      [this, principal = *caller, professional](
+          const std::string& message_id,
+          std::function<void(absl::Status)> done) {
+        Acknowledge(principal, professional, message_id, std::move(done));
+      });
 }
 
 grpc::ServerUnaryReactor* ExchangeService::GetReferral(

@@ -52,6 +52,8 @@ class ExchangeService final : public v1::Exchange::CallbackService {
   grpc::ServerUnaryReactor* Ack(grpc::CallbackServerContext* ctx,
                                 const v1::AckRequest* request,
                                 v1::AckResponse* response) override;
+  grpc::ServerBidiReactor<v1::DeliverRequest, v1::DeliverResponse>* Deliver(
+      grpc::CallbackServerContext* ctx) override;
   grpc::ServerUnaryReactor* GetReferral(grpc::CallbackServerContext* ctx,
                                         const v1::GetReferralRequest* request,
                                         v1::Referral* response) override;
@@ -94,6 +96,15 @@ class ExchangeService final : public v1::Exchange::CallbackService {
       v1::RecordManualDisclosureResponse* response) override;
 
  private:
+  // Ack's work, for Ack and Deliver: logs the delivery, moves a referral
+  // on and tells its sender, and calls back once durable or refused.
+  void Acknowledge(const v1::Principal& caller,
+                   const v1::Professional& professional,
+                   const std::string& message_id,
+                   std::function<void(absl::Status)> done);
+  // Reduces a notice by the policy's "notice" envelope rules on its way
+  // out of an inbox stream.
+  std::function<void(v1::InboxMessage*)> NoticeEgress() const;
   // The caller, authorised as a registered, active agency, once the
   // request's shape is checked (CheckRequestShape); the error to answer
   // with otherwise.

@@ -136,6 +136,13 @@ absl::Status CheckRequestShape(const Message& request) {
 grpc::experimental::Interceptor*
 UnparsableRequestInterceptorFactory::CreateServerInterceptor(
     grpc::experimental::ServerRpcInfo* info) {
+  // Only where the caller sends one request: on a stream of requests a
+  // read without a message is also the caller closing its side.
+  using Type = grpc::experimental::ServerRpcInfo::Type;
+  if (info->type() == Type::CLIENT_STREAMING ||
+      info->type() == Type::BIDI_STREAMING) {
+    return nullptr;
+  }
   return new UnparsableRequestInterceptor(info->method());
 }
 

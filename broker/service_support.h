@@ -42,6 +42,17 @@ class RefusedStream final : public grpc::ServerWriteReactor<Message> {
   void OnDone() override { delete this; }
 };
 
+// The same for a bidirectional stream.
+template <typename Request, typename Response>
+class RefusedBidiStream final
+    : public grpc::ServerBidiReactor<Request, Response> {
+ public:
+  explicit RefusedBidiStream(const absl::Status& status) {
+    this->Finish(ToGrpcStatus(status));
+  }
+  void OnDone() override { delete this; }
+};
+
 // The professional the agency system named in the call's metadata
 // ("liaison-professional-id", "liaison-professional-role"); empty when none.
 // Each value is logged, so each is cut to kQuoteLimit bytes and marked so

@@ -55,6 +55,8 @@ const std::set<const Descriptor*>& CallersOwnResults() {
       v1::RequestSummaryResponse::descriptor(),
       v1::AnswerSummaryRequestResponse::descriptor(),
       v1::RecordManualDisclosureResponse::descriptor(),
+      // Deliver's answers to the caller's acknowledgements.
+      v1::AcknowledgedMessages::descriptor(),
   };
   return *results;
 }
@@ -80,29 +82,48 @@ TEST(Egress, EveryFieldAnAgencyCanReceiveHasARule) {
   const google::protobuf::ServiceDescriptor* exchange =
       v1::InboxMessage::descriptor()->file()->FindServiceByName("Exchange");
   ASSERT_NE(exchange, nullptr);
+  bool inbox_returned = false;
   for (int i = 0; i < exchange->method_count(); ++i) {
     const Descriptor* out = exchange->method(i)->output_type();
-    if (!EnvelopeOf(out).empty() || CallersOwnResults().count(out) > 0) {
-      continue;
+    // A stream of several kinds (Deliver's): each kind must pass.
+    std::vector<const Descriptor*> kinds = {out};
+    if (out == v1::DeliverResponse::descriptor()) {
+      kinds.clear();
+      for (int f = 0; f < out->field_count(); ++f) {
+        if (out->field(f)->message_type() == nullptr) {
+          problems.push_back("DeliverResponse." + out->field(f)->name() +
+                             ": not a message");
+          continue;
+        }
+        kinds.push_back(out->field(f)->message_type());
+      }
     }
-    if (out != v1::InboxMessage::descriptor()) {
-      problems.push_back(exchange->method(i)->name() + " returns " +
-                         out->full_name() +
-                         ", which is neither an envelope message nor the "
-                         "caller's own result");
-      continue;
-    }
-    // Every inbox message field is routing or a body that is an envelope.
-    for (int f = 0; f < out->field_count(); ++f) {
-      const FieldDescriptor* field = out->field(f);
-      if (IsRouting(field)) continue;
-      if (field->message_type() != nullptr &&
-          !EnvelopeOf(field->message_type()).empty()) {
+    for (const Descriptor* kind : kinds) {
+      if (!EnvelopeOf(kind).empty() || CallersOwnResults().count(kind) > 0) {
         continue;
       }
-      problems.push_back("InboxMessage." + field->name() +
-                         ": neither routing nor an envelope message");
+      if (kind == v1::InboxMessage::descriptor()) {
+        inbox_returned = true;
+        continue;
+      }
+      problems.push_back(exchange->method(i)->name() + " returns " +
+                         kind->full_name() +
+                         ", which is neither an envelope message nor the "
+                         "caller's own result");
     }
+  }
+  EXPECT_TRUE(inbox_returned);
+  // Every inbox message field is routing or a body that is an envelope.
+  const Descriptor* inbox = v1::InboxMessage::descriptor();
+  for (int f = 0; f < inbox->field_count(); ++f) {
+    const FieldDescriptor* field = inbox->field(f);
+    if (IsRouting(field)) continue;
+    if (field->message_type() != nullptr &&
+        !EnvelopeOf(field->message_type()).empty()) {
+      continue;
+    }
+    problems.push_back("InboxMessage." + field->name() +
+                       ": neither routing nor an envelope message");
   }
   EXPECT_TRUE(problems.empty()) << absl::StrJoin(problems, "\n");
 }

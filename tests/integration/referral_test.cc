@@ -381,6 +381,147 @@ TEST_F(ReferralTest, UnacknowledgedMessageIsRedeliveredAfterItsLease) {
   EXPECT_TRUE(ReadInbox(social_, 1, 1, absl::Seconds(3)).empty());
 }
 
+// Reads the Deliver stream until `messages` inbox messages and `answers`
+// acknowledgement answers have come, or the stream ends.
+struct DeliverRead {
+  std::vector<v1::InboxMessage> messages;
+  std::vector<v1::AcknowledgedMessages> answers;
+};
+DeliverRead ReadDeliver(
+    grpc::ClientReaderWriter<v1::DeliverRequest, v1::DeliverResponse>& stream,
+    size_t messages, size_t answers) {
+  DeliverRead read;
+  v1::DeliverResponse r;
+  while ((read.messages.size() < messages || read.answers.size() < answers) &&
+         stream.Read(&r)) {
+    if (r.has_message()) read.messages.push_back(r.message());
+    if (r.has_acknowledged()) read.answers.push_back(r.acknowledged());
+  }
+  return read;
+}
+
+TEST_F(ReferralTest, DeliverStreamsAndTakesAcknowledgementsOnTheSameStream) {
+  std::vector<std::string> referrals;
+  for (int i = 0; i < 5; ++i) {
+    auto sent = Send(school_, SchoolReferral("deliver-" + std::to_string(i)));
+    ASSERT_TRUE(sent.ok()) << sent.status();
+    referrals.push_back(sent->referral_id());
+  }
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  auto stream = Stub(social_)->Deliver(&ctx);
+  v1::DeliverRequest open;
+  open.set_lease_seconds(60);
+  ASSERT_TRUE(stream->Write(open));
+  DeliverRead first = ReadDeliver(*stream, 5, 0);
+  ASSERT_EQ(first.messages.size(), 5u);
+  for (size_t i = 0; i < 5; ++i) {
+    EXPECT_EQ(first.messages[i].referral().referral_id(), referrals[i]);
+  }
+  // A referral sent while the stream is open arrives on it.
+  auto late = Send(school_, SchoolReferral("deliver-late"));
+  ASSERT_TRUE(late.ok()) << late.status();
+  DeliverRead second = ReadDeliver(*stream, 1, 0);
+  ASSERT_EQ(second.messages.size(), 1u);
+  EXPECT_EQ(second.messages[0].referral().referral_id(), late->referral_id());
+
+  // All six in one request, with one id the inbox never held.
+  v1::DeliverRequest acks;
+  for (const auto& m : first.messages) acks.add_ack_message_ids(m.message_id());
+  acks.add_ack_message_ids(second.messages[0].message_id());
+  acks.add_ack_message_ids("msg-never-sent");
+  ASSERT_TRUE(stream->Write(acks));
+  DeliverRead answered = ReadDeliver(*stream, 0, 1);
+  ASSERT_EQ(answered.answers.size(), 1u);
+  EXPECT_EQ(answered.answers[0].message_ids_size(), 6);
+  ASSERT_EQ(answered.answers[0].refused_size(), 1);
+  EXPECT_EQ(answered.answers[0].refused(0).message_id(), "msg-never-sent");
+  EXPECT_EQ(answered.answers[0].refused(0).code(),
+            static_cast<int>(grpc::StatusCode::NOT_FOUND));
+  EXPECT_NE(answered.answers[0].refused(0).reason().find("msg-never-sent"),
+            std::string::npos);
+  // Closing our side ends the stream with OK.
+  ASSERT_TRUE(stream->WritesDone());
+  v1::DeliverResponse extra;
+  while (stream->Read(&extra)) {
+  }
+  grpc::Status done = stream->Finish();
+  EXPECT_TRUE(done.ok()) << done.error_message();
+
+  // Acknowledged as Ack does: delivered, logged, told to the sender, and
+  // not delivered again.
+  for (const std::string& id : referrals) {
+    auto seen = Get(social_, id);
+    ASSERT_TRUE(seen.ok()) << seen.status();
+    EXPECT_EQ(seen->status(), v1::REFERRAL_STATUS_DELIVERED) << id;
+  }
+  EXPECT_TRUE(ReadInbox(social_, 1, 1, absl::Seconds(3)).empty());
+  std::vector<v1::InboxMessage> receipts = ReadInbox(school_, 6);
+  ASSERT_EQ(receipts.size(), 6u);
+  EXPECT_EQ(receipts[0].referral_update().status(),
+            v1::REFERRAL_STATUS_DELIVERED);
+}
+
+TEST_F(ReferralTest, DeliverRefusesBadRequestsAndAcknowledgesNothingOfThem) {
+  auto sent = Send(school_, SchoolReferral("deliver-bad"));
+  ASSERT_TRUE(sent.ok()) << sent.status();
+  std::vector<v1::InboxMessage> inbox = ReadInbox(social_, 1, 1);
+  ASSERT_EQ(inbox.size(), 1u);
+  const std::string message = inbox[0].message_id();
+
+  struct Case {
+    std::string name;
+    std::vector<v1::DeliverRequest> requests;
+    std::string says;
+  };
+  std::vector<Case> cases;
+  {
+    v1::DeliverRequest too_long;
+    too_long.set_lease_seconds(3601);
+    cases.push_back({"a lease over the longest", {too_long}, "at most 3600"});
+  }
+  {
+    v1::DeliverRequest open, again;
+    again.set_lease_seconds(5);
+    again.add_ack_message_ids(message);
+    cases.push_back({"a lease set twice", {open, again}, "set once"});
+  }
+  {
+    v1::DeliverRequest many;
+    for (int i = 0; i < 1000; ++i) many.add_ack_message_ids("msg-x");
+    many.add_ack_message_ids(message);
+    cases.push_back({"1,001 ids", {many}, "at most 1000"});
+  }
+  {
+    v1::DeliverRequest huge;
+    huge.add_ack_message_ids(message);
+    huge.add_ack_message_ids(std::string(5000, 'm'));
+    cases.push_back({"an id over its size", {huge}, "ack_message_ids"});
+  }
+  for (const Case& c : cases) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::seconds(20));
+    auto stream = Stub(social_)->Deliver(&ctx);
+    for (const v1::DeliverRequest& r : c.requests) stream->Write(r);
+    v1::DeliverResponse r;
+    while (stream->Read(&r)) {
+      EXPECT_FALSE(r.has_acknowledged()) << c.name;
+    }
+    grpc::Status s = stream->Finish();
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << c.name;
+    EXPECT_NE(s.error_message().find(c.says), std::string::npos)
+        << c.name << ": " << s.error_message();
+  }
+  // None of them acknowledged the message: it is still there.
+  auto seen = Get(social_, sent->referral_id());
+  ASSERT_TRUE(seen.ok()) << seen.status();
+  EXPECT_EQ(seen->status(), v1::REFERRAL_STATUS_SENT);
+  std::vector<v1::InboxMessage> again = ReadInbox(social_, 1, 60);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].message_id(), message);
+}
+
 TEST_F(ReferralTest, RetryWithTheSameKeyStoresNothingTwice) {
   const v1::SendReferralRequest request = SchoolReferral("retry-1");
   auto first = Send(school_, request);
