@@ -194,34 +194,46 @@ int ShowInbox(const Invocation& in, v1::Exchange::Stub* stub,
   return 0;
 }
 
-// With --follow: every message as it comes, acknowledged once printed.
+// With --follow: every message as it comes, acknowledged on the same
+// Deliver stream once printed, and said so once the broker has it durable.
 int FollowInbox(const Invocation& in, v1::Exchange::Stub* stub,
                 grpc::ClientContext* context, const InterruptWatch& interrupt,
-                const v1::ReceiveRequest& request) {
-  std::unique_ptr<grpc::ClientReader<v1::InboxMessage>> reader =
-      stub->Receive(context, request);
-  v1::InboxMessage message;
+                uint32_t lease_seconds) {
+  std::unique_ptr<
+      grpc::ClientReaderWriter<v1::DeliverRequest, v1::DeliverResponse>>
+      stream = stub->Deliver(context);
+  v1::DeliverRequest open;
+  open.set_lease_seconds(lease_seconds);
+  stream->Write(open);
+  v1::DeliverResponse response;
+  int shown = 0;
   int acknowledged = 0;
-  while (reader->Read(&message)) {
-    std::cout << (acknowledged > 0 ? "\n" : "")
-              << liaison::client::DescribeInboxMessage(message) << std::flush;
-    v1::AckRequest ack;
-    ack.set_message_id(message.message_id());
-    absl::StatusOr<v1::AckResponse> done = Unary<v1::AckResponse>(
-        in, [&](grpc::ClientContext* c, v1::AckResponse* r) {
-          return stub->Ack(c, ack, r);
-        });
-    if (done.ok()) {
-      std::cout << "  acknowledged" << std::endl;
+  while (stream->Read(&response)) {
+    if (response.has_message()) {
+      const v1::InboxMessage& message = response.message();
+      std::cout << (shown > 0 ? "\n" : "")
+                << liaison::client::DescribeInboxMessage(message) << std::flush;
+      ++shown;
+      v1::DeliverRequest ack;
+      ack.add_ack_message_ids(message.message_id());
+      if (!stream->Write(ack)) break;
+      continue;
+    }
+    for (const std::string& id : response.acknowledged().message_ids()) {
+      std::cout << "  acknowledged " << id << std::endl;
       ++acknowledged;
-    } else {
+    }
+    for (const v1::RefusedAcknowledgement& refused :
+         response.acknowledged().refused()) {
       // It comes again after its lease; the next attempt may succeed.
-      std::cerr << "liaison: could not acknowledge " << message.message_id()
-                << ": " << absl::StatusCodeToString(done.status().code())
-                << ": " << done.status().message() << std::endl;
+      std::cerr << "liaison: could not acknowledge " << refused.message_id()
+                << ": "
+                << absl::StatusCodeToString(
+                       static_cast<absl::StatusCode>(refused.code()))
+                << ": " << refused.reason() << std::endl;
     }
   }
-  const grpc::Status status = reader->Finish();
+  const grpc::Status status = stream->Finish();
   if (interrupt.interrupted()) {
     std::cerr << "liaison: stopped; " << acknowledged
               << (acknowledged == 1 ? " message" : " messages")
@@ -258,7 +270,8 @@ int RunInbox(const Invocation& in) {
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = Connect(in);
   if (!channel.ok()) return Fail(channel.status());
   auto stub = v1::Exchange::NewStub(*channel);
-  return FollowInbox(in, stub.get(), &context, interrupt, request);
+  return FollowInbox(in, stub.get(), &context, interrupt,
+                     static_cast<uint32_t>(lease));
 }
 
 int RunAck(const Invocation& in) {

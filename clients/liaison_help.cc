@@ -182,7 +182,10 @@ configured) and then delivered again. Acknowledge one with
 `liaison ack MESSAGE_ID` once your system has taken it in.
 
 With --follow, keeps the stream open, prints each message as it arrives and
-acknowledges it once printed; Ctrl-C stops.
+acknowledges it on the same stream once printed, with a line
+"  acknowledged ID" once the broker has the acknowledgement on disk. An
+acknowledgement the broker refuses is said on stderr, and the message comes
+again after its lease. Ctrl-C stops, saying how many were acknowledged.
 
 Each message starts with a line "message: ID", then its kind and details,
 indented. A referral shows its sender, case, urgency, concerns, requested

@@ -11,9 +11,9 @@
 #include <fstream>
 
 #include "absl/strings/match.h"
-#include "absl/time/clock.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 #include "liaison/v1/audit.grpc.pb.h"
 #include "liaison/v1/exchange.grpc.pb.h"
 #include "tests/common/example_referral.h"
@@ -78,11 +78,12 @@ std::string MakeTempDir(const std::string& prefix) {
   return dir;
 }
 
-CommandResult RunCommand(const std::vector<std::string>& args) {
-  // Output goes to files so neither pipe can fill and stall the child.
-  const std::string dir = MakeTempDir("cmd");
-  const std::string out_path = dir + "/out", err_path = dir + "/err";
-  pid_t pid = fork();
+namespace {
+
+// Starts `args` with its output going to the two files.
+pid_t Spawn(const std::vector<std::string>& args, const std::string& out_path,
+            const std::string& err_path) {
+  const pid_t pid = fork();
   if (pid == 0) {
     FILE* out = freopen(out_path.c_str(), "w", stdout);
     FILE* err = freopen(err_path.c_str(), "w", stderr);
@@ -91,6 +92,16 @@ CommandResult RunCommand(const std::vector<std::string>& args) {
     execv(argv[0], argv.data());
     _exit(127);
   }
+  return pid;
+}
+
+}  // namespace
+
+CommandResult RunCommand(const std::vector<std::string>& args) {
+  // Output goes to files so neither pipe can fill and stall the child.
+  const std::string dir = MakeTempDir("cmd");
+  const std::string out_path = dir + "/out", err_path = dir + "/err";
+  const pid_t pid = Spawn(args, out_path, err_path);
   int status = 0;
   waitpid(pid, &status, 0);
   CommandResult result;
@@ -314,6 +325,45 @@ CommandResult RunLiaison(const BrokerProcess& broker,
       "--cert=" + creds.cert, "--key=" + creds.key, "--ca=" + ca_cert};
   argv.insert(argv.end(), args.begin(), args.end());
   return RunCommand(argv);
+}
+
+BackgroundLiaison::BackgroundLiaison(const BrokerProcess& broker,
+                                     const std::string& ca_cert,
+                                     const Credentials& creds,
+                                     const std::vector<std::string>& args) {
+  const std::string dir = MakeTempDir("liaison");
+  out_path_ = dir + "/out";
+  err_path_ = dir + "/err";
+  std::vector<std::string> command = {
+      BinaryPath("liaison"), "--broker=" + broker.address(),
+      "--cert=" + creds.cert, "--key=" + creds.key, "--ca=" + ca_cert};
+  command.insert(command.end(), args.begin(), args.end());
+  pid_ = Spawn(command, out_path_, err_path_);
+}
+
+BackgroundLiaison::~BackgroundLiaison() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGKILL);
+  waitpid(pid_, nullptr, 0);
+}
+
+std::string BackgroundLiaison::Output() const {
+  std::ifstream out(out_path_);
+  return std::string(std::istreambuf_iterator<char>(out), {});
+}
+
+CommandResult BackgroundLiaison::Interrupt() {
+  CommandResult result;
+  if (pid_ <= 0) return result;
+  kill(pid_, SIGINT);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  result.exit_code = DecodeWaitStatus(status);
+  std::ifstream out(out_path_), err(err_path_);
+  result.out.assign(std::istreambuf_iterator<char>(out), {});
+  result.err.assign(std::istreambuf_iterator<char>(err), {});
+  return result;
 }
 
 CommandResult RunLiaison(const std::vector<std::string>& args) {

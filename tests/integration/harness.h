@@ -135,6 +135,27 @@ CommandResult RunLiaison(const BrokerProcess& broker,
                          const std::string& ca_cert, const Credentials& creds,
                          const std::vector<std::string>& args);
 
+// The liaison command line running in the background against `broker` as
+// `creds` (for commands that run until interrupted, such as
+// `inbox --follow`), its output going to files read as it comes.
+class BackgroundLiaison {
+ public:
+  BackgroundLiaison(const BrokerProcess& broker, const std::string& ca_cert,
+                    const Credentials& creds,
+                    const std::vector<std::string>& args);
+  // Killed if still running.
+  ~BackgroundLiaison();
+  // Its standard output so far.
+  std::string Output() const;
+  // Sends SIGINT, waits for it to end, and returns what it wrote and its
+  // exit code.
+  CommandResult Interrupt();
+
+ private:
+  std::string out_path_, err_path_;
+  pid_t pid_ = -1;
+};
+
 // Runs the liaison command line with `args` alone: no connection flags,
 // for help and usage errors that reach no broker.
 CommandResult RunLiaison(const std::vector<std::string>& args);

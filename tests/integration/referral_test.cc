@@ -522,6 +522,48 @@ TEST_F(ReferralTest, DeliverRefusesBadRequestsAndAcknowledgesNothingOfThem) {
   EXPECT_EQ(again[0].message_id(), message);
 }
 
+TEST_F(ReferralTest, InboxFollowAcknowledgesEachMessageOnItsStream) {
+  std::vector<std::string> referrals;
+  for (int i = 0; i < 2; ++i) {
+    auto sent = Send(school_, SchoolReferral("follow-" + std::to_string(i)));
+    ASSERT_TRUE(sent.ok()) << sent.status();
+    referrals.push_back(sent->referral_id());
+  }
+  BackgroundLiaison follow(*broker_, deployment_.ca_cert(), social_,
+                           {"inbox", "--follow"});
+  auto count = [&](const std::string& what) {
+    const std::string out = follow.Output();
+    size_t n = 0;
+    for (size_t at = out.find(what); at != std::string::npos;
+         at = out.find(what, at + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  ASSERT_TRUE(PollUntil([&] { return count("  acknowledged msg-") == 2; },
+                        absl::Seconds(20), absl::Milliseconds(50)))
+      << follow.Output();
+  // One sent while it follows is shown and acknowledged too.
+  auto late = Send(school_, SchoolReferral("follow-late"));
+  ASSERT_TRUE(late.ok()) << late.status();
+  referrals.push_back(late->referral_id());
+  ASSERT_TRUE(PollUntil([&] { return count("  acknowledged msg-") == 3; },
+                        absl::Seconds(20), absl::Milliseconds(50)))
+      << follow.Output();
+  CommandResult stopped = follow.Interrupt();
+  EXPECT_EQ(stopped.exit_code, 0) << stopped.err;
+  EXPECT_NE(stopped.err.find("stopped; 3 messages acknowledged"),
+            std::string::npos)
+      << stopped.err;
+  for (const std::string& id : referrals) {
+    EXPECT_NE(stopped.out.find(id), std::string::npos) << stopped.out;
+    auto seen = Get(social_, id);
+    ASSERT_TRUE(seen.ok()) << seen.status();
+    EXPECT_EQ(seen->status(), v1::REFERRAL_STATUS_DELIVERED) << id;
+  }
+  EXPECT_TRUE(ReadInbox(social_, 1, 1, absl::Seconds(2)).empty());
+}
+
 TEST_F(ReferralTest, RetryWithTheSameKeyStoresNothingTwice) {
   const v1::SendReferralRequest request = SchoolReferral("retry-1");
   auto first = Send(school_, request);
