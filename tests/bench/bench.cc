@@ -7,9 +7,10 @@
 //   baseline  a unary call that does nothing: the gRPC health check;
 //   pipeline  the full referral path: SendReferral (policy decision,
 //             consent check, abstraction, durable commit with its log entry
-//             and signed tree head), delivery over the recipient's Receive
-//             stream, and the recipient's Ack. A referral's latency runs
-//             from the send to the end of the Ack.
+//             and signed tree head), delivery over the recipient's Deliver
+//             stream, and the recipient's acknowledgement on the same
+//             stream. A referral's latency runs from the send to the
+//             broker's answer that the acknowledgement is durable.
 //
 // Then it connects --idle_streams agencies' Receive streams at once and
 // reads the broker's memory. It reports throughput and p50/p99 latency of
@@ -30,6 +31,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -41,6 +43,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
@@ -106,9 +109,9 @@ Usage: liaison-bench [--concurrency=64] [--duration_seconds=10]
 
 Starts a real liaison-broker on a throw-away deployment and measures, at
 the same concurrency over the same channels, (a) the gRPC health check, a
-call that does nothing, and (b) referrals sent, delivered over Receive and
-acknowledged. Then connects --idle_streams Receive streams and reads the
-broker's memory. The last line is one JSON object:
+call that does nothing, and (b) referrals sent, delivered over Deliver and
+acknowledged on the same stream. Then connects --idle_streams Receive
+streams and reads the broker's memory. The last line is one JSON object:
 {"baseline_rps":...,"pipeline_rps":...,"ratio":...,"p50_ms":...,
  "p99_ms":...,"broker_rss_mb":...,"bytes_per_referral":...,
  "cpu_ms_per_referral":...,"peer_rps":...,"peer_ratio":...,"runs":[...]}
@@ -461,34 +464,92 @@ class Deliveries {
   absl::flat_hash_map<std::string, std::string> delivered_ ABSL_GUARDED_BY(mu_);
 };
 
-// Reads one recipient's Receive stream until it is cancelled.
+// One recipient's Deliver stream: messages read by one thread, and
+// acknowledgements written by another, every id waiting at that moment in
+// one request, as an agency system taking many messages would.
 class Recipient {
  public:
   Recipient(std::shared_ptr<grpc::Channel> channel, Deliveries* deliveries)
-      : stub_(v1::Exchange::NewStub(channel)),
-        acks_(v1::Exchange::NewStub(channel)) {
-    reader_ = stub_->Receive(&ctx_, v1::ReceiveRequest());
-    thread_ = std::thread([this, deliveries] {
-      v1::InboxMessage m;
-      while (reader_->Read(&m)) {
-        if (m.has_referral())
-          deliveries->Delivered(m.referral_id(), m.message_id());
+      : stub_(v1::Exchange::NewStub(channel)) {
+    stream_ = stub_->Deliver(&ctx_);
+    if (!stream_->Write(v1::DeliverRequest())) {
+      Die("the broker did not open the Deliver stream");
+    }
+    reader_ = std::thread([this, deliveries] {
+      v1::DeliverResponse r;
+      while (stream_->Read(&r)) {
+        if (r.has_message() && r.message().has_referral()) {
+          deliveries->Delivered(r.message().referral_id(),
+                                r.message().message_id());
+        }
+        if (!r.has_acknowledged()) continue;
+        if (r.acknowledged().refused_size() > 0) {
+          Die("Ack refused: " + r.acknowledged().refused(0).reason());
+        }
+        absl::MutexLock lock(&mu_);
+        for (const std::string& id : r.acknowledged().message_ids()) {
+          acknowledged_.insert(id);
+        }
       }
     });
+    writer_ = std::thread([this] { WriteAcks(); });
   }
   ~Recipient() {
+    {
+      absl::MutexLock lock(&mu_);
+      stopping_ = true;
+    }
+    writer_.join();
     ctx_.TryCancel();
-    thread_.join();
-    reader_->Finish().IgnoreError();
+    reader_.join();
+    stream_->Finish().IgnoreError();
   }
-  v1::Exchange::Stub& acks() { return *acks_; }
+  // Acknowledges `message_id` on the stream; returns once the broker says
+  // it is durable. Die after 30 s.
+  void Ack(const std::string& message_id) {
+    absl::MutexLock lock(&mu_);
+    to_ack_.push_back(message_id);
+    auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return acknowledged_.contains(message_id);
+    };
+    if (!mu_.AwaitWithTimeout(absl::Condition(&done), absl::Seconds(30))) {
+      Die(absl::StrCat("message ", message_id, " was never acknowledged"));
+    }
+    acknowledged_.erase(message_id);
+  }
 
  private:
+  void WriteAcks() {
+    for (;;) {
+      v1::DeliverRequest request;
+      {
+        absl::MutexLock lock(&mu_);
+        mu_.Await(absl::Condition(
+            +[](Recipient* r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(r->mu_) {
+              return r->stopping_ || !r->to_ack_.empty();
+            },
+            this));
+        if (stopping_) return;
+        while (!to_ack_.empty() && request.ack_message_ids_size() < 1000) {
+          request.add_ack_message_ids(std::move(to_ack_.front()));
+          to_ack_.pop_front();
+        }
+      }
+      if (!stream_->Write(request)) return;
+    }
+  }
+
   std::unique_ptr<v1::Exchange::Stub> stub_;
-  std::unique_ptr<v1::Exchange::Stub> acks_;
   grpc::ClientContext ctx_;
-  std::unique_ptr<grpc::ClientReader<v1::InboxMessage>> reader_;
-  std::thread thread_;
+  std::unique_ptr<
+      grpc::ClientReaderWriter<v1::DeliverRequest, v1::DeliverResponse>>
+      stream_;
+  absl::Mutex mu_;
+  std::deque<std::string> to_ack_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_set<std::string> acknowledged_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread reader_;
+  std::thread writer_;
 };
 
 // A Receive stream that only waits, for the memory measurement.
@@ -632,7 +693,7 @@ class UsageWindow {
 
 // Sends, delivers and acknowledges referrals through `brokers`: caller w
 // sends as sender w % S through broker w % B, and recipient r reads its
-// Receive stream on broker r % B, so with several brokers most deliveries
+// Deliver stream on broker r % B, so with several brokers most deliveries
 // cross from one broker to another.
 Measured RunPipeline(const Brokers& brokers, const Deployment& deployment,
                      const std::vector<Identity>& senders,
@@ -684,13 +745,7 @@ Measured RunPipeline(const Brokers& brokers, const Deployment& deployment,
         grpc::Status s = exchange[w]->SendReferral(&ctx, request, &sent);
         if (!s.ok()) Die("SendReferral refused: " + s.error_message());
         const std::string message = deliveries.Await(sent.referral_id());
-        grpc::ClientContext ack_ctx;
-        Timed(&ack_ctx).IgnoreError();
-        v1::AckRequest ack;
-        ack.set_message_id(message);
-        v1::AckResponse acked;
-        s = streams[to]->acks().Ack(&ack_ctx, ack, &acked);
-        if (!s.ok()) Die("Ack refused: " + s.error_message());
+        streams[to]->Ack(message);
         return absl::Now() - start;
       },
       [&](bool starting) { cpu.Mark(starting); });
