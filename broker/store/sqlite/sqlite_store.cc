@@ -350,20 +350,24 @@ void SqliteStore::ReadLoop() {
       read = std::move(reads_.front());
       reads_.pop_front();
     }
-    // One snapshot per read: a head and the nodes under it agree.
-    char* error = nullptr;
-    absl::Status s;
-    if (sqlite3_exec(reader_db_, "BEGIN", nullptr, nullptr, &error) !=
-        SQLITE_OK) {
+    // One snapshot per read: a head and the nodes under it agree. BEGIN
+    // and COMMIT are prepared once: parsing them for every read was about
+    // 3% of the broker's CPU under load.
+    absl::Status s = RunReaderStatement("BEGIN");
+    if (!s.ok()) {
       s = absl::UnavailableError(
-          absl::StrCat("cannot read the store: ", error ? error : "?"));
-      sqlite3_free(error);
+          absl::StrCat("cannot read the store: ", s.message()));
     } else {
       s = read.run();
-      sqlite3_exec(reader_db_, "COMMIT", nullptr, nullptr, nullptr);
+      RunReaderStatement("COMMIT").IgnoreError();
     }
     read.done(s);
   }
+}
+
+absl::Status SqliteStore::RunReaderStatement(const char* sql) {
+  ASSIGN_OR_RETURN(StatementCache::Use statement, reader_statements_->Get(sql));
+  return statement->Run();
 }
 
 absl::Status SqliteStore::RunAndWait(std::function<absl::Status()> run) {

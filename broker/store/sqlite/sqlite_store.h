@@ -195,6 +195,8 @@ class SqliteStore final : public Store {
   static int OnWalCommit(void* store, sqlite3* db, const char* name,
                          int frames);
   void CheckpointLoop();
+  // On the reader thread: runs `sql`, prepared once, on its connection.
+  absl::Status RunReaderStatement(const char* sql);
   // On the commit thread, between groups: when the checkpoint thread asks,
   // copies the WAL's remaining frames so the WAL can start again.
   void CatchUpCheckpoint();
