@@ -111,6 +111,7 @@ TEST_F(PgStoreTest, AReloadAnnouncedThroughOneBrokerReachesEveryBroker) {
 
   ASSERT_TRUE(Announce(b, "crl").ok());
   ASSERT_TRUE(first.WaitFor(2, absl::Seconds(10)));
+  ASSERT_TRUE(second.WaitFor(2, absl::Seconds(10)));
   ASSERT_TRUE(late.WaitFor(1, absl::Seconds(10)));
   EXPECT_EQ(first.Kinds(), (std::vector<std::string>{"policy", "crl"}));
   EXPECT_EQ(second.Kinds(), (std::vector<std::string>{"policy", "crl"}));
