@@ -382,6 +382,43 @@ TYPED_TEST_P(StoreReferralConformance,
             change.sender_event.SerializeAsString());
 }
 
+TYPED_TEST_P(StoreReferralConformance,
+             ADeliveryGivenAgainIsTheReferralAsSentWhateverCameSince) {
+  NewReferral r = Referral("1", kSchool, kSocial, this->Now());
+  ASSERT_TRUE(this->Refer(r).ok());
+  std::vector<v1::InboxMessage> first = this->Inbox(kSocial);
+  ASSERT_EQ(first.size(), 1u);
+  // The recipient moves the referral on twice before acknowledging the
+  // message: its lease ends and the message comes again, as it was.
+  ASSERT_TRUE(
+      this->ApplyChange(this->Change("1", kSocial,
+                                     v1::REFERRAL_STATUS_ACKNOWLEDGED, "seen"))
+          .ok());
+  ASSERT_TRUE(this->ApplyChange(this->Change("1", kSocial,
+                                             v1::REFERRAL_STATUS_ACCEPTED, ""))
+                  .ok());
+  std::vector<v1::InboxMessage> again = this->Inbox(kSocial);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].message_id(), first[0].message_id());
+  EXPECT_EQ(again[0].referral().SerializeAsString(),
+            r.delivery.referral().SerializeAsString());
+  EXPECT_EQ(again[0].delivery_attempt(), 2u);
+  // The referral itself holds all three events, in order.
+  absl::StatusOr<v1::Referral> now = this->GetReferral(kSocial, "ref-1");
+  ASSERT_TRUE(now.ok()) << now.status();
+  EXPECT_EQ(now->status(), v1::REFERRAL_STATUS_ACCEPTED);
+  ASSERT_EQ(now->history_size(), 3);
+  EXPECT_EQ(now->history(0).status(), v1::REFERRAL_STATUS_SENT);
+  EXPECT_EQ(now->history(1).status(), v1::REFERRAL_STATUS_ACKNOWLEDGED);
+  EXPECT_EQ(now->history(1).detail(), "seen");
+  EXPECT_EQ(now->history(2).status(), v1::REFERRAL_STATUS_ACCEPTED);
+  // Acknowledged now, it is already past DELIVERED: nothing moves, and
+  // the message is not given again.
+  ASSERT_TRUE(this->Ack(kSocial, first[0].message_id()).ok());
+  EXPECT_EQ(this->GetReferral(kSocial, "ref-1")->history_size(), 3);
+  EXPECT_TRUE(this->Inbox(kSocial).empty());
+}
+
 TYPED_TEST_P(StoreReferralConformance, OnlyTheRecipientChangesAReferral) {
   ASSERT_TRUE(this->Refer(Referral("1", kSchool, kSocial, this->Now())).ok());
   for (const std::string& by : {kSchool, kPolice}) {
@@ -540,6 +577,7 @@ REGISTER_TYPED_TEST_SUITE_P(
     FirstAckDeliversTheReferralAndTellsItsSenderOnce,
     ReferralIsReadOnlyByItsParties,
     RecipientChangeIsAppliedLoggedAndSentToTheSender,
+    ADeliveryGivenAgainIsTheReferralAsSentWhateverCameSince,
     OnlyTheRecipientChangesAReferral,
     ChangeTheLifecycleDoesNotAllowIsRefusedAndChangesNothing,
     ExpiredMessageTellsItsSenderOnce, BrokerNoticesExpireSilently,

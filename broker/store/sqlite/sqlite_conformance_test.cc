@@ -1,4 +1,6 @@
 // The SQLite backend against the Store conformance suites.
+#include <sqlite3.h>
+
 #include <memory>
 #include <string>
 
@@ -26,6 +28,66 @@ struct SqliteFactory {
     return std::unique_ptr<Store>(*std::move(store));
   }
 };
+
+// A file whose referral and inbox rows were written before schema version
+// 8: the delivery kept its own copy of the referral, and a change rewrote
+// the referral's body with its history.
+class SqliteRowsBeforeVersion8
+    : public StoreReferralConformance<SqliteFactory> {
+ protected:
+  void Exec(sqlite3* db, const std::string& sql, const std::string& blob = "") {
+    sqlite3_stmt* statement = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &statement, nullptr),
+              SQLITE_OK)
+        << sqlite3_errmsg(db);
+    if (!blob.empty()) {
+      sqlite3_bind_blob(statement, 1, blob.data(),
+                        static_cast<int>(blob.size()), SQLITE_TRANSIENT);
+    }
+    EXPECT_EQ(sqlite3_step(statement), SQLITE_DONE) << sqlite3_errmsg(db);
+    sqlite3_finalize(statement);
+  }
+};
+
+TEST_F(SqliteRowsBeforeVersion8, AreReadAndChangedAsTheyWere) {
+  NewReferral r = Referral("1", kSchool, kSocial, Now());
+  ASSERT_TRUE(Refer(r).ok());
+  store_.reset();
+  // Rewritten as the version before wrote them: the inbox row with the
+  // whole delivery, the referral's body with the change it had had.
+  v1::Referral changed = r.referral;
+  changed.set_status(v1::REFERRAL_STATUS_ACKNOWLEDGED);
+  v1::ReferralEvent* seen = changed.add_history();
+  seen->set_status(v1::REFERRAL_STATUS_ACKNOWLEDGED);
+  seen->set_detail("seen before the upgrade");
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((setup_.dir + "/liaison.db").c_str(), &db), SQLITE_OK);
+  Exec(db, "UPDATE inbox SET body=?1", r.delivery.SerializeAsString());
+  Exec(db, "UPDATE referrals SET status=3, body=?1",
+       changed.SerializeAsString());
+  ASSERT_EQ(v1::REFERRAL_STATUS_ACKNOWLEDGED, 3);
+  Exec(db, "DROP TABLE referral_events");
+  Exec(db, "ALTER TABLE inbox DROP COLUMN from_referral");
+  Exec(db, "PRAGMA user_version=7");
+  sqlite3_close(db);
+
+  Reopen();
+  std::vector<v1::InboxMessage> inbox = Inbox(kSocial);
+  ASSERT_EQ(inbox.size(), 1u);
+  EXPECT_EQ(inbox[0].referral().SerializeAsString(),
+            r.delivery.referral().SerializeAsString());
+  absl::StatusOr<v1::Referral> accepted =
+      ApplyChange(Change("1", kSocial, v1::REFERRAL_STATUS_ACCEPTED, ""));
+  ASSERT_TRUE(accepted.ok()) << accepted.status();
+  absl::StatusOr<v1::Referral> now = GetReferral(kSocial, "ref-1");
+  ASSERT_TRUE(now.ok()) << now.status();
+  EXPECT_EQ(now->status(), v1::REFERRAL_STATUS_ACCEPTED);
+  ASSERT_EQ(now->history_size(), 3);
+  EXPECT_EQ(now->history(1).detail(), "seen before the upgrade");
+  EXPECT_EQ(now->history(2).status(), v1::REFERRAL_STATUS_ACCEPTED);
+  ASSERT_TRUE(Ack(kSocial, "msg-1").ok());
+  EXPECT_TRUE(Inbox(kSocial).empty());
+}
 
 }  // namespace
 

@@ -1,8 +1,6 @@
 // The SQLite store's message path: referrals, the log's appends, inboxes,
 // acknowledgements, status changes and the sweeper's expiry and escalations.
 // Runs on the commit thread.
-#include "broker/store/sqlite/sqlite_store.h"
-
 #include <memory>
 #include <optional>
 #include <string>
@@ -16,6 +14,7 @@
 #include "broker/log/message_util.h"
 #include "broker/store/sqlite/sqlite_log.h"
 #include "broker/store/sqlite/sqlite_query.h"
+#include "broker/store/sqlite/sqlite_store.h"
 
 namespace liaison {
 namespace {
@@ -51,54 +50,117 @@ absl::Status SqliteStore::EnqueueLocked(const std::string& agency_id,
                                         const std::string& referral_id,
                                         const v1::InboxMessage& message,
                                         absl::Time expires_at) {
+  return InsertInboxRow(agency_id, sender_agency_id, referral_id, message,
+                        message.SerializeAsString(), expires_at,
+                        /*from_referral=*/false);
+}
+
+absl::Status SqliteStore::EnqueueReferralLocked(
+    const std::string& agency_id, const std::string& sender_agency_id,
+    const std::string& referral_id, v1::InboxMessage* delivery,
+    absl::Time expires_at) {
+  // Without the referral, which its row holds: taken out to serialize
+  // the rest, and put back.
+  std::unique_ptr<v1::Referral> referral(delivery->release_referral());
+  const std::string body = delivery->SerializeAsString();
+  delivery->set_allocated_referral(referral.release());
+  return InsertInboxRow(agency_id, sender_agency_id, referral_id, *delivery,
+                        body, expires_at, /*from_referral=*/true);
+}
+
+absl::Status SqliteStore::InsertInboxRow(
+    const std::string& agency_id, const std::string& sender_agency_id,
+    const std::string& referral_id, const v1::InboxMessage& message,
+    const std::string& body, absl::Time expires_at, bool from_referral) {
   ASSIGN_OR_RETURN(
       StatementCache::Use insert,
       statements_->Get("INSERT INTO inbox (message_id, agency_id, "
                        "sender_agency_id, referral_id, body, enqueued_at, "
-                       "expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+                       "expires_at, from_referral) VALUES (?1, ?2, ?3, ?4, ?5, "
+                       "?6, ?7, ?8)"));
   return insert->Bind(1, message.message_id())
       .Bind(2, agency_id)
       .Bind(3, sender_agency_id)
       .Bind(4, referral_id)
-      .BindBlob(5, message.SerializeAsString())
+      .BindBlob(5, body)
       .Bind(6, absl::FromUnixSeconds(message.enqueued_at().seconds()) +
                    absl::Nanoseconds(message.enqueued_at().nanos()))
       .Bind(7, expires_at)
+      .Bind(8, int64_t{from_referral ? 1 : 0})
       .Run();
 }
 
 absl::StatusOr<v1::Referral> SqliteStore::LoadReferral(
     const std::string& referral_id) {
   ASSIGN_OR_RETURN(StatementCache::Use select,
-                   statements_->Get("SELECT body FROM referrals WHERE "
+                   statements_->Get("SELECT body, status FROM referrals WHERE "
                                     "referral_id=?1"));
   ASSIGN_OR_RETURN(bool row, select->Bind(1, referral_id).Step());
   if (!row) {
     return absl::NotFoundError(absl::StrCat(
         "no referral \"", referral_id, "\" that your agency is a party to"));
   }
-  return ParseBlob<v1::Referral>(select->Blob(0), "referral");
+  ASSIGN_OR_RETURN(v1::Referral referral,
+                   ParseBlob<v1::Referral>(select->Blob(0), "referral"));
+  referral.set_status(static_cast<v1::ReferralStatus>(select->Int(1)));
+  ASSIGN_OR_RETURN(StatementCache::Use events,
+                   statements_->Get("SELECT seq, event FROM referral_events "
+                                    "WHERE referral_id=?1 ORDER BY seq"));
+  events->Bind(1, referral_id);
+  for (;;) {
+    ASSIGN_OR_RETURN(bool more, events->Step());
+    if (!more) break;
+    if (events->Int(0) != referral.history_size()) {
+      return absl::DataLossError(absl::StrCat(
+          "referral ", referral_id, " has event ", events->Int(0),
+          " where event ", referral.history_size(), " was expected"));
+    }
+    ASSIGN_OR_RETURN(
+        *referral.add_history(),
+        ParseBlob<v1::ReferralEvent>(events->Blob(1), "referral event"));
+  }
+  return referral;
 }
 
-absl::Status SqliteStore::SaveReferral(const v1::Referral& referral,
-                                       absl::Time deadline) {
+absl::Status SqliteStore::InsertReferral(const v1::Referral& referral,
+                                         absl::Time deadline) {
   ASSIGN_OR_RETURN(
-      StatementCache::Use upsert,
+      StatementCache::Use insert,
       statements_->Get(
           "INSERT INTO referrals (referral_id, case_id, sender_agency_id, "
           "recipient_agency_id, status, body, deadline_at) VALUES "
-          "(?1,?2,?3,?4,?5,?6,?7) "
-          "ON CONFLICT(referral_id) DO UPDATE SET status=?5, body=?6"));
-  upsert->Bind(7, deadline == absl::InfiniteFuture()
-                      ? int64_t{0}
-                      : absl::ToUnixMicros(deadline));
-  return upsert->Bind(1, referral.referral_id())
+          "(?1,?2,?3,?4,?5,?6,?7)"));
+  return insert->Bind(1, referral.referral_id())
       .Bind(2, referral.case_id())
       .Bind(3, referral.sender_agency_id())
       .Bind(4, referral.recipient_agency_id())
       .Bind(5, int64_t{referral.status()})
       .BindBlob(6, referral.SerializeAsString())
+      .Bind(7, deadline == absl::InfiniteFuture()
+                   ? int64_t{0}
+                   : absl::ToUnixMicros(deadline))
       .Run();
+}
+
+absl::Status SqliteStore::SaveReferralEvents(const v1::Referral& referral,
+                                             int history_before) {
+  ASSIGN_OR_RETURN(StatementCache::Use status,
+                   statements_->Get("UPDATE referrals SET status=?2 WHERE "
+                                    "referral_id=?1"));
+  RETURN_IF_ERROR(status->Bind(1, referral.referral_id())
+                      .Bind(2, int64_t{referral.status()})
+                      .Run());
+  ASSIGN_OR_RETURN(StatementCache::Use insert,
+                   statements_->Get("INSERT INTO referral_events (referral_id, "
+                                    "seq, event) VALUES (?1,?2,?3)"));
+  for (int i = history_before; i < referral.history_size(); ++i) {
+    RETURN_IF_ERROR(insert->Reset()
+                        .Bind(1, referral.referral_id())
+                        .Bind(2, int64_t{i})
+                        .BindBlob(3, referral.history(i).SerializeAsString())
+                        .Run());
+  }
+  return absl::OkStatus();
 }
 
 void SqliteStore::CommitReferral(NewReferral referral,
@@ -154,12 +216,12 @@ void SqliteStore::CommitReferral(NewReferral referral,
                             .Bind(3, "recipient of referral " + r.referral_id())
                             .Bind(4, now)
                             .Run());
-        RETURN_IF_ERROR(SaveReferral(r, in->acknowledge_by));
+        RETURN_IF_ERROR(InsertReferral(r, in->acknowledge_by));
         v1::LogEntry entry = in->disclosure;
         RETURN_IF_ERROR(AppendLogLocked(&entry));
-        RETURN_IF_ERROR(EnqueueLocked(r.recipient_agency_id(),
-                                      r.sender_agency_id(), r.referral_id(),
-                                      in->delivery, in->expires_at));
+        RETURN_IF_ERROR(EnqueueReferralLocked(
+            r.recipient_agency_id(), r.sender_agency_id(), r.referral_id(),
+            &in->delivery, in->expires_at));
         RETURN_IF_ERROR(RecordConsentUseLocked(entry, r.recipient_agency_id(),
                                                in->delivery.message_id()));
         RETURN_IF_ERROR(
@@ -246,10 +308,12 @@ void SqliteStore::LeaseInbox(const std::string& agency_id, absl::Time now,
             // By the agency's own pending messages: without the hint SQLite
             // chose the expiry index and scanned every agency's pending
             // messages, so one agency's backlog slowed every delivery.
-            statements_->Get("SELECT seq, body, attempts FROM inbox INDEXED "
-                             "BY inbox_pending WHERE agency_id=?1 AND "
-                             "state=0 AND expires_at>?2 AND lease_until<=?2 "
-                             "ORDER BY seq LIMIT ?3"));
+            statements_->Get(
+                "SELECT i.seq, i.body, i.attempts, r.body FROM inbox i "
+                "INDEXED BY inbox_pending LEFT JOIN referrals r ON "
+                "i.from_referral=1 AND r.referral_id=i.referral_id WHERE "
+                "i.agency_id=?1 AND i.state=0 AND i.expires_at>?2 AND "
+                "i.lease_until<=?2 ORDER BY i.seq LIMIT ?3"));
         select->Bind(1, agency_id).Bind(2, now).Bind(3, int64_t{max});
         std::vector<int64_t> seqs;
         for (;;) {
@@ -258,6 +322,12 @@ void SqliteStore::LeaseInbox(const std::string& agency_id, absl::Time now,
           ASSIGN_OR_RETURN(
               v1::InboxMessage m,
               ParseBlob<v1::InboxMessage>(select->Blob(1), "inbox message"));
+          if (!select->IsNull(3)) {
+            // The referral as sent: its row's body is never rewritten.
+            ASSIGN_OR_RETURN(
+                *m.mutable_referral(),
+                ParseBlob<v1::Referral>(select->Blob(3), "referral"));
+          }
           m.set_delivery_attempt(static_cast<uint32_t>(select->Int(2) + 1));
           const absl::Time until = now + lease;
           m.mutable_lease_expires_at()->set_seconds(absl::ToUnixSeconds(until));
@@ -299,9 +369,9 @@ void SqliteStore::AckMessage(const std::string& agency_id,
        update_expires_at](std::string* told) -> absl::Status {
         ASSIGN_OR_RETURN(
             StatementCache::Use select,
-            statements_->Get("SELECT state, referral_id, body FROM "
-                             "inbox WHERE message_id=?1 AND "
-                             "agency_id=?2"));
+            statements_->Get("SELECT state, referral_id, body, "
+                             "from_referral FROM inbox WHERE message_id=?1 "
+                             "AND agency_id=?2"));
         ASSIGN_OR_RETURN(bool row,
                          select->Bind(1, message_id).Bind(2, agency_id).Step());
         if (!row) {
@@ -310,9 +380,14 @@ void SqliteStore::AckMessage(const std::string& agency_id,
         }
         if (select->Int(0) == kInboxAcknowledged) return absl::OkStatus();
         const std::string referral_id = select->Text(1);
-        ASSIGN_OR_RETURN(
-            v1::InboxMessage message,
-            ParseBlob<v1::InboxMessage>(select->Blob(2), "inbox message"));
+        bool delivers_referral = select->Int(3) == 1;
+        if (!delivers_referral) {
+          // Written with its own copy (or not a referral): look inside.
+          ASSIGN_OR_RETURN(
+              v1::InboxMessage message,
+              ParseBlob<v1::InboxMessage>(select->Blob(2), "inbox message"));
+          delivers_referral = message.has_referral();
+        }
         ASSIGN_OR_RETURN(StatementCache::Use ack,
                          statements_->Get("UPDATE inbox SET state=?3, "
                                           "acked_at=?4 WHERE message_id=?1 AND "
@@ -322,12 +397,13 @@ void SqliteStore::AckMessage(const std::string& agency_id,
                             .Bind(3, int64_t{kInboxAcknowledged})
                             .Bind(4, now)
                             .Run());
-        if (!message.has_referral()) return absl::OkStatus();
+        if (!delivers_referral) return absl::OkStatus();
         ASSIGN_OR_RETURN(v1::Referral referral, LoadReferral(referral_id));
+        const int history_before = referral.history_size();
         std::optional<v1::ReferralEvent> event =
             rules_->ApplyDelivery(agency_id, now, &referral);
         if (!event.has_value()) return absl::OkStatus();
-        RETURN_IF_ERROR(SaveReferral(referral));
+        RETURN_IF_ERROR(SaveReferralEvents(referral, history_before));
         entry->set_case_id(referral.case_id());
         entry->set_counterpart(referral.sender_agency_id());
         RETURN_IF_ERROR(AppendLogLocked(entry.get()));
@@ -376,8 +452,9 @@ void SqliteStore::ChangeReferral(ReferralChange change,
               absl::StrCat("no referral \"", in->referral_id,
                            "\" that your agency is a party to"));
         }
+        const int history_before = referral.history_size();
         RETURN_IF_ERROR(rules_->ApplyRecipientChange(in->event, &referral));
-        RETURN_IF_ERROR(SaveReferral(referral));
+        RETURN_IF_ERROR(SaveReferralEvents(referral, history_before));
         RETURN_IF_ERROR(AppendLogLocked(&in->feedback));
         if (in->update.has_value()) {
           *in->update->mutable_referral_update() = in->sender_event;
@@ -425,10 +502,11 @@ void SqliteStore::ExpireInbox(absl::Time now, absl::Duration notice_ttl,
                                             "seq=?1"));
           RETURN_IF_ERROR(mark->Bind(1, e.seq).Run());
           if (e.sender.empty()) continue;  // a notice: nobody to tell
-          RETURN_IF_ERROR(EnqueueLocked(
-              e.sender, "", e.referral_id,
-              rules_->NonDeliveryNotice(e.message_id, e.referral_id, e.recipient, now),
-              now + notice_ttl));
+          RETURN_IF_ERROR(
+              EnqueueLocked(e.sender, "", e.referral_id,
+                            rules_->NonDeliveryNotice(
+                                e.message_id, e.referral_id, e.recipient, now),
+                            now + notice_ttl));
           told->push_back(e.sender);
         }
         return absl::OkStatus();
@@ -480,7 +558,8 @@ void SqliteStore::EscalateOverdue(absl::Time now, absl::Duration notice_ttl,
           for (const std::string& agency : to) {
             RETURN_IF_ERROR(EnqueueLocked(
                 agency, "", referral.referral_id(),
-                rules_->EscalationNotice(referral, o.deadline, now), now + notice_ttl));
+                rules_->EscalationNotice(referral, o.deadline, now),
+                now + notice_ttl));
             told->push_back(agency);
           }
         }
@@ -529,7 +608,7 @@ void SqliteStore::EscalateOverdueReviews(
           RETURN_IF_ERROR(EnqueueLocked(
               o.agency, "", "",
               rules_->OverdueReviewNotice(static_cast<uint64_t>(o.sequence),
-                                  o.review_by, now),
+                                          o.review_by, now),
               now + notice_ttl));
           told->push_back(o.agency);
         }

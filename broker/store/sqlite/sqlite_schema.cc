@@ -167,6 +167,23 @@ const char* const kMigrations[] = {
     CREATE INDEX override_deadlines_due ON override_deadlines
       (escalated, review_by);
     )sql",
+    // 8: a referral's content is stored once. From here on referrals.body
+    // is the referral as sent and is not written again; the events after
+    // it are rows of referral_events (seq: the event's place in the
+    // history) and referrals.status is its status now. (A row written
+    // before this version holds its history up to then in its body.) An
+    // inbox message with from_referral = 1 delivers its referral without a
+    // copy: its body lacks the referral, read from referrals.body when the
+    // message is leased.
+    R"sql(
+    CREATE TABLE referral_events (
+      referral_id TEXT NOT NULL,
+      seq         INTEGER NOT NULL,
+      event       BLOB NOT NULL,
+      PRIMARY KEY (referral_id, seq)
+    ) WITHOUT ROWID;
+    ALTER TABLE inbox ADD COLUMN from_referral INTEGER NOT NULL DEFAULT 0;
+    )sql",
 };
 const int kMigrationCount =
     static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));

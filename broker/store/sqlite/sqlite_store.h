@@ -238,6 +238,20 @@ class SqliteStore final : public Store {
                              const std::string& referral_id,
                              const v1::InboxMessage& message,
                              absl::Time expires_at);
+  // The delivery of a new referral, stored without its own copy of the
+  // referral (from_referral): leasing it reads the referral's row.
+  absl::Status EnqueueReferralLocked(const std::string& agency_id,
+                                     const std::string& sender_agency_id,
+                                     const std::string& referral_id,
+                                     v1::InboxMessage* delivery,
+                                     absl::Time expires_at);
+  absl::Status InsertInboxRow(const std::string& agency_id,
+                              const std::string& sender_agency_id,
+                              const std::string& referral_id,
+                              const v1::InboxMessage& message,
+                              const std::string& body, absl::Time expires_at,
+                              bool from_referral);
+  // The referral as sent, with the events and status recorded since.
   absl::StatusOr<v1::Referral> LoadReferral(const std::string& referral_id);
   // A case as `agency_id` may see it: NOT_FOUND unless attached.
   absl::StatusOr<v1::Case> LoadCase(const std::string& agency_id,
@@ -264,9 +278,14 @@ class SqliteStore final : public Store {
   absl::Status EnqueueNoticesLocked(const std::vector<QueuedNotice>& notices,
                                     const std::string& referral_id,
                                     absl::Time expires_at);
-  // Inserts or updates a referral; `deadline` is recorded on insert only.
-  absl::Status SaveReferral(const v1::Referral& referral,
-                            absl::Time deadline = absl::InfiniteFuture());
+  // Stores a new referral as sent, with its acknowledgement deadline.
+  absl::Status InsertReferral(const v1::Referral& referral,
+                              absl::Time deadline);
+  // Records a referral's change: its status now, and the events its
+  // history gained since it had `history_before` (as LoadReferral gave
+  // it). The referral as sent is not written again.
+  absl::Status SaveReferralEvents(const v1::Referral& referral,
+                                  int history_before);
 
   // Closed after both connections.
   std::unique_ptr<sqlite::FilesVfs> vfs_;

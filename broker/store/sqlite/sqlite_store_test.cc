@@ -394,6 +394,8 @@ TEST_F(SignedLog, MigrationIndexesAndHashesAnOlderLog) {
                          "DROP TABLE certificates_seen; "
                          "DROP TABLE sealed_statements; "
                          "DROP TABLE override_deadlines; "
+                         "DROP TABLE referral_events; "
+                         "ALTER TABLE inbox DROP COLUMN from_referral; "
                          "ALTER TABLE cases DROP COLUMN subject_pseudonym; "
                          "PRAGMA user_version=2;",
                          nullptr, nullptr, nullptr),
