@@ -29,9 +29,9 @@ struct SqliteFactory {
   }
 };
 
-// A file whose referral and inbox rows were written before schema version
-// 8: the delivery kept its own copy of the referral, and a change rewrote
-// the referral's body with its history.
+// A file whose rows were written before schema version 8: the delivery
+// kept its own copy of the referral, a change rewrote the referral's body
+// with its history, and the log's tree nodes were keyed by level.
 class SqliteRowsBeforeVersion8
     : public StoreReferralConformance<SqliteFactory> {
  protected:
@@ -50,6 +50,10 @@ class SqliteRowsBeforeVersion8
 };
 
 TEST_F(SqliteRowsBeforeVersion8, AreReadAndChangedAsTheyWere) {
+  // Enough entries for nodes above the leaves: 6 before the upgrade.
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(Append(AdminEntry("reload_policy", Now())).ok());
+  }
   NewReferral r = Referral("1", kSchool, kSocial, Now());
   ASSERT_TRUE(Refer(r).ok());
   store_.reset();
@@ -68,6 +72,15 @@ TEST_F(SqliteRowsBeforeVersion8, AreReadAndChangedAsTheyWere) {
   ASSERT_EQ(v1::REFERRAL_STATUS_ACKNOWLEDGED, 3);
   Exec(db, "DROP TABLE referral_events");
   Exec(db, "ALTER TABLE inbox DROP COLUMN from_referral");
+  // And the log's tree nodes keyed by (level, idx), as before version 9.
+  Exec(db,
+       "CREATE TABLE old_nodes (level INTEGER NOT NULL, idx INTEGER NOT "
+       "NULL, hash BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID");
+  Exec(db,
+       "INSERT INTO old_nodes SELECT level, ((last_leaf + 1) >> level) - 1, "
+       "hash FROM log_nodes");
+  Exec(db, "DROP TABLE log_nodes");
+  Exec(db, "ALTER TABLE old_nodes RENAME TO log_nodes");
   Exec(db, "PRAGMA user_version=7");
   sqlite3_close(db);
 
@@ -87,6 +100,10 @@ TEST_F(SqliteRowsBeforeVersion8, AreReadAndChangedAsTheyWere) {
   EXPECT_EQ(now->history(2).status(), v1::REFERRAL_STATUS_ACCEPTED);
   ASSERT_TRUE(Ack(kSocial, "msg-1").ok());
   EXPECT_TRUE(Inbox(kSocial).empty());
+  // The log went on from the re-keyed nodes: every entry, old and new, is
+  // under the signed head.
+  EXPECT_EQ(LogSize(), 7u);
+  EXPECT_TRUE(HeadCoversLog().ok());
 }
 
 }  // namespace

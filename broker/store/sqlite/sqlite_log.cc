@@ -53,6 +53,13 @@ int64_t ClampSequence(uint64_t v) {
       std::min<uint64_t>(v, std::numeric_limits<int64_t>::max()));
 }
 
+// The last leaf under node (level, index): log_nodes' key from schema
+// version 9, so the nodes one commit writes sit together at the end of
+// the table instead of at the end of each level's run.
+uint64_t LastLeaf(int level, uint64_t index) {
+  return ((index + 1) << level) - 1;
+}
+
 // Builds a WHERE clause with positional parameters.
 class Where {
  public:
@@ -127,13 +134,14 @@ absl::StatusOr<uint64_t> LogTables::Size() {
 
 absl::StatusOr<std::string> LogTables::Node(int level, uint64_t index) const {
   if (!node_select_.has_value()) {
-    ASSIGN_OR_RETURN(Query q, Query::Prepare(db_,
-                                             "SELECT hash FROM log_nodes "
-                                             "WHERE level=?1 AND idx=?2"));
+    ASSIGN_OR_RETURN(Query q,
+                     Query::Prepare(db_,
+                                    "SELECT hash FROM log_nodes "
+                                    "WHERE last_leaf=?1 AND level=?2"));
     node_select_.emplace(std::move(q));
   }
   Query& q = node_select_->Reset();
-  q.Bind(1, int64_t{level}).Bind(2, ClampSequence(index));
+  q.Bind(1, ClampSequence(LastLeaf(level, index))).Bind(2, int64_t{level});
   ASSIGN_OR_RETURN(bool row, q.Step());
   if (!row) {
     return absl::DataLossError(absl::StrCat("the log's tree node (", level,
@@ -174,14 +182,15 @@ absl::Status LogTables::WriteEntry(const v1::LogEntry& entry,
 absl::Status LogTables::WriteNodes(
     const std::vector<merkle::StoredNode>& nodes) {
   ASSIGN_OR_RETURN(StatementCache::Use insert,
-                   statements_.Get("INSERT INTO log_nodes (level, idx, hash) "
-                                   "VALUES (?1,?2,?3)"));
+                   statements_.Get("INSERT INTO log_nodes (last_leaf, level, "
+                                   "hash) VALUES (?1,?2,?3)"));
   for (const merkle::StoredNode& node : nodes) {
-    RETURN_IF_ERROR(insert->Reset()
-                        .Bind(1, int64_t{node.level})
-                        .Bind(2, ClampSequence(node.index))
-                        .BindBlob(3, node.hash)
-                        .Run());
+    RETURN_IF_ERROR(
+        insert->Reset()
+            .Bind(1, ClampSequence(LastLeaf(node.level, node.index)))
+            .Bind(2, int64_t{node.level})
+            .BindBlob(3, node.hash)
+            .Run());
   }
   return absl::OkStatus();
 }
@@ -194,7 +203,58 @@ absl::Status LogTables::SealStatement(const std::string& digest,
   return insert->Bind(1, digest).Bind(2, statement).Run();
 }
 
+namespace {
+
+// log_nodes as schema versions 3 to 8 lay it out, keyed by (level, idx),
+// for indexing a log older than version 3 inside the migration to 3;
+// version 9 re-keys the nodes by the last leaf each covers.
+class NodesKeyedByLevel final : public merkle::NodeReader {
+ public:
+  static absl::StatusOr<NodesKeyedByLevel> Prepare(sqlite3* db) {
+    ASSIGN_OR_RETURN(Query select,
+                     Query::Prepare(db,
+                                    "SELECT hash FROM log_nodes WHERE "
+                                    "level=?1 AND idx=?2"));
+    ASSIGN_OR_RETURN(Query insert,
+                     Query::Prepare(db,
+                                    "INSERT INTO log_nodes (level, idx, "
+                                    "hash) VALUES (?1,?2,?3)"));
+    return NodesKeyedByLevel(std::move(select), std::move(insert));
+  }
+  absl::StatusOr<std::string> Node(int level, uint64_t index) const override {
+    Query& q = select_.Reset();
+    q.Bind(1, int64_t{level}).Bind(2, ClampSequence(index));
+    ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) {
+      return absl::DataLossError(absl::StrCat("the log's tree node (", level,
+                                              ", ", index, ") is missing"));
+    }
+    std::string hash = q.Blob(0);
+    q.Reset();
+    return hash;
+  }
+  absl::Status Write(const std::vector<merkle::StoredNode>& nodes) {
+    for (const merkle::StoredNode& node : nodes) {
+      RETURN_IF_ERROR(insert_.Reset()
+                          .Bind(1, int64_t{node.level})
+                          .Bind(2, ClampSequence(node.index))
+                          .BindBlob(3, node.hash)
+                          .Run());
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  NodesKeyedByLevel(Query select, Query insert)
+      : select_(std::move(select)), insert_(std::move(insert)) {}
+  mutable Query select_;
+  Query insert_;
+};
+
+}  // namespace
+
 absl::Status LogTables::IndexExisting() {
+  ASSIGN_OR_RETURN(NodesKeyedByLevel by_level, NodesKeyedByLevel::Prepare(db_));
   ASSIGN_OR_RETURN(
       Query select,
       Query::Prepare(db_, "SELECT seq, entry FROM log_entries ORDER BY seq"));
@@ -213,8 +273,8 @@ absl::Status LogTables::IndexExisting() {
     RETURN_IF_ERROR(WriteIndex(entry));
     ASSIGN_OR_RETURN(
         std::vector<merkle::StoredNode> nodes,
-        merkle::NodesCompletedBy(*this, expected, merkle::LeafHash(leaf)));
-    RETURN_IF_ERROR(WriteNodes(nodes));
+        merkle::NodesCompletedBy(by_level, expected, merkle::LeafHash(leaf)));
+    RETURN_IF_ERROR(by_level.Write(nodes));
     ++expected;
   }
   return absl::OkStatus();

@@ -283,11 +283,16 @@ absl::Status SqliteStore::ExecCached(const char* sql) {
 }
 
 absl::Status SqliteStore::Migrate() {
-  ASSIGN_OR_RETURN(StatementCache::Use version,
-                   statements_->Get("PRAGMA user_version"));
-  ASSIGN_OR_RETURN(bool row, version->Step());
-  if (!row) return SqlError(db_, "read schema version");
-  const int current = static_cast<int>(version->Int(0));
+  int current = 0;
+  {
+    // Reset before the migrations run: a statement still stepping makes
+    // DROP TABLE fail as locked.
+    ASSIGN_OR_RETURN(StatementCache::Use version,
+                     statements_->Get("PRAGMA user_version"));
+    ASSIGN_OR_RETURN(bool row, version->Step());
+    if (!row) return SqlError(db_, "read schema version");
+    current = static_cast<int>(version->Int(0));
+  }
   const int latest = LatestSchemaVersion();
   if (current > latest) {
     return absl::FailedPreconditionError(absl::StrCat(
