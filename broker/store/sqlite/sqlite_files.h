@@ -33,11 +33,12 @@ class StoreFiles {
 namespace sqlite {
 
 // A VFS registered with SQLite under a name of its own, routing every file
-// of the connections opened with it through `files`; unregistered when
+// of the connections opened with it through `files` (when not null); it
+// also gathers the WAL's writes into one per commit. Unregistered when
 // destroyed, which must happen after those connections are closed.
 class FilesVfs {
  public:
-  // `files` must outlive the VFS.
+  // `files`, if not null, must outlive the VFS.
   static absl::StatusOr<std::unique_ptr<FilesVfs>> Register(StoreFiles* files);
   ~FilesVfs();
   FilesVfs(const FilesVfs&) = delete;

@@ -37,15 +37,13 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
     return absl::InvalidArgumentError(
         "store opened without the broker's rules");
   }
-  std::unique_ptr<sqlite::FilesVfs> vfs;
-  if (options.files != nullptr) {
-    ASSIGN_OR_RETURN(vfs, sqlite::FilesVfs::Register(options.files));
-  }
+  ASSIGN_OR_RETURN(std::unique_ptr<sqlite::FilesVfs> vfs,
+                   sqlite::FilesVfs::Register(options.files));
   sqlite3* db = nullptr;
   const int rc = sqlite3_open_v2(
       options.path.c_str(), &db,
       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-      vfs ? vfs->name() : nullptr);
+      vfs->name());
   if (rc != SQLITE_OK) {
     std::string message = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     sqlite3_close(db);
