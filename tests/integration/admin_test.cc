@@ -332,6 +332,36 @@ TEST_F(AdminTest, SuspendingEndsTheOpenStreamAndRefusesNewCalls) {
   EXPECT_EQ(log[1].admin_action(), "reactivate_agency");
 }
 
+TEST_F(AdminTest, SuspendingEndsAnOpenDeliverStreamToo) {
+  // A Deliver stream with its read outstanding, as a client waiting for
+  // messages and acknowledging nothing holds it.
+  auto stub = v1::Exchange::NewStub(Channel(social_));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  auto stream = stub->Deliver(&ctx);
+  ASSERT_TRUE(stream->Write(v1::DeliverRequest()));
+  ASSERT_TRUE(WaitConnected("malmo-sc", true));
+
+  ASSERT_TRUE(Suspend("malmo-sc", "left the partnership").ok());
+  v1::DeliverResponse r;
+  while (stream->Read(&r)) {
+  }
+  grpc::Status ended = stream->Finish();
+  EXPECT_EQ(ended.error_code(), grpc::StatusCode::PERMISSION_DENIED)
+      << ended.error_message();
+  EXPECT_TRUE(absl::StrContains(ended.error_message(), "left the partnership"))
+      << ended.error_message();
+  EXPECT_TRUE(WaitConnected("malmo-sc", false));
+
+  // A new one is refused at once.
+  grpc::ClientContext again_ctx;
+  auto again = stub->Deliver(&again_ctx);
+  again->Write(v1::DeliverRequest());
+  while (again->Read(&r)) {
+  }
+  EXPECT_EQ(again->Finish().error_code(), grpc::StatusCode::PERMISSION_DENIED);
+}
+
 TEST_F(AdminTest, BindingLimitsAnAgencyToItsSerialsAndEndsOtherStreams) {
   const Credentials second =
       deployment_.Issue({"agency", "--sector=social_care", "--id=malmo-sc",
