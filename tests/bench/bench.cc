@@ -19,6 +19,7 @@
 // nothing about speed. A call that fails ends it with status 1, so it
 // cannot report the speed of refusals.
 #include <sqlite3.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -302,8 +303,13 @@ class BrokerProcess {
  public:
   BrokerProcess(const std::string& binary, const std::string& config,
                 const std::string& data_dir, const std::string& log) {
+    const pid_t bench = getpid();
     pid_ = fork();
     if (pid_ == 0) {
+      // Stopped with the bench, however it ends: a run that dies on an
+      // error left its brokers running.
+      prctl(PR_SET_PDEATHSIG, SIGTERM);
+      if (getppid() != bench) _exit(1);
       FILE* out = std::fopen(log.c_str(), "w");
       if (out != nullptr) {
         dup2(fileno(out), STDOUT_FILENO);
