@@ -60,6 +60,19 @@ uint64_t LastLeaf(int level, uint64_t index) {
   return ((index + 1) << level) - 1;
 }
 
+// The hash `q`, bound to select node (level, index), finds; DATA_LOSS when
+// there is none.
+absl::StatusOr<std::string> NodeHash(Query& q, int level, uint64_t index) {
+  ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) {
+    return absl::DataLossError(absl::StrCat("the log's tree node (", level,
+                                            ", ", index, ") is missing"));
+  }
+  std::string hash = q.Blob(0);
+  q.Reset();
+  return hash;
+}
+
 // Builds a WHERE clause with positional parameters.
 class Where {
  public:
@@ -142,14 +155,7 @@ absl::StatusOr<std::string> LogTables::Node(int level, uint64_t index) const {
   }
   Query& q = node_select_->Reset();
   q.Bind(1, ClampSequence(LastLeaf(level, index))).Bind(2, int64_t{level});
-  ASSIGN_OR_RETURN(bool row, q.Step());
-  if (!row) {
-    return absl::DataLossError(absl::StrCat("the log's tree node (", level,
-                                            ", ", index, ") is missing"));
-  }
-  std::string hash = q.Blob(0);
-  q.Reset();
-  return hash;
+  return NodeHash(q, level, index);
 }
 
 absl::Status LogTables::WriteIndex(const v1::LogEntry& entry) {
@@ -224,14 +230,7 @@ class NodesKeyedByLevel final : public merkle::NodeReader {
   absl::StatusOr<std::string> Node(int level, uint64_t index) const override {
     Query& q = select_.Reset();
     q.Bind(1, int64_t{level}).Bind(2, ClampSequence(index));
-    ASSIGN_OR_RETURN(bool row, q.Step());
-    if (!row) {
-      return absl::DataLossError(absl::StrCat("the log's tree node (", level,
-                                              ", ", index, ") is missing"));
-    }
-    std::string hash = q.Blob(0);
-    q.Reset();
-    return hash;
+    return NodeHash(q, level, index);
   }
   absl::Status Write(const std::vector<merkle::StoredNode>& nodes) {
     for (const merkle::StoredNode& node : nodes) {

@@ -128,17 +128,24 @@ SqliteStore::~SqliteStore() {
   sqlite3_close_v2(db_);
 }
 
-absl::Status SqliteStore::OpenReader(const std::string& path,
-                                     int busy_timeout_ms) {
+absl::Status SqliteStore::OpenConnection(const std::string& path, int flags,
+                                         int busy_timeout_ms, const char* what,
+                                         sqlite3** db) {
   const int rc =
-      sqlite3_open_v2(path.c_str(), &reader_db_,
-                      SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, VfsName());
+      sqlite3_open_v2(path.c_str(), db, flags | SQLITE_OPEN_NOMUTEX, VfsName());
   if (rc != SQLITE_OK) {
     return absl::UnavailableError(absl::StrCat(
-        "cannot open a reader on the store: ",
-        reader_db_ ? sqlite3_errmsg(reader_db_) : sqlite3_errstr(rc)));
+        "cannot open ", what,
+        " on the store: ", *db ? sqlite3_errmsg(*db) : sqlite3_errstr(rc)));
   }
-  sqlite3_busy_timeout(reader_db_, busy_timeout_ms);
+  sqlite3_busy_timeout(*db, busy_timeout_ms);
+  return absl::OkStatus();
+}
+
+absl::Status SqliteStore::OpenReader(const std::string& path,
+                                     int busy_timeout_ms) {
+  RETURN_IF_ERROR(OpenConnection(path, SQLITE_OPEN_READONLY, busy_timeout_ms,
+                                 "a reader", &reader_db_));
   sqlite3_exec(reader_db_, kCacheSizePragma, nullptr, nullptr, nullptr);
   reader_log_ = std::make_unique<sqlite::LogTables>(reader_db_);
   reader_statements_ = std::make_unique<sqlite::StatementCache>(reader_db_);
@@ -147,15 +154,8 @@ absl::Status SqliteStore::OpenReader(const std::string& path,
 
 absl::Status SqliteStore::OpenCheckpointer(const std::string& path,
                                            int busy_timeout_ms) {
-  const int rc =
-      sqlite3_open_v2(path.c_str(), &checkpoint_db_,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, VfsName());
-  if (rc != SQLITE_OK) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot open the checkpoint connection on the store: ",
-        checkpoint_db_ ? sqlite3_errmsg(checkpoint_db_) : sqlite3_errstr(rc)));
-  }
-  sqlite3_busy_timeout(checkpoint_db_, busy_timeout_ms);
+  RETURN_IF_ERROR(OpenConnection(path, SQLITE_OPEN_READWRITE, busy_timeout_ms,
+                                 "the checkpoint connection", &checkpoint_db_));
   // A checkpoint syncs the database file before the WAL's frames count as
   // copied, on this connection's setting; and it never checkpoints on its
   // own.

@@ -188,6 +188,11 @@ class SqliteStore final : public Store {
   absl::Status Exec(const char* sql);
   // Exec for the string literals of the commit loop, prepared once.
   absl::Status ExecCached(const char* sql);
+  // Another connection on the store's file, through its VFS; `what` names
+  // it in the error.
+  absl::Status OpenConnection(const std::string& path, int flags,
+                              int busy_timeout_ms, const char* what,
+                              sqlite3** db);
   absl::Status OpenReader(const std::string& path, int busy_timeout_ms);
   // The checkpoint thread's connection, and the hook on the commit
   // thread's that wakes it.
