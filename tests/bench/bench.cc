@@ -44,7 +44,6 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
@@ -54,6 +53,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "broker/basics/status_macros.h"
@@ -441,33 +441,68 @@ PhaseResult RunPhase(int workers, absl::Duration warmup,
   return r;
 }
 
+// Values handed from one thread to the one waiting for them, by key: a
+// delivered message's id by its referral's, an acknowledged message by its
+// own id. Each waiter has its own notification, so handing one over wakes
+// only its waiter (a condition per waiter on one mutex made every hand-over
+// evaluate all 64 callers' conditions).
+class Handover {
+ public:
+  void Give(const std::string& key, std::string value) {
+    absl::MutexLock lock(&mu_);
+    auto waiting = waiting_.find(key);
+    if (waiting == waiting_.end()) {
+      given_[key] = std::move(value);
+      return;
+    }
+    waiting->second->value = std::move(value);
+    waiting->second->ready.Notify();
+    waiting_.erase(waiting);
+  }
+  // The value given for `key`; Die after 30 s saying `what` never came.
+  std::string Take(const std::string& key, absl::string_view what) {
+    Slot slot;
+    {
+      absl::MutexLock lock(&mu_);
+      auto given = given_.find(key);
+      if (given != given_.end()) {
+        std::string value = std::move(given->second);
+        given_.erase(given);
+        return value;
+      }
+      waiting_[key] = &slot;
+    }
+    if (!slot.ready.WaitForNotificationWithTimeout(absl::Seconds(30))) {
+      Die(absl::StrCat(what, " ", key));
+    }
+    return std::move(slot.value);
+  }
+
+ private:
+  struct Slot {
+    absl::Notification ready;
+    std::string value;
+  };
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, std::string> given_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, Slot*> waiting_ ABSL_GUARDED_BY(mu_);
+};
+
 // Messages delivered on the recipients' streams, by referral id, until
 // the sender that waits for one takes it.
 class Deliveries {
  public:
   void Delivered(const std::string& referral_id,
                  const std::string& message_id) {
-    absl::MutexLock lock(&mu_);
-    delivered_[referral_id] = message_id;
+    handover_.Give(referral_id, message_id);
   }
   // The message id of `referral_id`'s delivery; Die after 30 s.
   std::string Await(const std::string& referral_id) {
-    absl::MutexLock lock(&mu_);
-    auto arrived = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return delivered_.contains(referral_id);
-    };
-    if (!mu_.AwaitWithTimeout(absl::Condition(&arrived), absl::Seconds(30))) {
-      Die(absl::StrCat("referral ", referral_id, " was never delivered"));
-    }
-    auto it = delivered_.find(referral_id);
-    std::string id = std::move(it->second);
-    delivered_.erase(it);
-    return id;
+    return handover_.Take(referral_id, "never delivered: referral");
   }
 
  private:
-  absl::Mutex mu_;
-  absl::flat_hash_map<std::string, std::string> delivered_ ABSL_GUARDED_BY(mu_);
+  Handover handover_;
 };
 
 // One recipient's Deliver stream: messages read by one thread, and
@@ -492,9 +527,8 @@ class Recipient {
         if (r.acknowledged().refused_size() > 0) {
           Die("Ack refused: " + r.acknowledged().refused(0).reason());
         }
-        absl::MutexLock lock(&mu_);
         for (const std::string& id : r.acknowledged().message_ids()) {
-          acknowledged_.insert(id);
+          acknowledged_.Give(id, "");
         }
       }
     });
@@ -513,15 +547,11 @@ class Recipient {
   // Acknowledges `message_id` on the stream; returns once the broker says
   // it is durable. Die after 30 s.
   void Ack(const std::string& message_id) {
-    absl::MutexLock lock(&mu_);
-    to_ack_.push_back(message_id);
-    auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return acknowledged_.contains(message_id);
-    };
-    if (!mu_.AwaitWithTimeout(absl::Condition(&done), absl::Seconds(30))) {
-      Die(absl::StrCat("message ", message_id, " was never acknowledged"));
+    {
+      absl::MutexLock lock(&mu_);
+      to_ack_.push_back(message_id);
     }
-    acknowledged_.erase(message_id);
+    acknowledged_.Take(message_id, "never acknowledged: message");
   }
 
  private:
@@ -552,7 +582,7 @@ class Recipient {
       stream_;
   absl::Mutex mu_;
   std::deque<std::string> to_ack_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_set<std::string> acknowledged_ ABSL_GUARDED_BY(mu_);
+  Handover acknowledged_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread reader_;
   std::thread writer_;
