@@ -77,6 +77,37 @@ class ClusterTest : public ::testing::Test {
     }
   }
 
+  // The policy version broker `broker` reports to `admin`; empty if it
+  // cannot be asked.
+  std::string PolicyVersion(int broker, const Credentials& admin) {
+    v1::BrokerStatus status;
+    grpc::ClientContext ctx;
+    v1::Admin::NewStub(Channel(broker, admin))
+        ->GetStatus(&ctx, v1::GetStatusRequest(), &status)
+        .IgnoreError();
+    return status.policy_version();
+  }
+  // Changes the deployment's agreements file: one consent level lower.
+  void LowerAConsentLevel() {
+    std::ifstream in(deployment_.policy_dir() + "/agreements.textproto");
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string agreements = text.str();
+    const std::string from = "consent_max_level: LEVEL_CATEGORY";
+    const size_t at = agreements.find(from);
+    ASSERT_NE(at, std::string::npos);
+    agreements.replace(at, from.size(), "consent_max_level: LEVEL_SIGNAL");
+    deployment_.WritePolicyFile("agreements.textproto", agreements);
+  }
+  // Asks broker 1 to reload the policy, as `admin`.
+  void ReloadPolicyThroughTheFirst(const Credentials& admin,
+                                   v1::ReloadResponse* reloaded) {
+    grpc::ClientContext ctx;
+    const grpc::Status s =
+        v1::Admin::NewStub(Channel(0, admin))
+            ->ReloadPolicy(&ctx, v1::ReloadRequest(), reloaded);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
   std::shared_ptr<grpc::Channel> Channel(int broker, const Credentials& c) {
     return ChannelFor(*brokers_[broker], deployment_.ca_cert(), c);
   }
@@ -280,35 +311,16 @@ TEST_F(ClusterTest, ARegistryChangeThroughOneBrokerReachesTheOthers) {
 TEST_F(ClusterTest, PolicyAndCrlReloadsThroughOneBrokerReachTheOthers) {
   Credentials admin = deployment_.Issue({"admin", "--id=root"});
   auto policy_version = [&](int broker) {
-    v1::BrokerStatus status;
-    grpc::ClientContext ctx;
-    v1::Admin::NewStub(Channel(broker, admin))
-        ->GetStatus(&ctx, v1::GetStatusRequest(), &status)
-        .IgnoreError();
-    return status.policy_version();
+    return PolicyVersion(broker, admin);
   };
   const std::string before = policy_version(2);
   ASSERT_FALSE(before.empty());
 
   // Every broker reads the deployment's policy folder; the change is asked
   // of broker 1 only.
-  std::ifstream in(deployment_.policy_dir() + "/agreements.textproto");
-  std::stringstream text;
-  text << in.rdbuf();
-  std::string agreements = text.str();
-  const std::string from = "consent_max_level: LEVEL_CATEGORY";
-  const size_t at = agreements.find(from);
-  ASSERT_NE(at, std::string::npos);
-  agreements.replace(at, from.size(), "consent_max_level: LEVEL_SIGNAL");
-  deployment_.WritePolicyFile("agreements.textproto", agreements);
+  ASSERT_NO_FATAL_FAILURE(LowerAConsentLevel());
   v1::ReloadResponse reloaded;
-  {
-    grpc::ClientContext ctx;
-    const grpc::Status s =
-        v1::Admin::NewStub(Channel(0, admin))
-            ->ReloadPolicy(&ctx, v1::ReloadRequest(), &reloaded);
-    ASSERT_TRUE(s.ok()) << s.error_message();
-  }
+  ASSERT_NO_FATAL_FAILURE(ReloadPolicyThroughTheFirst(admin, &reloaded));
   ASSERT_NE(reloaded.version(), before);
   for (int b = 1; b < kBrokers; ++b) {
     EXPECT_TRUE(
@@ -372,36 +384,17 @@ TEST_F(ClusterTest, ABrokerWhosePolicyDoesNotCheckKeepsItsOwnWhenOthersReload) {
   ASSERT_GT(brokers_[2]->port(), 0) << brokers_[2]->Output();
   Credentials admin = deployment_.Issue({"admin", "--id=root"});
   auto policy_version = [&](int broker) {
-    v1::BrokerStatus status;
-    grpc::ClientContext ctx;
-    v1::Admin::NewStub(Channel(broker, admin))
-        ->GetStatus(&ctx, v1::GetStatusRequest(), &status)
-        .IgnoreError();
-    return status.policy_version();
+    return PolicyVersion(broker, admin);
   };
   const std::string before = policy_version(2);
   ASSERT_FALSE(before.empty());
   std::ofstream(own + "/zz-broken.textproto")
       << "agreements { id: \"x\" valid_from: 2026 }\n";
-  std::ifstream in(deployment_.policy_dir() + "/agreements.textproto");
-  std::stringstream text;
-  text << in.rdbuf();
-  std::string agreements = text.str();
-  const std::string from = "consent_max_level: LEVEL_CATEGORY";
-  const size_t at = agreements.find(from);
-  ASSERT_NE(at, std::string::npos);
-  agreements.replace(at, from.size(), "consent_max_level: LEVEL_SIGNAL");
-  deployment_.WritePolicyFile("agreements.textproto", agreements);
+  ASSERT_NO_FATAL_FAILURE(LowerAConsentLevel());
 
   const size_t lines = brokers_[2]->LineCount();
   v1::ReloadResponse reloaded;
-  {
-    grpc::ClientContext ctx;
-    const grpc::Status s =
-        v1::Admin::NewStub(Channel(0, admin))
-            ->ReloadPolicy(&ctx, v1::ReloadRequest(), &reloaded);
-    ASSERT_TRUE(s.ok()) << s.error_message();
-  }
+  ASSERT_NO_FATAL_FAILURE(ReloadPolicyThroughTheFirst(admin, &reloaded));
   ASSERT_TRUE(
       brokers_[2]->WaitForLine("does not check", lines, absl::Seconds(10)))
       << brokers_[2]->Output();
