@@ -127,7 +127,7 @@ void ReloadCrlLogged(const AdminContext& c, const std::string& actor,
     return;
   }
   if (cause == ReloadCause::kFollowing && read.ok() &&
-      (*read)->this_update <= c.auth->CrlThisUpdate()) {
+      c.auth->AddsNothingToCrlInForce(**read)) {
     done((*read)->revoked.size());  // nothing newer here: nothing to log
     return;
   }

@@ -63,6 +63,15 @@ absl::Time Authenticator::CrlThisUpdate() const {
   return crl_->this_update;
 }
 
+bool Authenticator::AddsNothingToCrlInForce(
+    const x509::RevocationList& crl) const {
+  absl::MutexLock lock(&mu_);
+  if (crl.this_update != crl_->this_update) {
+    return crl.this_update < crl_->this_update;
+  }
+  return crl.revoked == crl_->revoked;
+}
+
 absl::StatusOr<size_t> Authenticator::ReloadCrl() {
   ASSIGN_OR_RETURN(std::shared_ptr<const x509::RevocationList> next, ReadCrl());
   const size_t count = next->revoked.size();

@@ -47,6 +47,11 @@ class Authenticator {
   bool InstallCrl(std::shared_ptr<const x509::RevocationList> crl);
   // The thisUpdate time of the CRL in force; the Unix epoch before any.
   absl::Time CrlThisUpdate() const;
+  // Whether `crl` adds nothing to the CRL in force: it is older, or as old
+  // and revokes the same serials. thisUpdate has a resolution of one
+  // second, so a CRL issued again within the second (a revocation right
+  // after the last) is as old but says more.
+  bool AddsNothingToCrlInForce(const x509::RevocationList& crl) const;
   const std::string& crl_path() const { return crl_path_; }
 
   // The caller's principal, or UNAUTHENTICATED (no certificate, revoked,
