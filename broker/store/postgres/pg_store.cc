@@ -146,11 +146,13 @@ void PostgresStore::ListenLoop() {
       // A failure here is a lost connection, found again below.
       CheckReloads(*c, reloads_seen_, /*report=*/true).IgnoreError();
     }
-    if (ready <= 0) continue;
-    if (PQconsumeInput(c->raw()) == 0) {
+    if (ready > 0 && PQconsumeInput(c->raw()) == 0) {
       c.reset();  // the server went: reconnect, then look again
       continue;
     }
+    // Drained whether or not the socket was readable: a notification that
+    // came while a query ran on this connection (CheckReloads) was read
+    // with the query's result and waits in libpq, not on the socket.
     while (PGnotify* n = PQnotifies(c->raw())) {
       const std::string channel = n->relname;
       const std::string payload = n->extra;
