@@ -3,17 +3,23 @@
 #include <algorithm>
 #include <deque>
 #include <memory>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "broker/basics/status_macros.h"
+#include "broker/basics/time_format.h"
 #include "broker/log/message_util.h"
+#include "broker/log_entries.h"
 #include "broker/request_shape.h"
 
 namespace liaison {
@@ -31,6 +37,18 @@ StoreDone<T> FinishWith(grpc::ServerUnaryReactor* reactor, T* response) {
   return [reactor, response](absl::StatusOr<T> result) {
     if (result.ok()) *response = *std::move(result);
     reactor->Finish(ToGrpcStatus(result.status()));
+  };
+}
+
+// As FinishWith, releasing the result only once `access` is logged.
+template <typename T>
+StoreDone<T> FinishLoggedWith(Store* store, grpc::ServerUnaryReactor* reactor,
+                              T* response, v1::LogEntry access) {
+  return [store, reactor, response,
+          access = std::move(access)](absl::StatusOr<T> result) mutable {
+    if (!result.ok()) return reactor->Finish(ToGrpcStatus(result.status()));
+    *response = *std::move(result);
+    FinishAfterAccess(store, reactor, std::move(access));
   };
 }
 
@@ -66,6 +84,61 @@ absl::Status ParsePageToken(const std::string& token,
         "for the first page, or start again without a token");
   }
   return absl::OkStatus();
+}
+
+// What an auditor's filter asked for, as an ACCESS entry's read_filter:
+// "name=value" pairs, with the subject left out (the entry names it by
+// pseudonym).
+std::string FilterWords(const v1::LogFilter& filter) {
+  std::vector<std::string> words;
+  if (!filter.subject_identifier().empty()) words.push_back("subject");
+  if (!filter.agency_id().empty()) {
+    words.push_back(absl::StrCat("agency_id=", filter.agency_id()));
+  }
+  if (!filter.sector().empty()) {
+    words.push_back(absl::StrCat("sector=", filter.sector()));
+  }
+  std::vector<std::string> kinds;
+  for (int kind : filter.kinds()) {
+    kinds.push_back(absl::StrCat(
+        absl::StripPrefix(v1::EntryKind_Name(kind), "ENTRY_KIND_")));
+  }
+  if (!kinds.empty()) {
+    words.push_back(absl::StrCat("kinds=", absl::StrJoin(kinds, ",")));
+  }
+  std::vector<std::string> bases;
+  for (int basis : filter.bases()) {
+    bases.push_back(absl::StrCat(
+        absl::StripPrefix(v1::BasisKind_Name(basis), "BASIS_KIND_")));
+  }
+  if (!bases.empty()) {
+    words.push_back(absl::StrCat("bases=", absl::StrJoin(bases, ",")));
+  }
+  if (filter.decision() != v1::LogFilter::DECISION_ANY) {
+    words.push_back(absl::StrCat(
+        "decision=",
+        absl::StripPrefix(v1::LogFilter::Decision_Name(filter.decision()),
+                          "DECISION_")));
+  }
+  if (filter.has_from()) {
+    words.push_back(absl::StrCat("from=", Rfc3339(TimeOf(filter.from()))));
+  }
+  if (filter.has_until()) {
+    words.push_back(absl::StrCat("until=", Rfc3339(TimeOf(filter.until()))));
+  }
+  if (filter.from_sequence() != 0) {
+    words.push_back(absl::StrCat("from_sequence=", filter.from_sequence()));
+  }
+  if (filter.until_sequence() != 0) {
+    words.push_back(absl::StrCat("until_sequence=", filter.until_sequence()));
+  }
+  return absl::StrJoin(words, " ");
+}
+
+// Adds `word` to the end of an ACCESS entry's read_filter.
+void AddReadWord(v1::LogEntry* access, absl::string_view word) {
+  absl::StrAppend(access->mutable_read_filter(),
+                  access->read_filter().empty() ? "" : " ", word);
 }
 
 absl::string_view LevelWords(v1::Level level) {
@@ -132,26 +205,59 @@ v1::SubjectAccessReportResponse::Line ReportLine(const Registry& registry,
   return line;
 }
 
+// What an ACCESS entry's call did, in words for the person the report is
+// for.
+absl::string_view LookWords(absl::string_view call) {
+  if (call == "GetReferral") return "opened a referral about you";
+  if (call == "GetCase") return "opened the case about you";
+  if (call == "GetConsent") return "read a record of your consent";
+  if (call == "SubjectAccessReport") {
+    return "made a report of what was shared about you";
+  }
+  return "searched the record of what was shared about you";
+}
+
+// One report look from an ACCESS entry, whose actor is who looked.
+v1::SubjectAccessReportResponse::Look ReportLook(const Registry& registry,
+                                                 const v1::LogEntry& entry) {
+  v1::SubjectAccessReportResponse::Look look;
+  *look.mutable_time() = entry.time();
+  absl::StatusOr<PrincipalName> actor = ParsePrincipalUri(entry.actor());
+  if (actor.ok() && actor->kind == v1::PRINCIPAL_KIND_AGENCY) {
+    look.set_by(AgencyName(registry, actor->id));
+  } else if (actor.ok() && actor->kind == v1::PRINCIPAL_KIND_AUDITOR) {
+    look.set_by(absl::StrCat("an auditor (", actor->id, ")"));
+  } else {
+    look.set_by(entry.actor());
+  }
+  look.set_call(entry.read_call());
+  look.set_explanation(absl::StrCat(
+      "On ",
+      absl::FormatTime("%Y-%m-%d", TimeOf(entry.time()), absl::UTCTimeZone()),
+      ", ", look.by(), " ", LookWords(entry.read_call()), "."));
+  return look;
+}
+
 // Streams an export in batches read from the store. At most one store read
 // or one write is outstanding; Finish comes only when neither is, so the
 // reactor is deleted only when nothing refers to it. Store and gRPC calls
 // are made outside the lock: either may call back on the same thread.
 class ExportStream final : public grpc::ServerWriteReactor<v1::ExportedEntry> {
  public:
-  ExportStream(Store* store, LogQuery query, uint64_t requested_size)
+  // Logs `access` first: nothing is exported unless the log took it.
+  ExportStream(Store* store, LogQuery query, uint64_t requested_size,
+               v1::LogEntry access)
       : store_(store), query_(std::move(query)), requested_(requested_size) {
-    store_->LatestTreeHead([this](absl::StatusOr<v1::TreeHead> head) {
-      if (!head.ok()) return Done(head.status());
-      if (requested_ > head->tree_size()) {
-        return Done(absl::OutOfRangeError(absl::StrCat(
-            "tree_size ", requested_, " is beyond the latest signed head's ",
-            head->tree_size(), " entries")));
-      }
-      size_ = requested_ == 0 ? head->tree_size() : requested_;
-      query_.below = std::min(query_.below, size_);
-      query_.proof_size = size_;
-      Fetch();
-    });
+    store_->RecordAccess(
+        std::move(access), [this](absl::StatusOr<uint64_t> seq) {
+          if (!seq.ok()) {
+            return Done(absl::UnavailableError(
+                absl::StrCat("the export could not be logged, so nothing was "
+                             "exported: ",
+                             seq.status().message())));
+          }
+          Start();
+        });
   }
 
   void OnWriteDone(bool ok) override {
@@ -166,6 +272,21 @@ class ExportStream final : public grpc::ServerWriteReactor<v1::ExportedEntry> {
   void OnDone() override { delete this; }
 
  private:
+  void Start() {
+    store_->LatestTreeHead([this](absl::StatusOr<v1::TreeHead> head) {
+      if (!head.ok()) return Done(head.status());
+      if (requested_ > head->tree_size()) {
+        return Done(absl::OutOfRangeError(absl::StrCat(
+            "tree_size ", requested_, " is beyond the latest signed head's ",
+            head->tree_size(), " entries")));
+      }
+      size_ = requested_ == 0 ? head->tree_size() : requested_;
+      query_.below = std::min(query_.below, size_);
+      query_.proof_size = size_;
+      Fetch();
+    });
+  }
+
   void Fetch() {
     store_->ReadLog(query_, [this](absl::StatusOr<LogPage> page) {
       if (!page.ok()) return Done(page.status());
@@ -256,6 +377,9 @@ absl::StatusOr<AuditService::Caller> AuditService::Authorize(
     }
   }
   // Any other scope string sees nothing: the registry refuses to store one.
+  // Whatever its scope, an auditor sees its own reads: the log indexes an
+  // ACCESS entry's auditor by its principal URI.
+  caller.scope->push_back(caller.principal.uri());
   return caller;
 }
 
@@ -320,6 +444,23 @@ absl::StatusOr<LogQuery> AuditService::ToQuery(const v1::LogFilter& filter,
   return query;
 }
 
+v1::LogEntry AuditService::Access(grpc::CallbackServerContext* ctx,
+                                  const Caller& caller, absl::string_view call,
+                                  const v1::LogFilter* filter) const {
+  const v1::Professional professional = ProfessionalOf(ctx);
+  v1::LogEntry e =
+      AccessEntry(clock_->Now(), caller.principal.uri(), &professional, call);
+  if (filter != nullptr) {
+    if (!filter->subject_identifier().empty()) {
+      e.set_subject_pseudonym(
+          pseudonyms_->Pseudonym(filter->subject_identifier()));
+    }
+    e.set_counterpart(filter->agency_id());
+    e.set_read_filter(FilterWords(*filter));
+  }
+  return e;
+}
+
 grpc::ServerUnaryReactor* AuditService::QueryLog(
     grpc::CallbackServerContext* ctx, const v1::QueryLogRequest* request,
     v1::QueryLogResponse* response) {
@@ -338,9 +479,13 @@ grpc::ServerUnaryReactor* AuditService::QueryLog(
   query->limit = static_cast<int>(
       request->page_size() == 0 ? kDefaultPageSize : request->page_size());
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  auto read = [this, reactor, response,
-               filter = request->filter()](LogQuery q) {
-    store_->ReadLog(q, [reactor, response, filter,
+  v1::LogEntry access = Access(ctx, *caller, "QueryLog", &request->filter());
+  if (!request->page_token().empty()) {
+    AddReadWord(&access, "next_page");
+  }
+  auto read = [this, reactor, response, filter = request->filter(),
+               access = std::move(access)](LogQuery q) {
+    store_->ReadLog(q, [this, reactor, response, filter, access,
                         below = q.below](absl::StatusOr<LogPage> page) {
       if (!page.ok()) return reactor->Finish(ToGrpcStatus(page.status()));
       for (LoggedEntry& logged : page->entries) {
@@ -351,7 +496,7 @@ grpc::ServerUnaryReactor* AuditService::QueryLog(
             response->entries(response->entries_size() - 1).sequence();
         response->set_next_page_token(PageToken(last + 1, below, filter));
       }
-      reactor->Finish(grpc::Status::OK);
+      FinishAfterAccess(store_, reactor, access);
     });
   };
   if (!request->page_token().empty()) {
@@ -385,7 +530,15 @@ grpc::ServerWriteReactor<v1::ExportedEntry>* AuditService::ExportLog(
   if (!query.ok()) return new RefusedStream<v1::ExportedEntry>(query.status());
   query->limit = kExportBatch;
   query->with_proofs = request->with_proofs();
-  return new ExportStream(store_, *std::move(query), request->tree_size());
+  v1::LogEntry access = Access(ctx, *caller, "ExportLog", &request->filter());
+  if (request->tree_size() != 0) {
+    AddReadWord(&access, absl::StrCat("tree_size=", request->tree_size()));
+  }
+  if (request->with_proofs()) {
+    AddReadWord(&access, "with_proofs");
+  }
+  return new ExportStream(store_, *std::move(query), request->tree_size(),
+                          std::move(access));
 }
 
 grpc::ServerUnaryReactor* AuditService::SubjectAccessReport(
@@ -407,11 +560,31 @@ grpc::ServerUnaryReactor* AuditService::SubjectAccessReport(
   filter.add_kinds(v1::ENTRY_KIND_DISCLOSURE);
   filter.add_kinds(v1::ENTRY_KIND_OVERRIDE);
   filter.add_kinds(v1::ENTRY_KIND_MANUAL_DISCLOSURE);
+  filter.add_kinds(v1::ENTRY_KIND_ACCESS);
   absl::StatusOr<LogQuery> query = ToQuery(filter, *caller);
   if (!query.ok()) return FinishUnary(ctx, query.status());
   query->limit = kMaxReportLines;
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  store_->LatestTreeHead([this, reactor, response, q = *std::move(query)](
+  // Logged first, so the report lists itself among the looks.
+  v1::LogEntry access = Access(ctx, *caller, "SubjectAccessReport", nullptr);
+  access.set_subject_pseudonym(
+      pseudonyms_->Pseudonym(request->subject().identifier()));
+  store_->RecordAccess(
+      std::move(access), [this, reactor, response,
+                          q = *std::move(query)](absl::StatusOr<uint64_t> seq) {
+        if (!seq.ok()) {
+          return reactor->Finish(ToGrpcStatus(absl::UnavailableError(
+              absl::StrCat("the report could not be logged, so none was made: ",
+                           seq.status().message()))));
+        }
+        Report(q, reactor, response);
+      });
+  return reactor;
+}
+
+void AuditService::Report(LogQuery q, grpc::ServerUnaryReactor* reactor,
+                          v1::SubjectAccessReportResponse* response) const {
+  store_->LatestTreeHead([this, reactor, response, q = std::move(q)](
                              absl::StatusOr<v1::TreeHead> head) mutable {
     if (!head.ok()) return reactor->Finish(ToGrpcStatus(head.status()));
     q.below = head->tree_size();
@@ -425,12 +598,15 @@ grpc::ServerUnaryReactor* AuditService::SubjectAccessReport(
                          "filter and paging"))));
       }
       for (const LoggedEntry& logged : page->entries) {
-        *response->add_lines() = ReportLine(*registry_, logged.entry);
+        if (logged.entry.kind() == v1::ENTRY_KIND_ACCESS) {
+          *response->add_looks() = ReportLook(*registry_, logged.entry);
+        } else {
+          *response->add_lines() = ReportLine(*registry_, logged.entry);
+        }
       }
       reactor->Finish(grpc::Status::OK);
     });
   });
-  return reactor;
 }
 
 grpc::ServerUnaryReactor* AuditService::ListOverrideReviews(
@@ -443,16 +619,20 @@ grpc::ServerUnaryReactor* AuditService::ListOverrideReviews(
     return FinishUnary(ctx, s);
   }
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  // The reviews carry the sealed statements: reading them is logged.
+  v1::LogEntry access = Access(ctx, *caller, "ListOverrideReviews", nullptr);
+  if (request->include_reviewed()) access.set_read_filter("include_reviewed");
   store_->ListOverrideReviews(
       caller->scope, request->include_reviewed(),
-      [reactor,
-       response](absl::StatusOr<std::vector<v1::OverrideReview>> reviews) {
-        if (reviews.ok()) {
-          for (v1::OverrideReview& r : *reviews) {
-            *response->add_reviews() = std::move(r);
-          }
+      [this, reactor, response, access = std::move(access)](
+          absl::StatusOr<std::vector<v1::OverrideReview>> reviews) mutable {
+        if (!reviews.ok()) {
+          return reactor->Finish(ToGrpcStatus(reviews.status()));
         }
-        reactor->Finish(ToGrpcStatus(reviews.status()));
+        for (v1::OverrideReview& r : *reviews) {
+          *response->add_reviews() = std::move(r);
+        }
+        FinishAfterAccess(store_, reactor, std::move(access));
       });
   return reactor;
 }
@@ -530,9 +710,13 @@ grpc::ServerUnaryReactor* AuditService::GetInclusionProof(
   }
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   const uint64_t sequence = request->sequence();
+  v1::LogEntry access = Access(ctx, *caller, "GetInclusionProof", nullptr);
+  access.set_read_filter(
+      absl::StrCat("sequence=", sequence, " tree_size=", request->tree_size()));
   store_->LatestTreeHead([this, reactor, response, sequence,
-                          size = request->tree_size()](
-                             absl::StatusOr<v1::TreeHead> head) {
+                          size = request->tree_size(),
+                          access = std::move(access)](
+                             absl::StatusOr<v1::TreeHead> head) mutable {
     if (!head.ok()) return reactor->Finish(ToGrpcStatus(head.status()));
     const uint64_t tree_size = size == 0 ? head->tree_size() : size;
     if (tree_size > head->tree_size()) {
@@ -545,7 +729,9 @@ grpc::ServerUnaryReactor* AuditService::GetInclusionProof(
           ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
               "sequence ", sequence, " is not below tree_size ", tree_size))));
     }
-    store_->ProveInclusion(sequence, tree_size, FinishWith(reactor, response));
+    store_->ProveInclusion(
+        sequence, tree_size,
+        FinishLoggedWith(store_, reactor, response, std::move(access)));
   });
   return reactor;
 }
@@ -560,10 +746,14 @@ grpc::ServerUnaryReactor* AuditService::GetConsistencyProof(
     return FinishUnary(ctx, s);
   }
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  v1::LogEntry access = Access(ctx, *caller, "GetConsistencyProof", nullptr);
+  access.set_read_filter(absl::StrCat("first_size=", request->first_size(),
+                                      " second_size=", request->second_size()));
   store_->LatestTreeHead([this, reactor, response,
                           first = request->first_size(),
-                          second = request->second_size()](
-                             absl::StatusOr<v1::TreeHead> head) {
+                          second = request->second_size(),
+                          access = std::move(access)](
+                             absl::StatusOr<v1::TreeHead> head) mutable {
     if (!head.ok()) return reactor->Finish(ToGrpcStatus(head.status()));
     const uint64_t second_size = second == 0 ? head->tree_size() : second;
     if (second_size > head->tree_size()) {
@@ -576,7 +766,9 @@ grpc::ServerUnaryReactor* AuditService::GetConsistencyProof(
           absl::StrCat("first_size must be between 1 and ", second_size,
                        "; got ", first))));
     }
-    store_->ProveConsistency(first, second_size, FinishWith(reactor, response));
+    store_->ProveConsistency(
+        first, second_size,
+        FinishLoggedWith(store_, reactor, response, std::move(access)));
   });
   return reactor;
 }

@@ -58,7 +58,8 @@ class AuditService final : public v1::Audit::CallbackService {
       v1::ConsistencyProof* response) override;
 
  private:
-  // The calling auditor and the agencies it may see (nullopt: all).
+  // The calling auditor and the agencies it may see (nullopt: all), with
+  // its own principal URI, so its own ACCESS entries are in its scope.
   struct Caller {
     v1::Principal principal;
     std::optional<std::vector<std::string>> scope;
@@ -67,6 +68,15 @@ class AuditService final : public v1::Audit::CallbackService {
   // The filter as a store query limited to the caller's scope.
   absl::StatusOr<LogQuery> ToQuery(const v1::LogFilter& filter,
                                    const Caller& caller) const;
+  // The ACCESS entry for the caller's `call`: for a call with a filter,
+  // the filter's words, its subject by pseudonym and its agency as the
+  // counterpart.
+  // The subject access report from query `q`, once its ACCESS entry is in.
+  void Report(LogQuery q, grpc::ServerUnaryReactor* reactor,
+              v1::SubjectAccessReportResponse* response) const;
+  v1::LogEntry Access(grpc::CallbackServerContext* ctx, const Caller& caller,
+                      absl::string_view call,
+                      const v1::LogFilter* filter) const;
 
   static constexpr v1::PrincipalKind kAllowed[] = {v1::PRINCIPAL_KIND_AUDITOR};
   static constexpr absl::string_view kServiceName = "Audit";

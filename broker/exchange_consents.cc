@@ -178,17 +178,26 @@ grpc::ServerUnaryReactor* ExchangeService::GetConsent(
                        absl::InvalidArgumentError("consent_id is missing"));
   }
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  const v1::Professional professional = ProfessionalOf(ctx);
   store_->GetConsent(
       request->consent_id(),
-      [this, reactor, response, caller = *caller,
-       id = request->consent_id()](absl::StatusOr<StoredConsent> stored) {
+      [this, reactor, response, caller = *caller, id = request->consent_id(),
+       access = AccessEntry(clock_->Now(), caller->uri(), &professional,
+                            "GetConsent")](
+          absl::StatusOr<StoredConsent> stored) mutable {
         if (stored.ok() && !MaySee(caller, stored->consent)) {
           // Indistinguishable from an id that does not exist.
           stored = absl::NotFoundError(
               absl::StrCat("no consent \"", id, "\" that your agency may see"));
         }
-        if (stored.ok()) *response = ConsentAsSeenBy(caller, stored->consent);
-        reactor->Finish(ToGrpcStatus(stored.status()));
+        if (!stored.ok()) return reactor->Finish(ToGrpcStatus(stored.status()));
+        *response = ConsentAsSeenBy(caller, stored->consent);
+        access.set_consent_id(id);
+        access.set_subject_pseudonym(stored->subject_pseudonym);
+        if (stored->consent.recorded_by_agency_id() != caller.id()) {
+          access.set_counterpart(stored->consent.recorded_by_agency_id());
+        }
+        FinishAfterAccess(store_, reactor, std::move(access));
       });
   return reactor;
 }

@@ -268,24 +268,30 @@ grpc::ServerUnaryReactor* ExchangeService::GetReferral(
     v1::Referral* response) {
   absl::StatusOr<v1::Principal> caller = Admit(ctx, *request);
   if (!caller.ok()) return FinishUnary(ctx, caller.status());
+  const v1::Professional professional = ProfessionalOf(ctx);
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   store_->GetReferral(
       caller->id(), request->referral_id(),
-      [this, reactor, response,
-       caller = caller->id()](absl::StatusOr<v1::Referral> r) {
-        if (r.ok()) {
-          // The sender sees the recipient's changes only as fed back.
-          if (r->sender_agency_id() == caller) {
-            const std::shared_ptr<const policy::PolicySet> policy =
-                policy_->Get();
-            *response = SenderView(*r, [&](const v1::ReferralEvent& e) {
-              return ToldToSender(*policy, e, e.feedback_level());
-            });
-          } else {
-            *response = *std::move(r);
-          }
+      [this, reactor, response, caller = caller->id(),
+       access =
+           AccessEntry(clock_->Now(), caller->uri(), &professional,
+                       "GetReferral")](absl::StatusOr<v1::Referral> r) mutable {
+        if (!r.ok()) return reactor->Finish(ToGrpcStatus(r.status()));
+        access.set_case_id(r->case_id());
+        access.set_message_id(r->referral_id());
+        // The sender sees the recipient's changes only as fed back.
+        if (r->sender_agency_id() == caller) {
+          access.set_counterpart(r->recipient_agency_id());
+          const std::shared_ptr<const policy::PolicySet> policy =
+              policy_->Get();
+          *response = SenderView(*r, [&](const v1::ReferralEvent& e) {
+            return ToldToSender(*policy, e, e.feedback_level());
+          });
+        } else {
+          access.set_counterpart(r->sender_agency_id());
+          *response = *std::move(r);
         }
-        reactor->Finish(ToGrpcStatus(r.status()));
+        FinishAfterAccess(store_, reactor, std::move(access));
       });
   return reactor;
 }
@@ -408,11 +414,21 @@ grpc::ServerUnaryReactor* ExchangeService::GetCase(
   absl::StatusOr<v1::Principal> caller = Admit(ctx, *request);
   if (!caller.ok()) return FinishUnary(ctx, caller.status());
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  store_->GetCase(caller->id(), request->case_id(),
-                  [this, reactor, response](absl::StatusOr<v1::Case> c) {
-                    if (c.ok()) *response = CaseAsSeen(*std::move(c));
-                    reactor->Finish(ToGrpcStatus(c.status()));
-                  });
+  const v1::Professional professional = ProfessionalOf(ctx);
+  store_->GetCase(
+      caller->id(), request->case_id(),
+      [this, reactor, response, caller = caller->id(),
+       access = AccessEntry(clock_->Now(), caller->uri(), &professional,
+                            "GetCase")](absl::StatusOr<v1::Case> c) mutable {
+        if (!c.ok()) return reactor->Finish(ToGrpcStatus(c.status()));
+        access.set_case_id(c->case_id());
+        // Whose case it is, unless the reader manages it.
+        if (c->manager_agency_id() != caller) {
+          access.set_counterpart(c->manager_agency_id());
+        }
+        *response = CaseAsSeen(*std::move(c));
+        FinishAfterAccess(store_, reactor, std::move(access));
+      });
   return reactor;
 }
 

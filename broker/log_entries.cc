@@ -109,4 +109,17 @@ v1::LogEntry AdminEntry(absl::Time now, const std::string& actor,
   return e;
 }
 
+v1::LogEntry AccessEntry(absl::Time now, const std::string& actor,
+                         const v1::Professional* professional,
+                         absl::string_view call) {
+  v1::LogEntry e;
+  SetTime(e.mutable_time(), now);
+  e.set_kind(v1::ENTRY_KIND_ACCESS);
+  e.set_actor(actor);
+  if (professional != nullptr) *e.mutable_professional() = *professional;
+  e.set_read_call(std::string(call));
+  e.set_allowed(true);
+  return e;
+}
+
 }  // namespace liaison

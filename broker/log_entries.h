@@ -67,6 +67,14 @@ v1::LogEntry AdminEntry(absl::Time now, const std::string& actor,
                         const policy::PolicySet* in_force,
                         absl::string_view action);
 
+// The start of an ACCESS entry: `actor` (a principal URI) read with
+// `call`, as `professional` (null for none). The caller adds what was
+// read: the ids, the subject's pseudonym, the counterpart whose content it
+// was, and read_filter for a query.
+v1::LogEntry AccessEntry(absl::Time now, const std::string& actor,
+                         const v1::Professional* professional,
+                         absl::string_view call);
+
 }  // namespace liaison
 
 #endif  // LIAISON_BROKER_LOG_ENTRIES_H_

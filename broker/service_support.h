@@ -6,12 +6,15 @@
 #include <grpcpp/grpcpp.h>
 
 #include <string>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "broker/log/message_util.h"
+#include "broker/store/store.h"
 #include "liaison/v1/common.pb.h"
+#include "liaison/v1/log.pb.h"
 
 namespace liaison {
 
@@ -68,6 +71,23 @@ inline v1::Professional ProfessionalOf(const grpc::CallbackServerContext* ctx) {
         Bounded(absl::string_view(it->second.data(), it->second.size())));
   }
   return p;
+}
+
+// Log before release, for reads (DESIGN.md rule 10): appends `access`
+// (an ACCESS entry for what the call read, already in its response) and
+// only then finishes the call with OK; if the log cannot take the entry,
+// the call fails and the response is never sent.
+inline void FinishAfterAccess(Store* store, grpc::ServerUnaryReactor* reactor,
+                              v1::LogEntry access) {
+  store->RecordAccess(
+      std::move(access), [reactor](absl::StatusOr<uint64_t> seq) {
+        reactor->Finish(
+            ToGrpcStatus(seq.ok() ? absl::OkStatus()
+                                  : absl::UnavailableError(absl::StrCat(
+                                        "the read could not be logged, so "
+                                        "nothing was returned: ",
+                                        seq.status().message()))));
+      });
 }
 
 }  // namespace liaison

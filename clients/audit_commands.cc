@@ -35,7 +35,7 @@ ABSL_FLAG(std::string, sector, "",
           "or received.");
 ABSL_FLAG(std::string, kind, "",
           "audit query/export: entry kinds, comma-separated, e.g. "
-          "disclosure,denial,override.");
+          "disclosure,denial,override; access for who read what.");
 ABSL_FLAG(std::string, basis, "",
           "audit query/export: bases, comma-separated: consent, override, "
           "statutory_duty.");
@@ -80,9 +80,9 @@ std::string EnumWord(const std::string& name, absl::string_view prefix) {
 }
 
 std::string HeadLine(const v1::TreeHead& head) {
-  return absl::StrCat(
-      head.tree_size(), " entries, root ", Hex(head.root_hash()), ", signed ",
-      Rfc3339(TimeOf(head.time())), " by key ", head.key_id());
+  return absl::StrCat(head.tree_size(), " entries, root ",
+                      Hex(head.root_hash()), ", signed ",
+                      Rfc3339(TimeOf(head.time())), " by key ", head.key_id());
 }
 
 std::string JsonOf(const google::protobuf::Message& m) {
@@ -109,6 +109,16 @@ std::string DescribeEntry(const v1::LogEntry& e) {
                     EnumWord(v1::BasisKind_Name(e.basis()), "BASIS_KIND_"));
   }
   if (!e.purpose().empty()) absl::StrAppend(&line, "  purpose ", e.purpose());
+  if (!e.read_call().empty()) absl::StrAppend(&line, "  read ", e.read_call());
+  for (const std::string* id :
+       {&e.case_id(), &e.message_id(), &e.consent_id()}) {
+    if (e.kind() == v1::ENTRY_KIND_ACCESS && !id->empty()) {
+      absl::StrAppend(&line, " ", *id);
+    }
+  }
+  if (!e.read_filter().empty()) {
+    absl::StrAppend(&line, " [", e.read_filter(), "]");
+  }
   if (!e.allowed()) absl::StrAppend(&line, "  DENIED");
   if (!e.reason().empty()) absl::StrAppend(&line, "  (", e.reason(), ")");
   return line;
@@ -355,8 +365,13 @@ int RunReport(const Invocation& in, v1::Audit::Stub& stub) {
   for (const auto& line : report->lines()) {
     std::cout << "- " << line.explanation() << "\n";
   }
+  std::cout << "\nWho looked at what the broker holds about the person\n\n";
+  for (const auto& look : report->looks()) {
+    std::cout << "- " << look.explanation() << "\n";
+  }
   std::cout << "\n"
-            << report->lines_size() << " disclosures; read from the log at "
+            << report->lines_size() << " disclosures and "
+            << report->looks_size() << " looks; read from the log at "
             << HeadLine(report->tree_head()) << std::endl;
   return 0;
 }
@@ -558,6 +573,7 @@ export     writes the entries as JSON Lines under a signed tree head, for
            whole deployment) the export is complete and its root can be
            recomputed; otherwise every line carries its inclusion proof.
 report     the subject access report: every disclosure about one person,
+           and everyone who looked at what the broker holds about them,
            in words the person can read.
 overrides  overrides awaiting review; review records an outcome, which is
            itself logged.
@@ -568,9 +584,13 @@ prove      fetches an entry with its inclusion proof and checks both here.
 Filters: --subject=IDENTIFIER --agency=ID --sector=SECTOR
   --kind=disclosure,denial,delivery,override,override_reviewed,
          manual_disclosure,consent_recorded,consent_refused,
-         consent_withdrawn,admin
+         consent_withdrawn,admin,summary_request,access
   --basis=consent,override,statutory_duty  --decision=any|allowed|denied
   --from=RFC3339 --until=RFC3339
+
+Every call here that reads the log (query, export, report, overrides and
+proofs) is itself logged as an ACCESS entry naming you, before its answer
+is released; so is an agency opening a referral, case or consent.
 
 You see only entries in your scope (the whole deployment, a jurisdiction or
 an agency), where the acting agency or the receiving agency is in it.
@@ -634,8 +654,7 @@ int RunManualDisclosure(const Invocation& in) {
     return Usage("manual-disclosure", "give exactly one FILE");
   }
   v1::RecordManualDisclosureRequest request;
-  absl::StatusOr<std::string> digest =
-      ReadRequestFile(in.args[0], &request);
+  absl::StatusOr<std::string> digest = ReadRequestFile(in.args[0], &request);
   if (!digest.ok()) {
     if (digest.status().code() != absl::StatusCode::kInvalidArgument) {
       return Fail(digest.status());

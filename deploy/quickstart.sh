@@ -448,11 +448,22 @@ sed 's/^/    /' withdrawn.txt
 grep -q 'was withdrawn' withdrawn.txt ||
   { echo "expected the withdrawal as the reason" >&2; exit 1; }
 
-step "The auditor reads the disclosure log (liaison audit query)"
-as auditor-regional-dpo audit query | sed 's/^/    /'
+step "The auditor reads the disclosure log's disclosures and denials (liaison audit query)"
+as auditor-regional-dpo audit query --kind=disclosure,denial,override | sed 's/^/    /'
 
 step "The auditor runs a subject access report for the pupil (liaison audit report)"
-as auditor-regional-dpo audit report 20110304-1234 | sed 's/^/    /'
+as auditor-regional-dpo audit report 20110304-1234 >report.txt
+sed 's/^/    /' report.txt
+grep -q 'opened a referral about you' report.txt ||
+  { echo "expected the school's look at its referral in the report" >&2; exit 1; }
+
+step "The auditor sees who read what, itself included (liaison audit query --kind=access)"
+as auditor-regional-dpo audit query --kind=access >access.txt
+sed 's/^/    /' access.txt
+grep -q 'read GetReferral' access.txt ||
+  { echo "expected the school's reading of its referral to be logged" >&2; exit 1; }
+grep -q 'read SubjectAccessReport' access.txt ||
+  { echo "expected the subject access report to be logged" >&2; exit 1; }
 
 step "The auditor reviews the overrides awaiting review (liaison audit overrides, audit review)"
 as auditor-regional-dpo audit overrides >overrides.txt

@@ -423,6 +423,10 @@ class Store {
   // sealed beside the log under the entry's statement_digest and cleared
   // from the entry before it is hashed into the log.
   virtual void AppendLog(v1::LogEntry entry, StoreDone<uint64_t> done) = 0;
+  // Appends an ACCESS entry as AppendLog does. When it names a case and
+  // no subject, the subject is the case's (the pseudonym the case was
+  // opened for), so a subject's report lists who opened their case.
+  virtual void RecordAccess(v1::LogEntry entry, StoreDone<uint64_t> done) = 0;
   // Leases up to `max` messages of `agency_id` that are pending, not
   // expired and not under a running lease, oldest first.
   virtual void LeaseInbox(const std::string& agency_id, absl::Time now,

@@ -319,6 +319,10 @@ class StoreConformance : public ::testing::Test {
     return Await<uint64_t>(
         [&](auto done) { store_->AppendLog(std::move(entry), done); });
   }
+  absl::StatusOr<uint64_t> RecordAccess(v1::LogEntry entry) {
+    return Await<uint64_t>(
+        [&](auto done) { store_->RecordAccess(std::move(entry), done); });
+  }
   absl::StatusOr<v1::SendReferralResponse> Refer(NewReferral referral) {
     return Await<v1::SendReferralResponse>(
         [&](auto done) { store_->CommitReferral(std::move(referral), done); });

@@ -90,6 +90,39 @@ TYPED_TEST_P(StoreLogConformance, AppendReturnsConsecutiveSequences) {
   }
 }
 
+TYPED_TEST_P(StoreLogConformance, AnAccessToACaseIsAboutTheCasesSubject) {
+  ASSERT_TRUE(this->Refer(Referral("1", kSchool, kSocial, this->Now())).ok());
+  v1::LogEntry opened;
+  opened.set_kind(v1::ENTRY_KIND_ACCESS);
+  opened.set_actor(AgencyUri(kSocial));
+  opened.set_read_call("GetCase");
+  opened.set_case_id("case-1");
+  opened.set_allowed(true);
+  *opened.mutable_time() = Stamp(this->Now());
+  // A case it does not know leaves the subject empty, and is still logged.
+  v1::LogEntry unknown = opened;
+  unknown.set_case_id("case-unknown");
+  // A subject given is kept.
+  v1::LogEntry given = opened;
+  given.set_subject_pseudonym(std::string(64, 'e'));
+  for (const v1::LogEntry* e : {&opened, &unknown, &given}) {
+    ASSERT_TRUE(this->RecordAccess(*e).ok());
+  }
+  std::vector<LoggedEntry> log = this->Entries();
+  ASSERT_EQ(log.size(), 4u);
+  EXPECT_EQ(log[1].entry.subject_pseudonym(), kSubject);
+  EXPECT_EQ(log[1].entry.read_call(), "GetCase");
+  EXPECT_EQ(log[2].entry.subject_pseudonym(), "");
+  EXPECT_EQ(log[3].entry.subject_pseudonym(), std::string(64, 'e'));
+  LogQuery about;
+  about.subject_pseudonym = kSubject;
+  about.kinds = {v1::ENTRY_KIND_ACCESS};
+  absl::StatusOr<LogPage> page = this->Read(about);
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->entries.size(), 1u);
+  EXPECT_EQ(page->entries[0].entry.sequence(), 1u);
+}
+
 TYPED_TEST_P(StoreLogConformance,
              EveryCommitIsCoveredByASignedHeadWhenAnswered) {
   EXPECT_TRUE(this->HeadCoversLog().ok()) << this->HeadCoversLog();
@@ -548,6 +581,7 @@ TYPED_TEST_P(StoreLogConformance,
 
 REGISTER_TYPED_TEST_SUITE_P(
     StoreLogConformance, AppendReturnsConsecutiveSequences,
+    AnAccessToACaseIsAboutTheCasesSubject,
     EveryCommitIsCoveredByASignedHeadWhenAnswered,
     OverrideStatementIsSealedOutsideTheLog,
     OverrideStatementIsSealedInEveryWriteThatAppends,
@@ -557,7 +591,8 @@ REGISTER_TYPED_TEST_SUITE_P(
     ReadLogProofsVerifyAgainstTheHead, InclusionProofsVerifyAndStayInsideTheLog,
     ConsistencyProofsVerifyAndStayInsideTheLog,
     OverrideReviewIsFoundOnlyForOverridesInScope,
-    OnlyTheDisclosingAgencysScopeReviews, OverrideIsReviewedToAFinalOutcomeOnce, OverdueOverrideReviewIsEscalatedOnce,
+    OnlyTheDisclosingAgencysScopeReviews, OverrideIsReviewedToAFinalOutcomeOnce,
+    OverdueOverrideReviewIsEscalatedOnce,
     FailedCommitsLeaveNoEntryNoMessageAndNoHead,
     ConcurrentCommitsAreAllAnsweredWithGapFreeSequences);
 

@@ -195,9 +195,11 @@ TEST_F(AuditTest, EveryDecisionIsUnderASignedHeadWithProofs) {
   ASSERT_EQ(head.tree_size(), 7u);
   ASSERT_TRUE(VerifyTreeHead(head, PinnedKey()).ok());
 
-  // Every entry, with its proof, against the signed root.
+  // Every entry, with its proof, against the signed root. The export is
+  // logged (an ACCESS entry after these), so it asks for the head's size.
   v1::ExportLogRequest req;
   req.set_with_proofs(true);
+  req.set_tree_size(head.tree_size());
   grpc::Status status;
   std::vector<v1::ExportedEntry> entries = Export(dpo_, req, &status);
   ASSERT_TRUE(status.ok()) << status.error_message();
@@ -223,10 +225,12 @@ TEST_F(AuditTest, EveryDecisionIsUnderASignedHeadWithProofs) {
   EXPECT_FALSE(denial.allowed());
   EXPECT_EQ(denial.purpose(), "marketing");
 
-  // The single-entry proof agrees.
+  // The single-entry proof agrees. (Each read is logged, so the log has
+  // grown since: the proofs ask for the head's size.)
   grpc::ClientContext ctx;
   v1::GetInclusionProofRequest ireq;
   ireq.set_sequence(3);
+  ireq.set_tree_size(head.tree_size());
   v1::InclusionProof iproof;
   ASSERT_TRUE(v1::Audit::NewStub(Channel(dpo_))
                   ->GetInclusionProof(&ctx, ireq, &iproof)
@@ -238,6 +242,7 @@ TEST_F(AuditTest, EveryDecisionIsUnderASignedHeadWithProofs) {
   grpc::ClientContext cctx;
   v1::GetConsistencyProofRequest creq;
   creq.set_first_size(2);
+  creq.set_second_size(head.tree_size());
   v1::ConsistencyProof cproof;
   ASSERT_TRUE(v1::Audit::NewStub(Channel(dpo_))
                   ->GetConsistencyProof(&cctx, creq, &cproof)
@@ -256,19 +261,44 @@ TEST_F(AuditTest, EveryDecisionIsUnderASignedHeadWithProofs) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   grpc::ClientContext beyond;
   ireq.set_sequence(0);
-  ireq.set_tree_size(8);
+  ireq.set_tree_size(1000);
   s = v1::Audit::NewStub(Channel(dpo_))
           ->GetInclusionProof(&beyond, ireq, &iproof);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::OUT_OF_RANGE);
+
+  // The export and the two proofs were logged; the refused asks were not.
+  absl::StatusOr<v1::GetTreeHeadResponse> last = Head(dpo_);
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(last->tree_head().tree_size(), 10u);
 
   // After a restart the log, its head and its key are the same.
   ASSERT_EQ(broker_->Stop(), 0);
   StartBroker();
   absl::StatusOr<v1::GetTreeHeadResponse> after = Head(dpo_);
   ASSERT_TRUE(after.ok());
-  EXPECT_EQ(after->tree_head().tree_size(), 7u);
-  EXPECT_EQ(after->tree_head().root_hash(), head.root_hash());
+  EXPECT_EQ(after->tree_head().tree_size(), 10u);
+  EXPECT_EQ(after->tree_head().root_hash(), last->tree_head().root_hash());
   EXPECT_EQ(after->public_key(), PinnedKey());
+}
+
+TEST_F(AuditTest, AScopedAuditorSeesItsOwnReadsButNotAnothers) {
+  ASSERT_TRUE(SchoolSends("1").ok());
+  const Credentials school_auditor =
+      deployment_.Issue({"auditor", "--id=school-auditor"});
+  v1::QueryLogResponse ignored;
+  ASSERT_TRUE(Query(dpo_, v1::QueryLogRequest(), &ignored).ok());
+  ASSERT_TRUE(Query(school_auditor, v1::QueryLogRequest(), &ignored).ok());
+  v1::QueryLogRequest accesses;
+  accesses.mutable_filter()->add_kinds(v1::ENTRY_KIND_ACCESS);
+  v1::QueryLogResponse seen;
+  ASSERT_TRUE(Query(school_auditor, accesses, &seen).ok());
+  ASSERT_EQ(seen.entries_size(), 1) << seen.ShortDebugString();
+  EXPECT_EQ(seen.entries(0).actor(), "liaison://auditor/school-auditor");
+  EXPECT_EQ(seen.entries(0).read_call(), "QueryLog");
+  // The deployment-wide auditor sees both, and this query of the other's.
+  v1::QueryLogResponse all;
+  ASSERT_TRUE(Query(dpo_, accesses, &all).ok());
+  EXPECT_EQ(all.entries_size(), 3) << all.ShortDebugString();
 }
 
 TEST_F(AuditTest, OnlyAuditorsMayCallAudit) {
@@ -301,9 +331,18 @@ TEST_F(AuditTest, AuditorsSeeOnlyTheirScope) {
   v1::QueryLogResponse none;
   ASSERT_TRUE(Query(oslo, v1::QueryLogRequest(), &none).ok());
   EXPECT_EQ(none.entries_size(), 0);
+  // Its export holds its own reads alone (the query above, the export).
   grpc::Status status;
-  EXPECT_TRUE(Export(oslo, v1::ExportLogRequest(), &status).empty());
+  std::vector<v1::ExportedEntry> exported =
+      Export(oslo, v1::ExportLogRequest(), &status);
   EXPECT_TRUE(status.ok());
+  EXPECT_EQ(exported.size(), 2u);
+  for (const v1::ExportedEntry& e : exported) {
+    v1::LogEntry entry;
+    ASSERT_TRUE(entry.ParseFromString(e.leaf()));
+    EXPECT_EQ(entry.kind(), v1::ENTRY_KIND_ACCESS);
+    EXPECT_EQ(entry.actor(), "liaison://auditor/oslo-auditor");
+  }
   grpc::ClientContext ctx;
   v1::SubjectAccessReportRequest sar;
   sar.mutable_subject()->set_identifier(kPerson);
@@ -462,7 +501,8 @@ TEST_F(AuditTest, OverrideReviewsRefuseWhatIsNotAnOverride) {
   EXPECT_TRUE(absl::StrContains(list.out, "0 overrides"));
   absl::StatusOr<v1::GetTreeHeadResponse> head = Head(dpo_);
   ASSERT_TRUE(head.ok());
-  EXPECT_EQ(head->tree_head().tree_size(), 1u);  // nothing was logged
+  // The refused reviews logged nothing; the listing logged its read.
+  EXPECT_EQ(head->tree_head().tree_size(), 2u);
 }
 
 TEST_F(AuditTest, VerifyCatchesEveryTampering) {
@@ -477,7 +517,8 @@ TEST_F(AuditTest, VerifyCatchesEveryTampering) {
   const std::string path = dir + "/log.jsonl";
   CommandResult exported = Cli(dpo_, {"audit", "export", "--out=" + path});
   ASSERT_EQ(exported.exit_code, 0) << exported.err;
-  EXPECT_TRUE(absl::StrContains(exported.out, "exported:  9 entries"))
+  // 9 disclosures and the ACCESS entry of the first export.
+  EXPECT_TRUE(absl::StrContains(exported.out, "exported:  10 entries"))
       << exported.out;
   const std::string new_head = dir + "/head-9.json";
   ASSERT_EQ(Cli(dpo_, {"audit", "tree-head", "--out=" + new_head}).exit_code,
@@ -485,7 +526,7 @@ TEST_F(AuditTest, VerifyCatchesEveryTampering) {
 
   CommandResult good = Verify(path, {"--known_head=" + old_head});
   ASSERT_EQ(good.exit_code, 0) << good.err << good.out;
-  EXPECT_TRUE(absl::StrContains(good.out, "9 entries")) << good.out;
+  EXPECT_TRUE(absl::StrContains(good.out, "10 entries")) << good.out;
   CommandResult consistent =
       Cli(dpo_, {"audit", "consistency", "--old=" + old_head});
   EXPECT_EQ(consistent.exit_code, 0) << consistent.err;
@@ -494,7 +535,7 @@ TEST_F(AuditTest, VerifyCatchesEveryTampering) {
   EXPECT_TRUE(absl::StrContains(prove.out, "included:  yes")) << prove.out;
 
   const std::vector<std::string> lines = ReadLines(path);
-  ASSERT_EQ(lines.size(), 10u);  // header + 9 entries
+  ASSERT_EQ(lines.size(), 11u);  // header + 10 entries
   struct Tamper {
     const char* what;
     std::function<std::vector<std::string>(std::vector<std::string>)> edit;

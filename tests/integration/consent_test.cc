@@ -189,11 +189,14 @@ TEST_F(ConsentTest, MalformedConsentsAreRefusedAndNeitherStoredNorLogged) {
   EXPECT_TRUE(
       Log({v1::ENTRY_KIND_CONSENT_RECORDED, v1::ENTRY_KIND_CONSENT_REFUSED})
           .empty());
+  // That query is itself logged, as one ACCESS entry.
+  const uint64_t after_query = TreeSize();
+  EXPECT_EQ(after_query, logged_before + 1);
   // The consent they were spoiled from is valid, and so is the adult's own.
   absl::StatusOr<v1::Consent> recorded = RecordAs(school_, good);
   ASSERT_TRUE(recorded.ok()) << recorded.status();
   ASSERT_TRUE(RecordAs(school_, SubjectConsent(Person(11))).ok());
-  EXPECT_EQ(TreeSize(), logged_before + 2);
+  EXPECT_EQ(TreeSize(), after_query + 2);
 }
 
 TEST_F(ConsentTest, RecordingIsIdempotentOnItsKey) {

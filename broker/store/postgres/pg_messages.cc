@@ -243,6 +243,22 @@ void PostgresStore::AppendLog(v1::LogEntry entry, StoreDone<uint64_t> done) {
       std::move(done));
 }
 
+void PostgresStore::RecordAccess(v1::LogEntry entry, StoreDone<uint64_t> done) {
+  SubmitFor<uint64_t>(
+      [this, entry = std::move(entry)](Session& s, uint64_t* sequence) mutable {
+        if (entry.subject_pseudonym().empty() && !entry.case_id().empty()) {
+          ASSIGN_OR_RETURN(Result r, s.c->Run("SELECT subject_pseudonym FROM "
+                                              "cases WHERE case_id = $1",
+                                              {Param::Text(entry.case_id())}));
+          if (r.rows() > 0) entry.set_subject_pseudonym(r.Text(0, 0));
+        }
+        RETURN_IF_ERROR(AppendLogLocked(&entry));
+        *sequence = entry.sequence();
+        return absl::OkStatus();
+      },
+      std::move(done));
+}
+
 void PostgresStore::LeaseInbox(const std::string& agency_id, absl::Time now,
                                absl::Duration lease, int max,
                                StoreDone<InboxLease> done) {

@@ -100,6 +100,7 @@ class PostgresStore final : public Store {
   void RecordManualDisclosure(ManualDisclosure disclosure,
                               StoreDone<uint64_t> done) override;
   void AppendLog(v1::LogEntry entry, StoreDone<uint64_t> done) override;
+  void RecordAccess(v1::LogEntry entry, StoreDone<uint64_t> done) override;
   void LeaseInbox(const std::string& agency_id, absl::Time now,
                   absl::Duration lease, int max,
                   StoreDone<InboxLease> done) override;

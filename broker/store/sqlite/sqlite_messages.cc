@@ -298,6 +298,24 @@ void SqliteStore::AppendLog(v1::LogEntry entry, StoreDone<uint64_t> done) {
       std::move(done));
 }
 
+void SqliteStore::RecordAccess(v1::LogEntry entry, StoreDone<uint64_t> done) {
+  SubmitFor<uint64_t>(
+      [this, entry = std::move(entry)](uint64_t* sequence) mutable {
+        if (entry.subject_pseudonym().empty() && !entry.case_id().empty()) {
+          ASSIGN_OR_RETURN(StatementCache::Use select,
+                           statements_->Get("SELECT subject_pseudonym FROM "
+                                            "cases WHERE case_id=?1"));
+          select->Bind(1, entry.case_id());
+          ASSIGN_OR_RETURN(bool row, select->Step());
+          if (row) entry.set_subject_pseudonym(select->Text(0));
+        }
+        RETURN_IF_ERROR(AppendLogLocked(&entry));
+        *sequence = entry.sequence();
+        return absl::OkStatus();
+      },
+      std::move(done));
+}
+
 void SqliteStore::LeaseInbox(const std::string& agency_id, absl::Time now,
                              absl::Duration lease, int max,
                              StoreDone<InboxLease> done) {
