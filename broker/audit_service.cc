@@ -455,8 +455,18 @@ v1::LogEntry AuditService::Access(grpc::CallbackServerContext* ctx,
       e.set_subject_pseudonym(
           pseudonyms_->Pseudonym(filter->subject_identifier()));
     }
-    e.set_counterpart(filter->agency_id());
-    e.set_read_filter(FilterWords(*filter));
+    v1::LogFilter words = *filter;
+    // The filter's agency is the caller's free text: only a registered
+    // agency's id goes in the log, so nothing typed there (an identifier in
+    // the wrong field, say) can reach it.
+    if (!filter->agency_id().empty()) {
+      if (registry_->FindAgency(filter->agency_id()).has_value()) {
+        e.set_counterpart(filter->agency_id());
+      } else {
+        words.set_agency_id("unregistered");
+      }
+    }
+    e.set_read_filter(FilterWords(words));
   }
   return e;
 }

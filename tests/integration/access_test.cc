@@ -217,6 +217,16 @@ TEST_F(AccessTest, EveryAuditorsReadIsLoggedOnceWithItsFilter) {
     ASSERT_TRUE(audit->SubjectAccessReport(&ctx, req, &out).ok());
   }
 
+  {
+    // An identifier typed into the agency field never reaches the log.
+    grpc::ClientContext ctx;
+    v1::QueryLogRequest q;
+    q.mutable_filter()->set_agency_id(person);
+    v1::QueryLogResponse resp;
+    ASSERT_TRUE(audit->QueryLog(&ctx, q, &resp).ok());
+    EXPECT_EQ(resp.entries_size(), 0);
+  }
+
   std::map<std::string, std::vector<v1::LogEntry>> by_call;
   const std::vector<v1::LogEntry> accesses = Accesses();
   for (const v1::LogEntry& e : accesses) {
@@ -234,6 +244,11 @@ TEST_F(AccessTest, EveryAuditorsReadIsLoggedOnceWithItsFilter) {
     if (e.counterpart() == "school") ours.push_back(e);
   }
   ASSERT_EQ(ours.size(), 1u);
+  bool unregistered = false;
+  for (const v1::LogEntry& e : by_call["QueryLog"]) {
+    unregistered |= e.read_filter() == "agency_id=unregistered";
+  }
+  EXPECT_TRUE(unregistered);
   EXPECT_EQ(ours[0].read_filter(),
             "subject agency_id=school kinds=DISCLOSURE decision=ALLOWED");
   EXPECT_EQ(ours[0].subject_pseudonym(), pseudonym);
