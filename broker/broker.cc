@@ -257,7 +257,8 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(
   broker->server_->GetHealthCheckService()->SetServingStatus(true);
   broker->following_reloads_.store(true);
   broker->sweeper_ = std::make_unique<Sweeper>(
-      broker->store_.get(), broker->waiters_.get(), clock, exchange.inbox_ttl);
+      broker->store_.get(), broker->waiters_.get(), clock, exchange.inbox_ttl,
+      broker->registry_.get(), broker->policy_.get());
   broker->sweeper_->Start(absl::Seconds(config.sweep_interval_seconds() > 0
                                             ? config.sweep_interval_seconds()
                                             : 30));

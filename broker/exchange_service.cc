@@ -408,55 +408,6 @@ grpc::ServerUnaryReactor* ExchangeService::UpdateReferral(
   return reactor;
 }
 
-grpc::ServerUnaryReactor* ExchangeService::GetCase(
-    grpc::CallbackServerContext* ctx, const v1::GetCaseRequest* request,
-    v1::Case* response) {
-  absl::StatusOr<v1::Principal> caller = Admit(ctx, *request);
-  if (!caller.ok()) return FinishUnary(ctx, caller.status());
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  const v1::Professional professional = ProfessionalOf(ctx);
-  store_->GetCase(
-      caller->id(), request->case_id(),
-      [this, reactor, response, caller = caller->id(),
-       access = AccessEntry(clock_->Now(), caller->uri(), &professional,
-                            "GetCase")](absl::StatusOr<v1::Case> c) mutable {
-        if (!c.ok()) return reactor->Finish(ToGrpcStatus(c.status()));
-        access.set_case_id(c->case_id());
-        // Whose case it is, unless the reader manages it.
-        if (c->manager_agency_id() != caller) {
-          access.set_counterpart(c->manager_agency_id());
-        }
-        *response = CaseAsSeen(*std::move(c));
-        FinishAfterAccess(store_, reactor, std::move(access));
-      });
-  return reactor;
-}
-
-grpc::ServerUnaryReactor* ExchangeService::HandOverCase(
-    grpc::CallbackServerContext* ctx, const v1::HandOverCaseRequest* request,
-    v1::Case* response) {
-  absl::StatusOr<v1::Principal> caller = Admit(ctx, *request);
-  if (!caller.ok()) return FinishUnary(ctx, caller.status());
-  if (request->to_agency_id().empty() || request->note().empty() ||
-      request->note().size() > 2000) {
-    return FinishUnary(ctx, absl::InvalidArgumentError(
-                                "a handover needs to_agency_id and a note of "
-                                "1 to 2000 characters"));
-  }
-  v1::CaseHandover handover;
-  handover.set_to_agency_id(request->to_agency_id());
-  handover.set_note(request->note());
-  *handover.mutable_by() = ProfessionalOf(ctx);
-  SetTime(handover.mutable_at(), clock_->Now());
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  store_->HandOverCase(caller->id(), request->case_id(), std::move(handover),
-                       [this, reactor, response](absl::StatusOr<v1::Case> c) {
-                         if (c.ok()) *response = CaseAsSeen(*std::move(c));
-                         reactor->Finish(ToGrpcStatus(c.status()));
-                       });
-  return reactor;
-}
-
 grpc::ServerUnaryReactor* ExchangeService::RecordManualDisclosure(
     grpc::CallbackServerContext* ctx,
     const v1::RecordManualDisclosureRequest* request,

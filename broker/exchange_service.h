@@ -68,6 +68,12 @@ class ExchangeService final : public v1::Exchange::CallbackService {
   grpc::ServerUnaryReactor* HandOverCase(grpc::CallbackServerContext* ctx,
                                          const v1::HandOverCaseRequest* request,
                                          v1::Case* response) override;
+  grpc::ServerUnaryReactor* CloseCase(grpc::CallbackServerContext* ctx,
+                                      const v1::CloseCaseRequest* request,
+                                      v1::Case* response) override;
+  grpc::ServerUnaryReactor* DetachFromCase(
+      grpc::CallbackServerContext* ctx,
+      const v1::DetachFromCaseRequest* request, v1::Case* response) override;
 
   grpc::ServerUnaryReactor* PushSummary(
       grpc::CallbackServerContext* ctx, const v1::PushSummaryRequest* request,
@@ -168,6 +174,10 @@ class ExchangeService final : public v1::Exchange::CallbackService {
   // A case as its attached agencies may see it: at the policy's case view
   // level.
   v1::Case CaseAsSeen(v1::Case kase) const;
+  // Commits a closure or a detachment and answers with the case.
+  grpc::ServerUnaryReactor* CommitCaseChange(grpc::CallbackServerContext* ctx,
+                                             CaseChange change,
+                                             v1::Case* response);
   // `consent` as `caller` may see it: as recorded by the agency that
   // recorded it, at the policy's consent view level by anyone else.
   v1::Consent ConsentAsSeenBy(const v1::Principal& caller,

@@ -11,6 +11,7 @@
 #include "broker/exchange_support.h"
 #include "broker/log/message_util.h"
 #include "broker/log_entries.h"
+#include "broker/store/case_rules.h"
 
 namespace liaison {
 
@@ -39,6 +40,12 @@ grpc::ServerUnaryReactor* ExchangeService::PushSummary(
        professional = ProfessionalOf(ctx)](absl::StatusOr<v1::Case> kase) {
         if (!kase.ok()) {
           reactor->Finish(ToGrpcStatus(kase.status()));
+          return;
+        }
+        if (absl::Status open =
+                CaseOpenFor(*kase, sender.id(), "push a summary");
+            !open.ok()) {
+          reactor->Finish(ToGrpcStatus(open));
           return;
         }
         const std::string pseudonym = pseudonyms_->Pseudonym(
@@ -88,7 +95,10 @@ void ExchangeService::PushToCase(grpc::ServerUnaryReactor* reactor,
   facts.now = now;
   std::vector<std::string> delivered;
   for (const v1::CaseAgency& attached : kase.agencies()) {
-    if (attached.agency_id() == sender.id()) continue;
+    // A detached agency's part in the case is over.
+    if (attached.agency_id() == sender.id() || attached.has_detached_at()) {
+      continue;
+    }
     SummaryPush::Outcome outcome;
     outcome.agency_id = attached.agency_id();
     Decided decided;
@@ -274,11 +284,9 @@ grpc::ServerUnaryReactor* ExchangeService::AnswerSummaryRequest(
           return;
         }
         const v1::SummaryRequestReceived& asked = stored->request;
-        if (stored->answered) {
-          reactor->Finish(ToGrpcStatus(absl::FailedPreconditionError(
-              absl::StrCat("summary request ", asked.request_id(),
-                           " was already answered; a request is answered "
-                           "once"))));
+        if (absl::Status s = CheckAnswerable(*stored, asked.request_id());
+            !s.ok()) {
+          reactor->Finish(ToGrpcStatus(s));
           return;
         }
         const v1::Record& record = request->record();

@@ -112,7 +112,10 @@ std::string DescribeEntry(const v1::LogEntry& e) {
   if (!e.read_call().empty()) absl::StrAppend(&line, "  read ", e.read_call());
   for (const std::string* id :
        {&e.case_id(), &e.message_id(), &e.consent_id()}) {
-    if (e.kind() == v1::ENTRY_KIND_ACCESS && !id->empty()) {
+    if ((e.kind() == v1::ENTRY_KIND_ACCESS ||
+         e.kind() == v1::ENTRY_KIND_CASE_CLOSED ||
+         e.kind() == v1::ENTRY_KIND_CASE_DETACHED) &&
+        !id->empty()) {
       absl::StrAppend(&line, " ", *id);
     }
   }
@@ -584,7 +587,8 @@ prove      fetches an entry with its inclusion proof and checks both here.
 Filters: --subject=IDENTIFIER --agency=ID --sector=SECTOR
   --kind=disclosure,denial,delivery,override,override_reviewed,
          manual_disclosure,consent_recorded,consent_refused,
-         consent_withdrawn,admin,summary_request,access
+         consent_withdrawn,admin,summary_request,access,case_closed,
+         case_detached
   --basis=consent,override,statutory_duty  --decision=any|allowed|denied
   --from=RFC3339 --until=RFC3339
 

@@ -435,4 +435,40 @@ std::string DescribeConsent(const v1::Consent& c) {
   return lines.text();
 }
 
+std::string DescribeCase(const v1::Case& c) {
+  Lines lines(0, 15);
+  lines.Add("case", c.case_id())
+      .Add("manager",
+           c.manager_agency_id().empty() ? "-" : c.manager_agency_id());
+  if (c.has_closed_at()) {
+    lines.Add("closed", absl::StrCat(TimeText(c.closed_at()), ", ",
+                                     Readable(v1::CaseOutcome_Name(c.outcome()),
+                                              "CASE_OUTCOME_")));
+  } else {
+    lines.Add("closed", "no, open");
+  }
+  lines.AddRaw("agencies:\n");
+  for (const v1::CaseAgency& a : c.agencies()) {
+    Lines agency(2, 13);
+    agency.Add("agency", a.agency_id())
+        .AddIfSet("why", a.reason())
+        .Add("attached", TimeText(a.attached_at()));
+    if (a.has_detached_at()) {
+      agency.Add("detached",
+                 absl::StrCat(TimeText(a.detached_at()), ", ",
+                              Readable(v1::DetachReason_Name(a.detach_reason()),
+                                       "DETACH_REASON_")));
+    }
+    lines.AddRaw(agency.text());
+  }
+  for (const v1::CaseHandover& h : c.handovers()) {
+    lines.Add(
+        "handed over",
+        absl::StrCat(TimeText(h.at()), ": ", h.from_agency_id(), " to ",
+                     h.to_agency_id(),
+                     h.note().empty() ? "" : absl::StrCat(": ", h.note())));
+  }
+  return lines.text();
+}
+
 }  // namespace liaison::client

@@ -50,6 +50,11 @@ std::string DescribeReferral(const v1::Referral& referral);
 // withdrawn, when.
 std::string DescribeConsent(const v1::Consent& consent);
 
+// A case as GetCase, HandOverCase, CloseCase and DetachFromCase return
+// it: its manager, whether and how it was closed, each agency attached
+// (and, once detached, when and why), and the handovers.
+std::string DescribeCase(const v1::Case& c);
+
 }  // namespace liaison::client
 
 #endif  // LIAISON_CLIENTS_EXCHANGE_TEXT_H_

@@ -20,6 +20,8 @@ Commands:
                   Record a disclosure your agency made outside Liaison.
   consent         Record a consent or a refusal, withdraw one, or show one:
                   record, refuse, withdraw, show.
+  case            Show a case, hand it over, close it, or detach an agency:
+                  show, handover, close, detach.
   audit           For auditors: query, export and prove the disclosure log,
                   subject access reports, override reviews.
   admin           For administrators: agencies, certificate bindings, routes,
@@ -232,6 +234,38 @@ allow (e.g. accepting a closed referral) is FAILED_PRECONDITION.
 Example:
   liaison referral decline ref-1 --reason="no open case; refer to the
     school health service"
+)";
+
+const char kCaseHelp[] = R"(liaison case: show a case, hand it over, close it, or detach an agency.
+
+Usage: liaison [connection flags] case SUBCOMMAND CASE_ID [AGENCY_ID] [flag]
+
+  show CASE_ID                          the case, for an agency attached to it
+  handover CASE_ID AGENCY_ID --note=TEXT
+                                        make another attached agency the
+                                        case manager (the manager only)
+  close CASE_ID --outcome=WORD          close the case (the manager only)
+  detach CASE_ID AGENCY_ID --reason=WORD
+                                        detach an agency: the manager any
+                                        other agency, an agency itself
+
+Outcomes: support_in_place, referred_elsewhere, no_further_action,
+person_moved, support_declined, opened_in_error. Reasons:
+no_longer_involved, attached_in_error, person_objected, service_ended.
+They are words rather than free text because the log keeps them for ever.
+
+A closed case ends the legitimate relationship it gave: referrals joining
+it, summary pushes and requests on it, and answers to requests on it are
+refused (FAILED_PRECONDITION), and the retention the policy sets for its
+referrals' content starts. A detached agency receives no more pushes on the
+case, its own pushes and requests on it are refused (PERMISSION_DENIED),
+and it can no longer show the case; a later referral to it on the case
+attaches it again. Closing and detaching are logged (CASE_CLOSED,
+CASE_DETACHED). Each subcommand prints the case as it now is.
+
+Example:
+  liaison case close case-0123 --outcome=support_in_place
+  liaison case detach case-0123 lund-school --reason=no_longer_involved
 )";
 
 const char kConsentHelp[] = R"(liaison consent: record, refuse, withdraw or show a consent.

@@ -16,6 +16,7 @@ extern const char kAnswerSummaryHelp[];
 extern const char kInboxHelp[];
 extern const char kAckHelp[];
 extern const char kReferralHelp[];
+extern const char kCaseHelp[];
 extern const char kConsentHelp[];
 
 }  // namespace liaison::cli

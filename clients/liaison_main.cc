@@ -16,6 +16,7 @@
 #include "broker/basics/command_line.h"
 #include "clients/admin_commands.h"
 #include "clients/audit_commands.h"
+#include "clients/case_commands.h"
 #include "clients/cli.h"
 #include "clients/consent_commands.h"
 #include "clients/exchange_commands.h"
@@ -63,7 +64,8 @@ ABSL_FLAG(int, lease_seconds, 0,
           "default).");
 ABSL_FLAG(std::string, reason, "",
           "referral decline: why; consent withdraw: why the consent is "
-          "withdrawn.");
+          "withdrawn; case detach: why the agency leaves, e.g. "
+          "no_longer_involved.");
 ABSL_FLAG(std::string, question, "", "referral info: the information needed.");
 ABSL_FLAG(std::string, basis_file, "",
           "answer-summary: your agency's own legal basis for answering, a "
@@ -72,7 +74,10 @@ ABSL_FLAG(std::string, checklist_file, "",
           "answer-summary: your pre-sharing checklist, a "
           "liaison.v1.PreSharingChecklist in text format (required of "
           "health by the default policy).");
-ABSL_FLAG(std::string, outcome, "", "referral close: the outcome.");
+ABSL_FLAG(std::string, outcome, "",
+          "referral close: the outcome; case close: how the case ended, "
+          "e.g. support_in_place.");
+ABSL_FLAG(std::string, note, "", "case handover: the handover note.");
 ABSL_FLAG(std::string, feedback_duty, "",
           "referral moves: the statutory duty (its id in the agreement) on "
           "which the sender is told of the change; default: the consent the "
@@ -102,6 +107,7 @@ const std::map<std::string, Command>& Commands() {
       {"manual-disclosure",
        {kManualDisclosureHelp, {"idempotency_key"}, RunManualDisclosure}},
       {"consent", {kConsentHelp, {"idempotency_key", "reason"}, RunConsent}},
+      {"case", {kCaseHelp, {"outcome", "reason", "note"}, RunCase}},
       {"audit", {kAuditHelp, AuditFlags(), RunAudit}},
       {"admin", {kAdminHelp, AdminFlags(), RunAdmin}},
   };

@@ -448,6 +448,20 @@ sed 's/^/    /' withdrawn.txt
 grep -q 'was withdrawn' withdrawn.txt ||
   { echo "expected the withdrawal as the reason" >&2; exit 1; }
 
+step "Social services close the case (liaison case close): nothing more is shared on it"
+as agency-malmo-social "${social_worker[@]}" case close "$case_id" \
+  --outcome=support_in_place | sed 's/^/    /'
+sed 's/weekly meetings/fortnightly meetings/' push-case.textproto >push-closed.textproto
+if as agency-malmo-social "${social_worker[@]}" push-summary push-closed.textproto 2>closed.txt; then
+  echo "a push on a closed case was accepted" >&2; exit 1
+fi
+sed 's/^/    /' closed.txt
+grep -q 'was closed on' closed.txt ||
+  { echo "expected the closure as the reason" >&2; exit 1; }
+echo "    The referrals' content is kept for the policy's retention from here"
+echo "    (referral_days, 365 by default), then purged by the broker's sweeper"
+echo "    with a PURGE entry in the log; see the README's retention section."
+
 step "The auditor reads the disclosure log's disclosures and denials (liaison audit query)"
 as auditor-regional-dpo audit query --kind=disclosure,denial,override | sed 's/^/    /'
 

@@ -146,12 +146,28 @@ absl::Duration OverrideReviewWindow(const PolicySet& set,
   return absl::Hours(24) * days;
 }
 
+v1::Retention RetentionOf(const PolicySet& set,
+                          const std::string& jurisdiction) {
+  const v1::Jurisdiction* j = set.FindJurisdiction(jurisdiction);
+  v1::Retention r = j != nullptr ? j->retention() : v1::Retention();
+  const auto or_default = [](uint32_t days, uint32_t fallback) {
+    return days > 0 ? days : fallback;
+  };
+  r.set_inbox_message_days(or_default(r.inbox_message_days(), 30));
+  r.set_summary_days(or_default(r.summary_days(), 30));
+  r.set_referral_days(or_default(r.referral_days(), 365));
+  r.set_summary_request_days(or_default(r.summary_request_days(), 90));
+  r.set_consent_evidence_days(or_default(r.consent_evidence_days(), 365));
+  r.set_override_statement_days(or_default(r.override_statement_days(), 365));
+  return r;
+}
+
 std::string NormalisedProfessionalId(absl::string_view id) {
   // White space a form or a copy may put around an id: ASCII, no-break
   // (U+00A0), zero-width (U+200B) and ideographic (U+3000) spaces.
   static constexpr absl::string_view kSpaces[] = {
-      " ", "\t", "\n", "\r", "\v", "\f", "\xc2\xa0", "\xe2\x80\x8b",
-      "\xe3\x80\x80"};
+      " ",  "\t",       "\n",           "\r",          "\v",
+      "\f", "\xc2\xa0", "\xe2\x80\x8b", "\xe3\x80\x80"};
   for (bool trimmed = true; trimmed;) {
     trimmed = false;
     for (absl::string_view space : kSpaces) {
@@ -183,8 +199,11 @@ std::string ComparableProfessionalId(absl::string_view id) {
   size_t i = 0;
   while (i < id.size()) {
     const unsigned char b = static_cast<unsigned char>(id[i]);
-    const size_t n = b < 0x80 ? 1 : (b >> 5) == 0x6 ? 2 : (b >> 4) == 0xE ? 3
-                                 : (b >> 3) == 0x1E ? 4 : 1;
+    const size_t n = b < 0x80           ? 1
+                     : (b >> 5) == 0x6  ? 2
+                     : (b >> 4) == 0xE  ? 3
+                     : (b >> 3) == 0x1E ? 4
+                                        : 1;
     uint32_t c = n == 1 ? b : b & (0x7F >> n);
     bool valid = i + n <= id.size();
     for (size_t k = 1; valid && k < n; ++k) {

@@ -83,6 +83,12 @@ Decision Decide(const PolicySet& set, const DisclosureQuery& query);
 absl::Duration OverrideReviewWindow(const PolicySet& set,
                                     const std::string& jurisdiction);
 
+// How long the broker keeps the content it holds for an agency registered
+// in `jurisdiction` (DESIGN.md rule 10): its retention, every field 0 (or
+// an unknown jurisdiction) given the default Retention documents.
+v1::Retention RetentionOf(const PolicySet& set,
+                          const std::string& jurisdiction);
+
 // A professional id as the broker compares and records it: without the
 // white space around it (ASCII, and the no-break, zero-width and
 // ideographic spaces a form may paste). Blank becomes empty.

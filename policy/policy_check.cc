@@ -162,6 +162,19 @@ class Checker {
                          "default, 7), not ",
                          j->override_review_days()));
       }
+      // Every retention in days, each at most ten years (0: the default).
+      const google::protobuf::Reflection* r = j->retention().GetReflection();
+      const Descriptor* rd = v1::Retention::descriptor();
+      for (int f = 0; f < rd->field_count(); ++f) {
+        const uint32_t days = r->GetUInt32(j->retention(), rd->field(f));
+        if (days > 3650) {
+          Add(site.At(d, "retention"),
+              absl::StrCat("jurisdiction \"", j->id(), "\": retention.",
+                           rd->field(f)->name(),
+                           " must be 1 to 3650 days (0: the default), not ",
+                           days));
+        }
+      }
       if (j->age_of_majority() < 1 || j->age_of_majority() > 30) {
         Add(site.At(d, "age_of_majority"),
             absl::StrCat("jurisdiction \"", j->id(),
@@ -205,8 +218,7 @@ class Checker {
       const Descriptor* type = EnvelopeType(e.message());
       if (type == nullptr || EnvelopeIsView(e.message())) {
         Add(nested.Here(),
-            absl::StrCat("agreement \"", a.id(), "\": envelope \"",
-                         e.message(),
+            absl::StrCat("agreement \"", a.id(), "\": envelope \"", e.message(),
                          "\" is not one a disclosure decision reduces "
                          "(referral, referral_update, summary_request, "
                          "summary)"));
@@ -222,9 +234,8 @@ class Checker {
             "an agreement's envelope rules take the decision's level; "
             "remove view_level");
       }
-      const std::string what = absl::StrCat("agreement \"", a.id(),
-                                            "\" envelope \"", e.message(),
-                                            "\"");
+      const std::string what = absl::StrCat(
+          "agreement \"", a.id(), "\" envelope \"", e.message(), "\"");
       CheckRules(e.fields(), v1::EnvelopeRules::descriptor(), nested, type,
                  what, /*complete=*/false);
       std::set<std::string> set_fields;
@@ -419,10 +430,10 @@ class Checker {
   // a `holder` message at `site`, for the fields of `type`.
   // `every_field`: every field of `type` must have a rule (the set's own
   // rules); otherwise the rules replace some of another set of rules.
-  void CheckRules(const google::protobuf::RepeatedPtrField<v1::FieldRule>& rules,
-                  const Descriptor* holder, const Site& site,
-                  const Descriptor* type, const std::string& what,
-                  bool every_field = true) {
+  void CheckRules(
+      const google::protobuf::RepeatedPtrField<v1::FieldRule>& rules,
+      const Descriptor* holder, const Site& site, const Descriptor* type,
+      const std::string& what, bool every_field = true) {
     std::map<std::string, std::string> paths;
     for (int i = 0; i < rules.size(); ++i) {
       const v1::FieldRule& rule = rules[i];
@@ -542,8 +553,7 @@ class Checker {
       }
       if (auto [it, fresh] = seen.emplace(e->message(), site.Here()); !fresh) {
         Add(site.Here(), absl::StrCat("envelope rules for \"", e->message(),
-                                      "\" are already given at ",
-                                      it->second));
+                                      "\" are already given at ", it->second));
         continue;
       }
       const bool view = EnvelopeIsView(e->message());

@@ -160,6 +160,10 @@ TEST(PolicyCheck, EachMistakeIsReportedWithFileAndLine) {
       {"age of majority out of range", "jurisdictions.textproto",
        "age_of_majority: 18", "age_of_majority: 0", "age_of_majority: 0",
        "age_of_majority must be 1 to 30"},
+      {"retention too long", "jurisdictions.textproto", "age_of_majority: 18",
+       "age_of_majority: 18\n  retention { referral_days: 4000 }",
+       "retention { referral_days: 4000 }",
+       "retention.referral_days must be 1 to 3650 days"},
       {"override with no provision", "jurisdictions.textproto",
        "category: OVERRIDE_CATEGORY_SERIOUS_HARM_TO_SELF\n"
        "    legal_provisions: \"OSL 10 kap. 2 §\"",

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -36,6 +37,60 @@ using StoreDone = std::function<void(absl::StatusOr<T>)>;
 struct QueuedNotice {
   std::string agency_id;
   v1::InboxMessage message;
+};
+
+// A case's manager closing it, or an agency being detached from it, with
+// the CASE_CLOSED or CASE_DETACHED entry that records it; one commit.
+struct CaseChange {
+  // The agency making the change.
+  std::string agency_id;
+  std::string case_id;
+  // Set to close the case.
+  v1::CaseOutcome outcome = v1::CASE_OUTCOME_UNSPECIFIED;
+  // Set, with detach_reason, to detach that agency.
+  std::string detach_agency_id;
+  v1::DetachReason detach_reason = v1::DETACH_REASON_UNSPECIFIED;
+  absl::Time at;
+  // The backend sets its subject_pseudonym from the case.
+  v1::LogEntry entry;
+};
+
+// The kinds of content the broker holds and purges when their retention
+// ends (policy.proto, Retention), in the order PurgeCounts keeps them.
+enum class HeldKind {
+  kInboxMessage,
+  kSummary,
+  kReferral,
+  kSummaryRequest,
+  kConsentEvidence,
+  kOverrideStatement,
+};
+inline constexpr int kHeldKinds = 6;
+
+// For each kind, the latest time its clock may have started for the
+// content to be purged now (now minus its retention).
+struct PurgeCutoffs {
+  absl::Time at[kHeldKinds];
+  absl::Time& operator[](HeldKind k) { return at[static_cast<int>(k)]; }
+  absl::Time operator[](HeldKind k) const { return at[static_cast<int>(k)]; }
+};
+
+// One purge: the content held for each agency (by the agency whose
+// jurisdiction times it: retention.h) whose cutoff has passed, at most
+// `max` items of each kind.
+struct PurgeRequest {
+  std::map<std::string, PurgeCutoffs> by_agency;
+  int max = 500;
+  // The start of the PURGE entry (time, actor); the backend adds the
+  // counts and appends it in the purge's commit when anything was purged.
+  v1::LogEntry entry;
+};
+
+// How many items of each kind one purge removed.
+struct PurgeCounts {
+  int64_t n[kHeldKinds] = {};
+  int64_t& operator[](HeldKind k) { return n[static_cast<int>(k)]; }
+  int64_t operator[](HeldKind k) const { return n[static_cast<int>(k)]; }
 };
 
 // An administrator's change to the registry and the ADMIN entry that
@@ -165,6 +220,10 @@ struct StoredSummaryRequest {
   std::string case_id;
   bool legitimate_relationship = false;
   bool answered = false;
+  // When the request's case was closed (microseconds; 0 while open or
+  // without a case), and with what CaseOutcome.
+  int64_t case_closed_at = 0;
+  int64_t case_outcome = 0;
 };
 
 // The holder's answer to a summary request, decided and abstracted.
@@ -506,6 +565,22 @@ class Store {
                             const std::string& case_id,
                             v1::CaseHandover handover,
                             StoreDone<v1::Case> done) = 0;
+
+  // Closes the case or detaches an agency from it (CheckCaseChange says
+  // who may), appends the entry, and returns the case as `agency_id` now
+  // sees it.
+  virtual void ChangeCase(CaseChange change, StoreDone<v1::Case> done) = 0;
+
+  // Purges the content whose retention ended (retention.h says what is
+  // kept of each kind) and appends the PURGE entry, in one commit. The
+  // bytes may linger in free pages or a write-ahead log until Scrub.
+  virtual void Purge(PurgeRequest request, StoreDone<PurgeCounts> done) = 0;
+  // Makes content removed by earlier purges unrecoverable from the store's
+  // own files, as far as the backend can (SQLite: secure deletion, then a
+  // checkpoint that truncates the write-ahead log). Returns whether it
+  // completed; false when readers held it back (try again later). `done`
+  // may run on the caller's thread.
+  virtual void Scrub(StoreDone<bool> done) = 0;
 
   // Expires up to `max` pending messages whose time to live ended by `now`
   // and queues a non-delivery notice (living `notice_ttl`) for the sender

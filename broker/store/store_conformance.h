@@ -337,6 +337,21 @@ class StoreConformance : public ::testing::Test {
     return Await<v1::Case>(
         [&](auto done) { store_->GetCase(agency, case_id, done); });
   }
+  // Purges, with every kind held for `agencies` due by `cutoff`.
+  absl::StatusOr<PurgeCounts> PurgeFor(const std::vector<std::string>& agencies,
+                                       absl::Time cutoff) {
+    PurgeRequest request;
+    for (const std::string& a : agencies) {
+      PurgeCutoffs& cut = request.by_agency[a];
+      for (absl::Time& t : cut.at) t = cutoff;
+    }
+    request.entry.set_kind(v1::ENTRY_KIND_PURGE);
+    request.entry.set_actor("liaison://broker/sweeper/retention");
+    *request.entry.mutable_time() = Stamp(Now());
+    return Await<PurgeCounts>(
+        [&](auto done) { store().Purge(std::move(request), done); });
+  }
+
   absl::StatusOr<v1::Consent> RecordConsent(NewConsent consent) {
     return Await<v1::Consent>(
         [&](auto done) { store_->RecordConsent(std::move(consent), done); });

@@ -486,8 +486,40 @@ TYPED_TEST_P(StoreConsentConformance,
   EXPECT_TRUE(this->Inbox(kSchool).empty());
 }
 
+TYPED_TEST_P(StoreConsentConformance,
+             AnEndedConsentLosesItsEvidenceAndKeepsItsTerms) {
+  NewConsent c = Consent("c1", kSchool, kSubject, false, this->Now());
+  c.consent.mutable_evidence()->set_form_reference("form-17");
+  c.consent.mutable_subject()->set_identifier("20110304-1234");
+  ASSERT_TRUE(this->RecordConsent(c).ok());
+  const std::vector<std::string> agencies = {kSchool};
+  // In force: nothing is due.
+  absl::StatusOr<PurgeCounts> none =
+      this->PurgeFor(agencies, this->Now() + absl::Hours(1));
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_EQ((*none)[HeldKind::kConsentEvidence], 0);
+  ASSERT_TRUE(this->Withdraw("c1", this->Now()).ok());
+  // Withdrawn, but its retention not yet over.
+  none = this->PurgeFor(agencies, this->Now() - absl::Hours(1));
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_EQ((*none)[HeldKind::kConsentEvidence], 0);
+  absl::StatusOr<PurgeCounts> purged =
+      this->PurgeFor(agencies, this->Now() + absl::Hours(1));
+  ASSERT_TRUE(purged.ok()) << purged.status();
+  EXPECT_EQ((*purged)[HeldKind::kConsentEvidence], 1);
+  absl::StatusOr<StoredConsent> kept = this->GetConsent("c1");
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  EXPECT_FALSE(kept->consent.has_evidence());
+  EXPECT_FALSE(kept->consent.has_subject());
+  EXPECT_TRUE(kept->consent.has_withdrawn_at());
+  EXPECT_EQ(kept->consent.purposes_size(), 1);
+  EXPECT_EQ(kept->consent.max_level(), v1::LEVEL_SUMMARY);
+  EXPECT_EQ(this->Entries().back().entry.kind(), v1::ENTRY_KIND_PURGE);
+}
+
 REGISTER_TYPED_TEST_SUITE_P(
     StoreConsentConformance, SummaryPushLogsEachOutcomeAndDeliversTheAllowed,
+    AnEndedConsentLosesItsEvidenceAndKeepsItsTerms,
     SummaryPushRetryReturnsTheFirstResponse,
     SummaryPushNeedsItsSenderOnACaseAboutItsSubject,
     SummaryRequestIsStoredLoggedAndGivenToItsHolder,

@@ -69,6 +69,27 @@ class StoreReferralConformance : public StoreConformance<Factory> {
     });
   }
 
+  absl::StatusOr<v1::Case> ChangeCase(const std::string& by,
+                                      v1::CaseOutcome outcome,
+                                      const std::string& detach = "") {
+    CaseChange change;
+    change.agency_id = by;
+    change.case_id = "case-1";
+    change.outcome = outcome;
+    change.detach_agency_id = detach;
+    if (!detach.empty()) {
+      change.detach_reason = v1::DETACH_REASON_NO_LONGER_INVOLVED;
+    }
+    change.at = this->Now();
+    change.entry = Entry(detach.empty() ? v1::ENTRY_KIND_CASE_CLOSED
+                                        : v1::ENTRY_KIND_CASE_DETACHED,
+                         by, detach, this->Now());
+    // The store takes the subject from the case.
+    change.entry.clear_subject_pseudonym();
+    return Await<v1::Case>(
+        [&](auto done) { this->store().ChangeCase(std::move(change), done); });
+  }
+
   int receipts_ = 0;
 };
 TYPED_TEST_SUITE_P(StoreReferralConformance);
@@ -561,9 +582,131 @@ TYPED_TEST_P(StoreReferralConformance,
   EXPECT_EQ(escalated, std::vector<std::string>{"ref-1"});
 }
 
+TYPED_TEST_P(StoreReferralConformance,
+             ADetachedAgencyIsRefusedAndAReferralAttachesItAgain) {
+  ASSERT_TRUE(this->Refer(Referral("1", kSchool, kSocial, this->Now())).ok());
+  const uint64_t before = this->LogSize();
+  // Only the manager (the recipient) detaches another agency.
+  EXPECT_EQ(this->ChangeCase(kSchool, v1::CASE_OUTCOME_UNSPECIFIED, kSocial)
+                .status()
+                .code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(this->LogSize(), before);
+  absl::StatusOr<v1::Case> c =
+      this->ChangeCase(kSocial, v1::CASE_OUTCOME_UNSPECIFIED, kSchool);
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_EQ(this->LogSize(), before + 1);
+  EXPECT_EQ(this->Entries().back().entry.kind(), v1::ENTRY_KIND_CASE_DETACHED);
+  EXPECT_EQ(this->Entries().back().entry.subject_pseudonym(), kSubject);
+  bool detached = false;
+  for (const v1::CaseAgency& a : c->agencies()) {
+    if (a.agency_id() == kSchool) {
+      detached = a.has_detached_at() &&
+                 a.detach_reason() == v1::DETACH_REASON_NO_LONGER_INVOLVED;
+    }
+  }
+  EXPECT_TRUE(detached) << c->ShortDebugString();
+  // The detached school may not refer within the case...
+  absl::StatusOr<v1::SendReferralResponse> refused = this->Refer(
+      JoiningReferral("2", kSchool, kPolice, "case-1", this->Now()));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied)
+      << refused.status();
+  EXPECT_EQ(this->LogSize(), before + 1);
+  // ...until a referral to it on the case attaches it again.
+  ASSERT_TRUE(
+      this->Refer(JoiningReferral("3", kSocial, kSchool, "case-1", this->Now()))
+          .ok());
+  absl::StatusOr<v1::Case> again = this->GetCase(kSchool, "case-1");
+  ASSERT_TRUE(again.ok()) << again.status();
+  for (const v1::CaseAgency& a : again->agencies()) {
+    EXPECT_FALSE(a.has_detached_at()) << a.ShortDebugString();
+  }
+}
+
+TYPED_TEST_P(StoreReferralConformance, AClosedCaseTakesNoMoreReferrals) {
+  ASSERT_TRUE(this->Refer(Referral("1", kSchool, kSocial, this->Now())).ok());
+  EXPECT_EQ(this->ChangeCase(kSchool, v1::CASE_OUTCOME_SUPPORT_IN_PLACE)
+                .status()
+                .code(),
+            absl::StatusCode::kPermissionDenied);
+  absl::StatusOr<v1::Case> closed =
+      this->ChangeCase(kSocial, v1::CASE_OUTCOME_SUPPORT_IN_PLACE);
+  ASSERT_TRUE(closed.ok()) << closed.status();
+  EXPECT_TRUE(closed->has_closed_at());
+  EXPECT_EQ(closed->outcome(), v1::CASE_OUTCOME_SUPPORT_IN_PLACE);
+  const uint64_t after_close = this->LogSize();
+  EXPECT_EQ(this->Entries().back().entry.kind(), v1::ENTRY_KIND_CASE_CLOSED);
+  EXPECT_EQ(this->ChangeCase(kSocial, v1::CASE_OUTCOME_NO_FURTHER_ACTION)
+                .status()
+                .code(),
+            absl::StatusCode::kFailedPrecondition);
+  absl::StatusOr<v1::SendReferralResponse> refused = this->Refer(
+      JoiningReferral("2", kSocial, kPolice, "case-1", this->Now()));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition)
+      << refused.status();
+  EXPECT_EQ(this->LogSize(), after_close);
+  // Still readable by its agencies, as closed.
+  absl::StatusOr<v1::Case> read = this->GetCase(kSchool, "case-1");
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->outcome(), v1::CASE_OUTCOME_SUPPORT_IN_PLACE);
+}
+
+TYPED_TEST_P(StoreReferralConformance,
+             PurgeKeepsWhatTheLifecycleNeedsAndLogsItsCountsOnce) {
+  NewReferral r = Referral("1", kSchool, kSocial, this->Now());
+  r.referral.set_requested_action("assess needs");
+  *r.delivery.mutable_referral() = r.referral;
+  ASSERT_TRUE(this->Refer(r).ok());
+  ASSERT_EQ(this->Inbox(kSocial).size(), 1u);
+  ASSERT_TRUE(this->Ack(kSocial, "msg-1").ok());
+  const std::vector<std::string> agencies = {kSchool, kSocial};
+  // Nothing is due while the case is open: the acknowledged message only
+  // once its own cutoff passes.
+  absl::StatusOr<PurgeCounts> none =
+      this->PurgeFor(agencies, this->Now() - absl::Hours(1));
+  ASSERT_TRUE(none.ok()) << none.status();
+  for (int64_t n : none->n) EXPECT_EQ(n, 0);
+  const uint64_t before = this->LogSize();
+  ASSERT_TRUE(
+      this->ChangeCase(kSocial, v1::CASE_OUTCOME_SUPPORT_IN_PLACE).ok());
+  absl::StatusOr<PurgeCounts> purged =
+      this->PurgeFor(agencies, this->Now() + absl::Hours(1));
+  ASSERT_TRUE(purged.ok()) << purged.status();
+  EXPECT_EQ((*purged)[HeldKind::kReferral], 1);
+  EXPECT_GE((*purged)[HeldKind::kInboxMessage], 1);
+  // The closure's entry, then one PURGE entry with the counts.
+  ASSERT_EQ(this->LogSize(), before + 2);
+  const v1::LogEntry last = this->Entries().back().entry;
+  EXPECT_EQ(last.kind(), v1::ENTRY_KIND_PURGE);
+  bool counted = false;
+  for (const v1::PurgeCount& c : last.purged()) {
+    counted = counted || (c.kind() == "referral" && c.count() == 1);
+  }
+  EXPECT_TRUE(counted) << last.ShortDebugString();
+  absl::StatusOr<v1::Referral> kept = this->GetReferral(kSchool, "ref-1");
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  EXPECT_EQ(kept->referral_id(), "ref-1");
+  EXPECT_EQ(kept->case_id(), "case-1");
+  EXPECT_EQ(kept->status(), v1::REFERRAL_STATUS_DELIVERED);
+  EXPECT_EQ(kept->requested_action(), "");
+  EXPECT_FALSE(kept->has_subject());
+  EXPECT_EQ(kept->concerns_size(), 0);
+  ASSERT_GE(kept->history_size(), 1);
+  EXPECT_EQ(kept->history(0).status(), v1::REFERRAL_STATUS_SENT);
+  // Purged once: a second run finds nothing and logs nothing.
+  absl::StatusOr<PurgeCounts> again =
+      this->PurgeFor(agencies, this->Now() + absl::Hours(1));
+  ASSERT_TRUE(again.ok()) << again.status();
+  for (int64_t n : again->n) EXPECT_EQ(n, 0);
+  EXPECT_EQ(this->LogSize(), before + 2);
+}
+
 REGISTER_TYPED_TEST_SUITE_P(
     StoreReferralConformance, ReferralOpeningACaseIsStoredLoggedAndDelivered,
-    ReferralQueuesItsNotices, ReferralJoiningACaseAttachesItsRecipient,
+    PurgeKeepsWhatTheLifecycleNeedsAndLogsItsCountsOnce,
+    ADetachedAgencyIsRefusedAndAReferralAttachesItAgain,
+    AClosedCaseTakesNoMoreReferrals, ReferralQueuesItsNotices,
+    ReferralJoiningACaseAttachesItsRecipient,
     ReferralJoiningAMissingCaseIsNotFoundAndWritesNothing,
     ReferralJoiningACaseItsSenderIsNotOnIsNotFound,
     ReferralRetryReturnsTheFirstResponseAndWritesNothing,

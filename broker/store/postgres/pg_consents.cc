@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "broker/basics/status_macros.h"
 #include "broker/log/message_util.h"
+#include "broker/store/case_rules.h"
 #include "broker/store/postgres/pg_rows.h"
 #include "broker/store/postgres/pg_store.h"
 
@@ -24,25 +25,25 @@ using pg::TimeParam;
 
 absl::Status PostgresStore::CheckCaseMember(const std::string& agency_id,
                                             const std::string& case_id,
-                                            const std::string& pseudonym) {
+                                            const std::string& pseudonym,
+                                            absl::string_view what) {
   ASSIGN_OR_RETURN(
-      Result r, writer_.c->Run("SELECT c.subject_pseudonym FROM cases c JOIN "
-                               "case_agencies a ON a.case_id = c.case_id "
-                               "WHERE c.case_id = $1 AND a.agency_id = $2",
-                               {Param::Text(case_id), Param::Text(agency_id)}));
-  if (r.rows() == 0) {
-    return absl::NotFoundError(absl::StrCat(
-        "no case \"", case_id,
-        "\" that your agency is attached to; check the case id, or leave "
-        "case_id empty"));
+      Result r,
+      writer_.c->Run("SELECT c.subject_pseudonym, c.closed_at, c.outcome, "
+                     "a.detached_at, a.detach_reason FROM cases c JOIN "
+                     "case_agencies a ON a.case_id = c.case_id "
+                     "WHERE c.case_id = $1 AND a.agency_id = $2",
+                     {Param::Text(case_id), Param::Text(agency_id)}));
+  CaseMembership m;
+  if (r.rows() > 0) {
+    m.found = true;
+    m.subject_pseudonym = r.Text(0, 0);
+    m.closed_at = r.Int(0, 1);
+    m.outcome = r.Int(0, 2);
+    m.detached_at = r.Int(0, 3);
+    m.detach_reason = r.Int(0, 4);
   }
-  if (!r.Text(0, 0).empty() && r.Text(0, 0) != pseudonym) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "case ", case_id,
-        " is about another person than the subject given; check the subject "
-        "identifier or the case id"));
-  }
-  return absl::OkStatus();
+  return CheckMembership(m, agency_id, case_id, pseudonym, what);
 }
 
 absl::StatusOr<v1::Case> PostgresStore::LoadCase(pg::Connection& c,
@@ -51,17 +52,21 @@ absl::StatusOr<v1::Case> PostgresStore::LoadCase(pg::Connection& c,
   const absl::Status not_found = absl::NotFoundError(absl::StrCat(
       "no case \"", case_id, "\" that your agency is attached to"));
   ASSIGN_OR_RETURN(Result r,
-                   c.Run("SELECT manager_agency_id FROM cases WHERE case_id "
-                         "= $1",
+                   c.Run("SELECT manager_agency_id, closed_at, outcome FROM "
+                         "cases WHERE case_id = $1",
                          {Param::Text(case_id)}));
   if (r.rows() == 0) return not_found;
   v1::Case out;
   out.set_case_id(case_id);
   out.set_manager_agency_id(r.Text(0, 0));
+  if (r.Int(0, 1) > 0) {
+    SetTime(out.mutable_closed_at(), absl::FromUnixMicros(r.Int(0, 1)));
+    out.set_outcome(static_cast<v1::CaseOutcome>(r.Int(0, 2)));
+  }
   ASSIGN_OR_RETURN(Result agencies,
-                   c.Run("SELECT agency_id, reason, attached_at FROM "
-                         "case_agencies WHERE case_id = $1 ORDER BY "
-                         "attached_at, ord",
+                   c.Run("SELECT agency_id, reason, attached_at, detached_at, "
+                         "detach_reason FROM case_agencies WHERE case_id = $1 "
+                         "ORDER BY attached_at, ord",
                          {Param::Text(case_id)}));
   bool attached = false;
   for (int row = 0; row < agencies.rows(); ++row) {
@@ -69,6 +74,11 @@ absl::StatusOr<v1::Case> PostgresStore::LoadCase(pg::Connection& c,
     a->set_agency_id(agencies.Text(row, 0));
     a->set_reason(agencies.Text(row, 1));
     a->mutable_attached_at()->set_seconds(agencies.Int(row, 2) / 1000000);
+    if (agencies.Int(row, 3) > 0) {
+      SetTime(a->mutable_detached_at(),
+              absl::FromUnixMicros(agencies.Int(row, 3)));
+      a->set_detach_reason(static_cast<v1::DetachReason>(agencies.Int(row, 4)));
+    }
     attached = attached || a->agency_id() == agency_id;
   }
   if (!attached) return not_found;
@@ -108,20 +118,7 @@ void PostgresStore::HandOverCase(const std::string& agency_id,
                                  {Param::Text(case_id)})
                             .status());
         ASSIGN_OR_RETURN(v1::Case current, LoadCase(*s.c, agency_id, case_id));
-        if (current.manager_agency_id() != agency_id) {
-          return absl::PermissionDeniedError(absl::StrCat(
-              "only the case manager (\"", current.manager_agency_id(),
-              "\") can hand the case over"));
-        }
-        bool attached = false;
-        for (const v1::CaseAgency& a : current.agencies()) {
-          attached = attached || a.agency_id() == h->to_agency_id();
-        }
-        if (!attached) {
-          return absl::FailedPreconditionError(absl::StrCat(
-              "agency \"", h->to_agency_id(), "\" is not attached to case ",
-              case_id, "; a referral to it attaches it"));
-        }
+        RETURN_IF_ERROR(CheckHandover(current, agency_id, h->to_agency_id()));
         h->set_from_agency_id(agency_id);
         RETURN_IF_ERROR(
             s.c->Run(
@@ -143,6 +140,42 @@ void PostgresStore::HandOverCase(const std::string& agency_id,
       std::move(done));
 }
 
+void PostgresStore::ChangeCase(CaseChange change, StoreDone<v1::Case> done) {
+  auto in = std::make_shared<CaseChange>(std::move(change));
+  SubmitFor<v1::Case>(
+      [this, in](Session& s, v1::Case* out) -> absl::Status {
+        // Locks the case, so a closure and a detachment see each other.
+        ASSIGN_OR_RETURN(Result locked,
+                         s.c->Run("SELECT subject_pseudonym FROM cases WHERE "
+                                  "case_id = $1 FOR UPDATE",
+                                  {Param::Text(in->case_id)}));
+        ASSIGN_OR_RETURN(v1::Case current,
+                         LoadCase(*s.c, in->agency_id, in->case_id));
+        RETURN_IF_ERROR(CheckCaseChange(current, *in));
+        if (in->outcome != v1::CASE_OUTCOME_UNSPECIFIED) {
+          RETURN_IF_ERROR(s.c->Run("UPDATE cases SET closed_at = $2, outcome "
+                                   "= $3 WHERE case_id = $1",
+                                   {Param::Text(in->case_id), TimeParam(in->at),
+                                    Param::Int(in->outcome)})
+                              .status());
+        } else {
+          RETURN_IF_ERROR(
+              s.c->Run("UPDATE case_agencies SET detached_at = $3, "
+                       "detach_reason = $4 WHERE case_id = $1 AND agency_id "
+                       "= $2",
+                       {Param::Text(in->case_id),
+                        Param::Text(in->detach_agency_id), TimeParam(in->at),
+                        Param::Int(in->detach_reason)})
+                  .status());
+        }
+        in->entry.set_subject_pseudonym(locked.Text(0, 0));
+        RETURN_IF_ERROR(AppendLogLocked(&in->entry));
+        ASSIGN_OR_RETURN(*out, LoadCase(*s.c, in->agency_id, in->case_id));
+        return absl::OkStatus();
+      },
+      std::move(done));
+}
+
 // Need-to-know summaries.
 
 void PostgresStore::CommitSummaryPush(SummaryPush push,
@@ -159,7 +192,8 @@ void PostgresStore::CommitSummaryPush(SummaryPush push,
           return absl::OkStatus();
         }
         RETURN_IF_ERROR(CheckCaseMember(in->sender_agency_id, in->case_id,
-                                        in->subject_pseudonym));
+                                        in->subject_pseudonym,
+                                        "push a summary"));
         for (SummaryPush::Outcome& o : in->outcomes) {
           RETURN_IF_ERROR(AppendLogLocked(&o.entry));
           if (o.delivery.has_value()) {
@@ -193,7 +227,8 @@ void PostgresStore::CommitSummaryRequest(
         }
         if (!in->case_id.empty()) {
           RETURN_IF_ERROR(CheckCaseMember(in->requester_agency_id, in->case_id,
-                                          in->subject_pseudonym));
+                                          in->subject_pseudonym,
+                                          "request a summary"));
         }
         RETURN_IF_ERROR(
             s.c->Run(
@@ -225,9 +260,10 @@ absl::StatusOr<StoredSummaryRequest> PostgresStore::LoadSummaryRequest(
     const std::string& request_id) {
   ASSIGN_OR_RETURN(
       Result r,
-      c.Run("SELECT case_id, relationship, body, answered_at "
-            "FROM summary_requests WHERE request_id = $1 AND "
-            "holder_agency_id = $2",
+      c.Run("SELECT s.case_id, s.relationship, s.body, s.answered_at, "
+            "COALESCE(c.closed_at, 0), COALESCE(c.outcome, 0) FROM "
+            "summary_requests s LEFT JOIN cases c ON c.case_id = s.case_id "
+            "WHERE s.request_id = $1 AND s.holder_agency_id = $2",
             {Param::Text(request_id), Param::Text(holder_agency_id)}));
   if (r.rows() == 0) {
     return absl::NotFoundError(absl::StrCat("no summary request \"", request_id,
@@ -240,6 +276,8 @@ absl::StatusOr<StoredSummaryRequest> PostgresStore::LoadSummaryRequest(
   ASSIGN_OR_RETURN(out.request, Parse<v1::SummaryRequestReceived>(
                                     r.Bytes(0, 2), "summary request"));
   out.answered = r.Int(0, 3) != 0;
+  out.case_closed_at = r.Int(0, 4);
+  out.case_outcome = r.Int(0, 5);
   return out;
 }
 
@@ -264,12 +302,7 @@ void PostgresStore::CommitSummaryAnswer(SummaryAnswer answer,
         ASSIGN_OR_RETURN(
             StoredSummaryRequest stored,
             LoadSummaryRequest(*s.c, in->holder_agency_id, in->request_id));
-        if (stored.answered) {
-          return absl::FailedPreconditionError(
-              absl::StrCat("summary request ", in->request_id,
-                           " was already answered; a request is answered "
-                           "once"));
-        }
+        RETURN_IF_ERROR(CheckAnswerable(stored, in->request_id));
         RETURN_IF_ERROR(
             s.c->Run("UPDATE summary_requests SET answered_at = $2 WHERE "
                      "request_id = $1",
@@ -351,12 +384,15 @@ void PostgresStore::RecordConsent(NewConsent consent,
         RETURN_IF_ERROR(
             s.c->Run(
                    "INSERT INTO consents (consent_id, recorded_by, "
-                   "subject_pseudonym, refused, body) VALUES ($1, $2, $3, "
-                   "$4, $5)",
+                   "subject_pseudonym, refused, body, ends_at) VALUES ($1, "
+                   "$2, $3, $4, $5, $6)",
                    {Param::Text(c.consent_id()),
                     Param::Text(c.recorded_by_agency_id()),
                     Param::Text(in->subject_pseudonym), BoolParam(c.refused()),
-                    Param::Bytes(c.SerializeAsString())})
+                    Param::Bytes(c.SerializeAsString()),
+                    Param::Int(c.has_valid_until()
+                                   ? absl::ToUnixMicros(TimeOf(c.valid_until()))
+                                   : 0)})
                 .status());
         RETURN_IF_ERROR(AppendLogLocked(&in->entry));
         *out = c;

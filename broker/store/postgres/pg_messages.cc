@@ -49,14 +49,14 @@ absl::Status PostgresStore::EnqueueLocked(const std::string& agency_id,
                                           absl::Time expires_at) {
   RETURN_IF_ERROR(
       writer_.c
-          ->Run(
-              "INSERT INTO inbox (message_id, agency_id, sender_agency_id, "
-              "referral_id, body, enqueued_at, expires_at) VALUES ($1, $2, "
-              "$3, $4, $5, $6, $7)",
-              {Param::Text(message.message_id()), Param::Text(agency_id),
-               Param::Text(sender_agency_id), Param::Text(referral_id),
-               Param::Bytes(message.SerializeAsString()),
-               TimeParam(TimeOf(message.enqueued_at())), TimeParam(expires_at)})
+          ->Run("INSERT INTO inbox (message_id, agency_id, sender_agency_id, "
+                "referral_id, body, enqueued_at, expires_at, kind) VALUES ($1, "
+                "$2, $3, $4, $5, $6, $7, $8)",
+                {Param::Text(message.message_id()), Param::Text(agency_id),
+                 Param::Text(sender_agency_id), Param::Text(referral_id),
+                 Param::Bytes(message.SerializeAsString()),
+                 TimeParam(TimeOf(message.enqueued_at())),
+                 TimeParam(expires_at), Param::Int(message.body_case())})
           .status());
   grown_.push_back(agency_id);
   return absl::OkStatus();
@@ -176,12 +176,18 @@ void PostgresStore::CommitReferral(NewReferral referral,
                   .status());
         } else {
           RETURN_IF_ERROR(CheckCaseMember(r.sender_agency_id(), r.case_id(),
-                                          in->disclosure.subject_pseudonym()));
+                                          in->disclosure.subject_pseudonym(),
+                                          "send a referral"));
         }
         RETURN_IF_ERROR(
+            // A referral to an agency detached from the case attaches it
+            // again.
             s.c->Run("INSERT INTO case_agencies (case_id, agency_id, reason, "
-                     "attached_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO "
-                     "NOTHING",
+                     "attached_at) VALUES ($1, $2, $3, $4) ON CONFLICT "
+                     "(case_id, agency_id) DO UPDATE SET reason = "
+                     "excluded.reason, attached_at = excluded.attached_at, "
+                     "detached_at = 0, detach_reason = 0 WHERE "
+                     "case_agencies.detached_at > 0",
                      {Param::Text(r.case_id()),
                       Param::Text(r.recipient_agency_id()),
                       Param::Text("recipient of referral " + r.referral_id()),

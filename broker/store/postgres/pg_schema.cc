@@ -193,6 +193,35 @@ const char* const kMigrations[] = {
       generation BIGINT NOT NULL
     );
     )sql",
+    // 4: cases end, as in the SQLite store's version 10.
+    R"sql(
+    ALTER TABLE cases ADD COLUMN closed_at BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE cases ADD COLUMN outcome INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE case_agencies ADD COLUMN detached_at BIGINT NOT NULL
+      DEFAULT 0;
+    ALTER TABLE case_agencies ADD COLUMN detach_reason INTEGER NOT NULL
+      DEFAULT 0;
+    )sql",
+    // 5: retention, as in the SQLite store's version 11.
+    R"sql(
+    ALTER TABLE inbox ADD COLUMN kind INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE inbox ADD COLUMN purged BOOLEAN NOT NULL DEFAULT FALSE;
+    CREATE INDEX inbox_acked_held ON inbox (agency_id, acked_at)
+      WHERE state = 1 AND NOT purged;
+    CREATE INDEX inbox_expired_held ON inbox (agency_id, expires_at)
+      WHERE state = 2 AND NOT purged;
+    ALTER TABLE referrals ADD COLUMN purged BOOLEAN NOT NULL DEFAULT FALSE;
+    CREATE INDEX referrals_held ON referrals (case_id) WHERE NOT purged;
+    CREATE INDEX cases_closed ON cases (closed_at) WHERE closed_at > 0;
+    ALTER TABLE summary_requests ADD COLUMN purged BOOLEAN NOT NULL
+      DEFAULT FALSE;
+    CREATE INDEX summary_requests_held ON summary_requests (answered_at)
+      WHERE answered_at > 0 AND NOT purged;
+    ALTER TABLE consents ADD COLUMN ends_at BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE consents ADD COLUMN purged BOOLEAN NOT NULL DEFAULT FALSE;
+    ALTER TABLE override_deadlines ADD COLUMN purged BOOLEAN NOT NULL
+      DEFAULT FALSE;
+    )sql",
 };
 constexpr int kMigrationCount =
     static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));

@@ -135,6 +135,10 @@ class PostgresStore final : public Store {
   void HandOverCase(const std::string& agency_id, const std::string& case_id,
                     v1::CaseHandover handover,
                     StoreDone<v1::Case> done) override;
+  void ChangeCase(CaseChange change, StoreDone<v1::Case> done) override;
+  void Purge(PurgeRequest request, StoreDone<PurgeCounts> done) override;
+  // Runs on the caller's thread, on a connection of its own.
+  void Scrub(StoreDone<bool> done) override;
   void ExpireInbox(absl::Time now, absl::Duration notice_ttl, int max,
                    StoreDone<std::vector<std::string>> done) override;
   void EscalateOverdue(absl::Time now, absl::Duration notice_ttl, int max,
@@ -205,6 +209,11 @@ class PostgresStore final : public Store {
 
   // The helpers below run on the commit thread, in its transaction.
   absl::Status AppendLogLocked(v1::LogEntry* entry);
+  // Purges up to `max` items of `kind` held for `agency_id` and due by
+  // `cutoff`; returns how many.
+  absl::StatusOr<int64_t> PurgeHeldLocked(const std::string& agency_id,
+                                          HeldKind kind, absl::Time cutoff,
+                                          int64_t max);
   absl::Status UpsertAgencyLocked(const v1::Agency& agency);
   absl::Status UpsertRouteLocked(const v1::Route& route);
   absl::Status RemoveRouteLocked(const v1::Route& route);
@@ -227,7 +236,8 @@ class PostgresStore final : public Store {
                             absl::Time deadline = absl::InfiniteFuture());
   absl::Status CheckCaseMember(const std::string& agency_id,
                                const std::string& case_id,
-                               const std::string& pseudonym);
+                               const std::string& pseudonym,
+                               absl::string_view what);
   // On either thread's connection.
   static absl::StatusOr<v1::Case> LoadCase(pg::Connection& c,
                                            const std::string& agency_id,

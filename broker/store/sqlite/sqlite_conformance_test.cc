@@ -81,6 +81,9 @@ TEST_F(SqliteRowsBeforeVersion8, AreReadAndChangedAsTheyWere) {
        "hash FROM log_nodes");
   Exec(db, "DROP TABLE log_nodes");
   Exec(db, "ALTER TABLE old_nodes RENAME TO log_nodes");
+  ASSERT_EQ(sqlite3_exec(db, kUndoVersions10And11, nullptr, nullptr, nullptr),
+            SQLITE_OK)
+      << sqlite3_errmsg(db);
   Exec(db, "PRAGMA user_version=7");
   sqlite3_close(db);
 

@@ -1,7 +1,5 @@
 // The SQLite store's consent registry and cases. Runs on the commit thread
 // (the consent facts a decision needs, on the reader's).
-#include "broker/store/sqlite/sqlite_store.h"
-
 #include <memory>
 #include <optional>
 #include <string>
@@ -13,8 +11,10 @@
 #include "broker/basics/principal.h"
 #include "broker/basics/status_macros.h"
 #include "broker/log/message_util.h"
+#include "broker/store/case_rules.h"
 #include "broker/store/sqlite/sqlite_log.h"
 #include "broker/store/sqlite/sqlite_query.h"
+#include "broker/store/sqlite/sqlite_store.h"
 
 namespace liaison {
 
@@ -86,14 +86,18 @@ void SqliteStore::RecordConsent(NewConsent consent,
         ASSIGN_OR_RETURN(StatementCache::Use insert,
                          statements_->Get("INSERT INTO consents (consent_id, "
                                           "recorded_by, subject_pseudonym, "
-                                          "refused, body) VALUES "
-                                          "(?1,?2,?3,?4,?5)"));
-        RETURN_IF_ERROR(insert->Bind(1, c.consent_id())
-                            .Bind(2, c.recorded_by_agency_id())
-                            .Bind(3, in->subject_pseudonym)
-                            .Bind(4, int64_t{c.refused() ? 1 : 0})
-                            .BindBlob(5, c.SerializeAsString())
-                            .Run());
+                                          "refused, body, ends_at) VALUES "
+                                          "(?1,?2,?3,?4,?5,?6)"));
+        RETURN_IF_ERROR(
+            insert->Bind(1, c.consent_id())
+                .Bind(2, c.recorded_by_agency_id())
+                .Bind(3, in->subject_pseudonym)
+                .Bind(4, int64_t{c.refused() ? 1 : 0})
+                .BindBlob(5, c.SerializeAsString())
+                .Bind(6, c.has_valid_until()
+                             ? absl::ToUnixMicros(TimeOf(c.valid_until()))
+                             : int64_t{0})
+                .Run());
         RETURN_IF_ERROR(AppendLogLocked(&in->entry));
         *out = c;
         if (in->idempotency_key.empty()) return absl::OkStatus();
@@ -204,18 +208,22 @@ absl::StatusOr<v1::Case> SqliteStore::LoadCase(const std::string& agency_id,
   const absl::Status not_found = absl::NotFoundError(absl::StrCat(
       "no case \"", case_id, "\" that your agency is attached to"));
   ASSIGN_OR_RETURN(StatementCache::Use select,
-                   statements_->Get("SELECT manager_agency_id FROM cases WHERE "
-                                    "case_id=?1"));
+                   statements_->Get("SELECT manager_agency_id, closed_at, "
+                                    "outcome FROM cases WHERE case_id=?1"));
   ASSIGN_OR_RETURN(bool row, select->Bind(1, case_id).Step());
   if (!row) return not_found;
   v1::Case out;
   out.set_case_id(case_id);
   out.set_manager_agency_id(select->Text(0));
+  if (select->Int(1) > 0) {
+    SetTime(out.mutable_closed_at(), absl::FromUnixMicros(select->Int(1)));
+    out.set_outcome(static_cast<v1::CaseOutcome>(select->Int(2)));
+  }
   ASSIGN_OR_RETURN(
       StatementCache::Use agencies,
-      statements_->Get("SELECT agency_id, reason, attached_at FROM "
-                       "case_agencies WHERE case_id=?1 ORDER BY "
-                       "attached_at, rowid"));
+      statements_->Get("SELECT agency_id, reason, attached_at, detached_at, "
+                       "detach_reason FROM case_agencies WHERE case_id=?1 "
+                       "ORDER BY attached_at, rowid"));
   agencies->Bind(1, case_id);
   bool attached = false;
   for (;;) {
@@ -225,6 +233,10 @@ absl::StatusOr<v1::Case> SqliteStore::LoadCase(const std::string& agency_id,
     a->set_agency_id(agencies->Text(0));
     a->set_reason(agencies->Text(1));
     a->mutable_attached_at()->set_seconds(agencies->Int(2) / 1000000);
+    if (agencies->Int(3) > 0) {
+      SetTime(a->mutable_detached_at(), absl::FromUnixMicros(agencies->Int(3)));
+      a->set_detach_reason(static_cast<v1::DetachReason>(agencies->Int(4)));
+    }
     attached = attached || a->agency_id() == agency_id;
   }
   if (!attached) return not_found;
@@ -261,20 +273,7 @@ void SqliteStore::HandOverCase(const std::string& agency_id,
   SubmitFor<v1::Case>(
       [this, agency_id, case_id, h](v1::Case* out) -> absl::Status {
         ASSIGN_OR_RETURN(v1::Case current, LoadCase(agency_id, case_id));
-        if (current.manager_agency_id() != agency_id) {
-          return absl::PermissionDeniedError(absl::StrCat(
-              "only the case manager (\"", current.manager_agency_id(),
-              "\") can hand the case over"));
-        }
-        bool attached = false;
-        for (const v1::CaseAgency& a : current.agencies()) {
-          attached = attached || a.agency_id() == h->to_agency_id();
-        }
-        if (!attached) {
-          return absl::FailedPreconditionError(absl::StrCat(
-              "agency \"", h->to_agency_id(), "\" is not attached to case ",
-              case_id, "; a referral to it attaches it"));
-        }
+        RETURN_IF_ERROR(CheckHandover(current, agency_id, h->to_agency_id()));
         h->set_from_agency_id(agency_id);
         ASSIGN_OR_RETURN(
             StatementCache::Use insert,
@@ -294,6 +293,46 @@ void SqliteStore::HandOverCase(const std::string& agency_id,
         RETURN_IF_ERROR(
             update->Bind(1, case_id).Bind(2, h->to_agency_id()).Run());
         ASSIGN_OR_RETURN(*out, LoadCase(agency_id, case_id));
+        return absl::OkStatus();
+      },
+      std::move(done));
+}
+
+void SqliteStore::ChangeCase(CaseChange change, StoreDone<v1::Case> done) {
+  auto in = std::make_shared<CaseChange>(std::move(change));
+  SubmitFor<v1::Case>(
+      [this, in](v1::Case* out) -> absl::Status {
+        ASSIGN_OR_RETURN(v1::Case current,
+                         LoadCase(in->agency_id, in->case_id));
+        RETURN_IF_ERROR(CheckCaseChange(current, *in));
+        if (in->outcome != v1::CASE_OUTCOME_UNSPECIFIED) {
+          ASSIGN_OR_RETURN(StatementCache::Use close,
+                           statements_->Get("UPDATE cases SET closed_at=?2, "
+                                            "outcome=?3 WHERE case_id=?1"));
+          RETURN_IF_ERROR(close->Bind(1, in->case_id)
+                              .Bind(2, in->at)
+                              .Bind(3, int64_t{in->outcome})
+                              .Run());
+        } else {
+          ASSIGN_OR_RETURN(
+              StatementCache::Use detach,
+              statements_->Get("UPDATE case_agencies SET detached_at=?3, "
+                               "detach_reason=?4 WHERE case_id=?1 AND "
+                               "agency_id=?2"));
+          RETURN_IF_ERROR(detach->Bind(1, in->case_id)
+                              .Bind(2, in->detach_agency_id)
+                              .Bind(3, in->at)
+                              .Bind(4, int64_t{in->detach_reason})
+                              .Run());
+        }
+        ASSIGN_OR_RETURN(
+            StatementCache::Use subject,
+            statements_->Get("SELECT subject_pseudonym FROM cases WHERE "
+                             "case_id=?1"));
+        ASSIGN_OR_RETURN(bool row, subject->Bind(1, in->case_id).Step());
+        if (row) in->entry.set_subject_pseudonym(subject->Text(0));
+        RETURN_IF_ERROR(AppendLogLocked(&in->entry));
+        ASSIGN_OR_RETURN(*out, LoadCase(in->agency_id, in->case_id));
         return absl::OkStatus();
       },
       std::move(done));

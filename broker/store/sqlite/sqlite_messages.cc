@@ -76,8 +76,8 @@ absl::Status SqliteStore::InsertInboxRow(
       StatementCache::Use insert,
       statements_->Get("INSERT INTO inbox (message_id, agency_id, "
                        "sender_agency_id, referral_id, body, enqueued_at, "
-                       "expires_at, from_referral) VALUES (?1, ?2, ?3, ?4, ?5, "
-                       "?6, ?7, ?8)"));
+                       "expires_at, from_referral, kind) VALUES (?1, ?2, ?3, "
+                       "?4, ?5, ?6, ?7, ?8, ?9)"));
   return insert->Bind(1, message.message_id())
       .Bind(2, agency_id)
       .Bind(3, sender_agency_id)
@@ -87,6 +87,7 @@ absl::Status SqliteStore::InsertInboxRow(
                    absl::Nanoseconds(message.enqueued_at().nanos()))
       .Bind(7, expires_at)
       .Bind(8, int64_t{from_referral ? 1 : 0})
+      .Bind(9, int64_t{message.body_case()})
       .Run();
 }
 
@@ -205,12 +206,19 @@ void SqliteStore::CommitReferral(NewReferral referral,
                   .Run());
         } else {
           RETURN_IF_ERROR(CheckCaseMember(r.sender_agency_id(), r.case_id(),
-                                          in->disclosure.subject_pseudonym()));
+                                          in->disclosure.subject_pseudonym(),
+                                          "send a referral"));
         }
-        ASSIGN_OR_RETURN(StatementCache::Use attach_recipient,
-                         statements_->Get("INSERT OR IGNORE INTO case_agencies "
-                                          "(case_id, agency_id, reason, "
-                                          "attached_at) VALUES (?1,?2,?3,?4)"));
+        // A referral to an agency detached from the case attaches it again.
+        ASSIGN_OR_RETURN(
+            StatementCache::Use attach_recipient,
+            statements_->Get("INSERT INTO case_agencies (case_id, agency_id, "
+                             "reason, attached_at) VALUES (?1,?2,?3,?4) ON "
+                             "CONFLICT (case_id, agency_id) DO UPDATE SET "
+                             "reason=excluded.reason, "
+                             "attached_at=excluded.attached_at, "
+                             "detached_at=0, detach_reason=0 WHERE "
+                             "detached_at>0"));
         RETURN_IF_ERROR(attach_recipient->Bind(1, r.case_id())
                             .Bind(2, r.recipient_agency_id())
                             .Bind(3, "recipient of referral " + r.referral_id())

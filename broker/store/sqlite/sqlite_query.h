@@ -90,6 +90,8 @@ class Query {
                                       sqlite3_column_bytes(stmt_.get(), i));
   }
   int64_t Int(int i) const { return sqlite3_column_int64(stmt_.get(), i); }
+  // Rows the last INSERT, UPDATE or DELETE on this connection changed.
+  int64_t Changes() const { return sqlite3_changes(db_); }
   bool IsNull(int i) const {
     return sqlite3_column_type(stmt_.get(), i) == SQLITE_NULL;
   }

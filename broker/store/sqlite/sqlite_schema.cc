@@ -202,6 +202,41 @@ const char* const kMigrations[] = {
     DROP TABLE log_nodes;
     ALTER TABLE log_nodes_by_leaf RENAME TO log_nodes;
     )sql",
+    // 10: cases end. closed_at and detached_at are 0 while open or
+    // attached; outcome and detach_reason hold CaseOutcome and
+    // DetachReason values.
+    R"sql(
+    ALTER TABLE cases ADD COLUMN closed_at INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE cases ADD COLUMN outcome INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE case_agencies ADD COLUMN detached_at INTEGER NOT NULL
+      DEFAULT 0;
+    ALTER TABLE case_agencies ADD COLUMN detach_reason INTEGER NOT NULL
+      DEFAULT 0;
+    )sql",
+    // 11: retention. purged is 1 once a row's content is purged (its body
+    // then keeps only routing fields, or is empty for an inbox message).
+    // inbox.kind is the InboxMessage body's field number (14: a summary;
+    // 0 for rows written before this version). consents.ends_at is
+    // valid_until, 0 for none. The partial indexes find what is due.
+    R"sql(
+    ALTER TABLE inbox ADD COLUMN kind INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE inbox ADD COLUMN purged INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX inbox_acked_held ON inbox (agency_id, acked_at)
+      WHERE state = 1 AND purged = 0;
+    CREATE INDEX inbox_expired_held ON inbox (agency_id, expires_at)
+      WHERE state = 2 AND purged = 0;
+    ALTER TABLE referrals ADD COLUMN purged INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX referrals_held ON referrals (case_id) WHERE purged = 0;
+    CREATE INDEX cases_closed ON cases (closed_at) WHERE closed_at > 0;
+    ALTER TABLE summary_requests ADD COLUMN purged INTEGER NOT NULL
+      DEFAULT 0;
+    CREATE INDEX summary_requests_held ON summary_requests (answered_at)
+      WHERE answered_at > 0 AND purged = 0;
+    ALTER TABLE consents ADD COLUMN ends_at INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE consents ADD COLUMN purged INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE override_deadlines ADD COLUMN purged INTEGER NOT NULL
+      DEFAULT 0;
+    )sql",
 };
 const int kMigrationCount =
     static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));

@@ -66,6 +66,9 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
   if (s.ok()) s = store->Exec("PRAGMA journal_mode=WAL");
   if (s.ok()) s = store->Exec("PRAGMA synchronous=FULL");
   if (s.ok()) s = store->Exec("PRAGMA foreign_keys=ON");
+  // Freed space is zeroed, so purged content leaves no bytes behind in
+  // the database's pages (DESIGN.md rule 10).
+  if (s.ok()) s = store->Exec("PRAGMA secure_delete=ON");
   // The single writer's pages stay in memory: with SQLite's default 2 MiB
   // cache the commit thread spent most of its time re-reading pages from
   // the OS.
@@ -212,18 +215,20 @@ void SqliteStore::CheckpointLoop() {
     // commit thread goes on appending.
     int in_wal = 0;
     int copied = 0;
+    absl::ReleasableMutexLock connection(&checkpoint_db_mu_);
     const int rc = sqlite3_wal_checkpoint_v2(
         checkpoint_db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &in_wal, &copied);
     if (rc == SQLITE_OK) {
       checkpointed_frames_.store(copied, std::memory_order_relaxed);
     }
+    const std::string error = sqlite3_errmsg(checkpoint_db_);
+    connection.Release();
     {
       absl::MutexLock lock(&mu_);
       ++stats_.checkpoints;
       // BUSY: another checkpoint was running; the next wake-up tries again.
-      stats_.checkpoint_error = rc == SQLITE_OK || rc == SQLITE_BUSY
-                                    ? ""
-                                    : sqlite3_errmsg(checkpoint_db_);
+      stats_.checkpoint_error =
+          rc == SQLITE_OK || rc == SQLITE_BUSY ? "" : error;
     }
     // Under steady load a passive checkpoint never copies everything (the
     // commit thread appends meanwhile), and SQLite writes the WAL from its

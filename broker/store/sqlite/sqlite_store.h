@@ -138,6 +138,10 @@ class SqliteStore final : public Store {
   void HandOverCase(const std::string& agency_id, const std::string& case_id,
                     v1::CaseHandover handover,
                     StoreDone<v1::Case> done) override;
+  void ChangeCase(CaseChange change, StoreDone<v1::Case> done) override;
+  void Purge(PurgeRequest request, StoreDone<PurgeCounts> done) override;
+  // Runs on the caller's thread, on the checkpoint connection.
+  void Scrub(StoreDone<bool> done) override;
   void ExpireInbox(absl::Time now, absl::Duration notice_ttl, int max,
                    StoreDone<std::vector<std::string>> done) override;
   void EscalateOverdue(absl::Time now, absl::Duration notice_ttl, int max,
@@ -262,12 +266,31 @@ class SqliteStore final : public Store {
   // A case as `agency_id` may see it: NOT_FOUND unless attached.
   absl::StatusOr<v1::Case> LoadCase(const std::string& agency_id,
                                     const std::string& case_id);
-  // OK when `agency_id` is attached to the case and the case is about the
-  // subject with `pseudonym`: NOT_FOUND when not attached (or no such
-  // case), INVALID_ARGUMENT for another subject.
+  // The purge of each kind held for `agency_id`, of what is due by
+  // `cutoff`, at most `max`; returns how many were purged.
+  absl::StatusOr<int64_t> PurgeInboxLocked(const std::string& agency_id,
+                                           absl::Time cutoff, bool summaries,
+                                           int64_t max);
+  absl::StatusOr<int64_t> PurgeReferralsLocked(const std::string& agency_id,
+                                               absl::Time cutoff, int64_t max);
+  absl::StatusOr<int64_t> PurgeSummaryRequestsLocked(
+      const std::string& agency_id, absl::Time cutoff, int64_t max);
+  absl::StatusOr<int64_t> PurgeConsentsLocked(const std::string& agency_id,
+                                              absl::Time cutoff, int64_t max);
+  absl::StatusOr<int64_t> PurgeStatementsLocked(const std::string& agency_id,
+                                                absl::Time cutoff, int64_t max);
+  // Rewrites each (seq, blob) row `select_sql` finds for `key` with only
+  // its routing fields, a message of `type`'s kind, with `update_sql`
+  // (?1 key, ?2 seq, ?3 blob).
+  absl::Status PurgeBlobsLocked(const char* select_sql, const char* update_sql,
+                                const std::string& key,
+                                google::protobuf::Message* type,
+                                absl::string_view what);
+  // CheckMembership (case_rules.h) for `agency_id`'s row of the case.
   absl::Status CheckCaseMember(const std::string& agency_id,
                                const std::string& case_id,
-                               const std::string& pseudonym);
+                               const std::string& pseudonym,
+                               absl::string_view what);
   // NOT_FOUND unless the request was addressed to `holder_agency_id`.
   absl::StatusOr<StoredSummaryRequest> LoadSummaryRequest(
       const std::string& holder_agency_id, const std::string& request_id);
@@ -326,6 +349,9 @@ class SqliteStore final : public Store {
   // database file and syncing it, on the commit thread, took about a
   // third of its time (liaison-bench at 64 callers).
   sqlite3* checkpoint_db_ = nullptr;
+  // The connection is opened without SQLite's own mutex: the checkpoint
+  // thread and Scrub take turns on it.
+  absl::Mutex checkpoint_db_mu_;
   const int checkpoint_frames_;
   const int restart_frames_;
   absl::Mutex checkpoint_mu_;

@@ -386,6 +386,9 @@ TEST_F(SignedLog, MigrationIndexesAndHashesAnOlderLog) {
   }
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(old_path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, kUndoVersions10And11, nullptr, nullptr, nullptr),
+            SQLITE_OK)
+      << sqlite3_errmsg(db);
   ASSERT_EQ(sqlite3_exec(db,
                          "DROP TABLE log_index; DROP TABLE log_nodes; "
                          "DROP TABLE tree_heads; DROP TABLE override_reviews; "

@@ -1,7 +1,5 @@
 // The SQLite store's need-to-know summaries: pushes, requests and answers.
 // Runs on the commit thread.
-#include "broker/store/sqlite/sqlite_store.h"
-
 #include <memory>
 #include <optional>
 #include <string>
@@ -13,8 +11,10 @@
 #include "broker/basics/principal.h"
 #include "broker/basics/status_macros.h"
 #include "broker/log/message_util.h"
+#include "broker/store/case_rules.h"
 #include "broker/store/sqlite/sqlite_log.h"
 #include "broker/store/sqlite/sqlite_query.h"
+#include "broker/store/sqlite/sqlite_store.h"
 
 namespace liaison {
 
@@ -25,28 +25,26 @@ using sqlite::StatementCache;
 
 absl::Status SqliteStore::CheckCaseMember(const std::string& agency_id,
                                           const std::string& case_id,
-                                          const std::string& pseudonym) {
+                                          const std::string& pseudonym,
+                                          absl::string_view what) {
   ASSIGN_OR_RETURN(
       StatementCache::Use select,
-      statements_->Get("SELECT c.subject_pseudonym FROM cases c JOIN "
+      statements_->Get("SELECT c.subject_pseudonym, c.closed_at, c.outcome, "
+                       "a.detached_at, a.detach_reason FROM cases c JOIN "
                        "case_agencies a ON a.case_id=c.case_id WHERE "
                        "c.case_id=?1 AND a.agency_id=?2"));
   ASSIGN_OR_RETURN(bool row,
                    select->Bind(1, case_id).Bind(2, agency_id).Step());
-  if (!row) {
-    return absl::NotFoundError(absl::StrCat(
-        "no case \"", case_id,
-        "\" that your agency is attached to; check the case id, or leave "
-        "case_id empty"));
+  CaseMembership m;
+  if (row) {
+    m.found = true;
+    m.subject_pseudonym = select->Text(0);
+    m.closed_at = select->Int(1);
+    m.outcome = select->Int(2);
+    m.detached_at = select->Int(3);
+    m.detach_reason = select->Int(4);
   }
-  // Cases opened before subjects were recorded have none to compare.
-  if (!select->Text(0).empty() && select->Text(0) != pseudonym) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "case ", case_id,
-        " is about another person than the subject given; check the subject "
-        "identifier or the case id"));
-  }
-  return absl::OkStatus();
+  return CheckMembership(m, agency_id, case_id, pseudonym, what);
 }
 
 void SqliteStore::CommitSummaryPush(SummaryPush push,
@@ -63,7 +61,8 @@ void SqliteStore::CommitSummaryPush(SummaryPush push,
           return absl::OkStatus();
         }
         RETURN_IF_ERROR(CheckCaseMember(in->sender_agency_id, in->case_id,
-                                        in->subject_pseudonym));
+                                        in->subject_pseudonym,
+                                        "push a summary"));
         for (SummaryPush::Outcome& o : in->outcomes) {
           RETURN_IF_ERROR(AppendLogLocked(&o.entry));
           if (o.delivery.has_value()) {
@@ -97,7 +96,8 @@ void SqliteStore::CommitSummaryRequest(
         }
         if (!in->case_id.empty()) {
           RETURN_IF_ERROR(CheckCaseMember(in->requester_agency_id, in->case_id,
-                                          in->subject_pseudonym));
+                                          in->subject_pseudonym,
+                                          "request a summary"));
         }
         const absl::Time now =
             absl::FromUnixSeconds(in->entry.time().seconds());
@@ -129,9 +129,13 @@ void SqliteStore::CommitSummaryRequest(
 absl::StatusOr<StoredSummaryRequest> SqliteStore::LoadSummaryRequest(
     const std::string& holder_agency_id, const std::string& request_id) {
   ASSIGN_OR_RETURN(StatementCache::Use select,
-                   statements_->Get("SELECT case_id, relationship, body, "
-                                    "answered_at FROM summary_requests WHERE "
-                                    "request_id=?1 AND holder_agency_id=?2"));
+                   statements_->Get("SELECT s.case_id, s.relationship, s.body, "
+                                    "s.answered_at, COALESCE(c.closed_at, 0), "
+                                    "COALESCE(c.outcome, 0) FROM "
+                                    "summary_requests s LEFT JOIN cases c ON "
+                                    "c.case_id=s.case_id WHERE "
+                                    "s.request_id=?1 AND "
+                                    "s.holder_agency_id=?2"));
   ASSIGN_OR_RETURN(
       bool row, select->Bind(1, request_id).Bind(2, holder_agency_id).Step());
   if (!row) {
@@ -145,6 +149,8 @@ absl::StatusOr<StoredSummaryRequest> SqliteStore::LoadSummaryRequest(
   ASSIGN_OR_RETURN(out.request, ParseBlob<v1::SummaryRequestReceived>(
                                     select->Blob(2), "summary request"));
   out.answered = select->Int(3) != 0;
+  out.case_closed_at = select->Int(4);
+  out.case_outcome = select->Int(5);
   return out;
 }
 
@@ -169,12 +175,7 @@ void SqliteStore::CommitSummaryAnswer(SummaryAnswer answer,
         ASSIGN_OR_RETURN(
             StoredSummaryRequest stored,
             LoadSummaryRequest(in->holder_agency_id, in->request_id));
-        if (stored.answered) {
-          return absl::FailedPreconditionError(
-              absl::StrCat("summary request ", in->request_id,
-                           " was already answered; a request is answered "
-                           "once"));
-        }
+        RETURN_IF_ERROR(CheckAnswerable(stored, in->request_id));
         const absl::Time now =
             absl::FromUnixSeconds(in->entry.time().seconds());
         ASSIGN_OR_RETURN(
