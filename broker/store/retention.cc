@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "broker/log/message_util.h"
 #include "liaison/v1/common.pb.h"
 #include "liaison/v1/exchange.pb.h"
 
@@ -66,6 +67,23 @@ void PurgeConsentEvidence(v1::Consent* consent) {
   consent->clear_grantor_relation();
   consent->clear_subject();
   consent->clear_withdrawal_reason();
+}
+
+v1::LogEntry RecallPurgeEntry(absl::Time now, const v1::Notice& recall,
+                              const std::string& agency_id) {
+  v1::LogEntry e;
+  SetTime(e.mutable_time(), now);
+  e.set_kind(v1::ENTRY_KIND_PURGE);
+  e.set_actor("liaison://broker/recall");
+  e.set_counterpart(agency_id);
+  e.set_consent_id(recall.consent_id());
+  e.set_allowed(true);
+  return e;
+}
+
+bool IsRecall(const v1::InboxMessage& message) {
+  return message.has_notice() &&
+         message.notice().kind() == v1::Notice::KIND_CONSENT_RECALL;
 }
 
 int64_t AddPurgeCounts(const PurgeCounts& counts, v1::LogEntry* entry) {

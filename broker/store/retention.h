@@ -37,6 +37,15 @@ void PurgeReferral(v1::Referral* referral);
 // its terms, parties and times stay, for audits of what it allowed.
 void PurgeConsentEvidence(v1::Consent* consent);
 
+// The start of the PURGE entry for the purge, at `now`, of the broker's
+// copies of what `recall` (a CONSENT_RECALL notice) recalled from
+// `agency_id`, which acknowledged it.
+v1::LogEntry RecallPurgeEntry(absl::Time now, const v1::Notice& recall,
+                              const std::string& agency_id);
+
+// True for an inbox message that is a consent recall notice.
+bool IsRecall(const v1::InboxMessage& message);
+
 // Adds `counts` to a PURGE entry: one PurgeCount per kind purged and a
 // reason listing them. The total purged, 0 when nothing was.
 int64_t AddPurgeCounts(const PurgeCounts& counts, v1::LogEntry* entry);

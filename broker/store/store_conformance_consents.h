@@ -380,6 +380,59 @@ TYPED_TEST_P(StoreConsentConformance,
 }
 
 TYPED_TEST_P(StoreConsentConformance,
+             AnAcknowledgedRecallPurgesTheBrokersCopiesAtOnce) {
+  ASSERT_TRUE(
+      this->RecordConsent(Consent("c1", kSchool, kSubject, false, this->Now()))
+          .ok());
+  NewReferral r = Referral("1", kSchool, kSocial, this->Now());
+  UnderConsent("c1", &r);
+  ASSERT_TRUE(this->Refer(r).ok());
+  const auto ack = [&](const std::string& id) {
+    return Await<std::string>([&](auto done) {
+      this->store().AckMessage(
+          kSocial, id, this->Now(),
+          Entry(v1::ENTRY_KIND_DELIVERY, kSocial, "", this->Now()),
+          v1::InboxMessage(), this->Now() + absl::Hours(120), done);
+    });
+  };
+  ASSERT_EQ(this->Inbox(kSocial).size(), 1u);
+  ASSERT_TRUE(ack("msg-1").ok());
+  ASSERT_TRUE(this->Withdraw("c1", this->Now()).ok());
+  std::string notice_id;
+  for (const v1::InboxMessage& m : this->Inbox(kSocial)) {
+    if (m.notice().kind() == v1::Notice::KIND_CONSENT_RECALL) {
+      notice_id = m.message_id();
+    }
+  }
+  ASSERT_FALSE(notice_id.empty());
+  // Until the recall is acknowledged the referral is kept as sent.
+  absl::StatusOr<v1::Referral> held = this->GetReferral(kSchool, "ref-1");
+  ASSERT_TRUE(held.ok()) << held.status();
+  EXPECT_GT(held->concerns_size(), 0);
+  const uint64_t before = this->LogSize();
+  ASSERT_TRUE(ack(notice_id).ok());
+  ASSERT_EQ(this->LogSize(), before + 1);
+  const v1::LogEntry purge = this->Entries().back().entry;
+  EXPECT_EQ(purge.kind(), v1::ENTRY_KIND_PURGE);
+  EXPECT_EQ(purge.consent_id(), "c1");
+  EXPECT_EQ(purge.counterpart(), kSocial);
+  bool referral = false, message = false;
+  for (const v1::PurgeCount& c : purge.purged()) {
+    referral = referral || (c.kind() == "referral" && c.count() == 1);
+    message = message || (c.kind() == "inbox_message" && c.count() == 1);
+  }
+  EXPECT_TRUE(referral && message) << purge.ShortDebugString();
+  absl::StatusOr<v1::Referral> kept = this->GetReferral(kSchool, "ref-1");
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  EXPECT_EQ(kept->referral_id(), "ref-1");
+  EXPECT_EQ(kept->concerns_size(), 0);
+  EXPECT_FALSE(kept->has_record());
+  // Acknowledged again, nothing more is purged or logged.
+  ASSERT_TRUE(ack(notice_id).ok());
+  EXPECT_EQ(this->LogSize(), before + 1);
+}
+
+TYPED_TEST_P(StoreConsentConformance,
              WithdrawingTwiceReturnsItUnchangedAndSendsNothing) {
   ASSERT_TRUE(
       this->RecordConsent(Consent("c1", kSchool, kSubject, false, this->Now()))
@@ -520,6 +573,7 @@ TYPED_TEST_P(StoreConsentConformance,
 REGISTER_TYPED_TEST_SUITE_P(
     StoreConsentConformance, SummaryPushLogsEachOutcomeAndDeliversTheAllowed,
     AnEndedConsentLosesItsEvidenceAndKeepsItsTerms,
+    AnAcknowledgedRecallPurgesTheBrokersCopiesAtOnce,
     SummaryPushRetryReturnsTheFirstResponse,
     SummaryPushNeedsItsSenderOnACaseAboutItsSubject,
     SummaryRequestIsStoredLoggedAndGivenToItsHolder,

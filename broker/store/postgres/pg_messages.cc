@@ -13,6 +13,7 @@
 #include "broker/log/message_util.h"
 #include "broker/store/postgres/pg_rows.h"
 #include "broker/store/postgres/pg_store.h"
+#include "broker/store/retention.h"
 
 namespace liaison {
 namespace {
@@ -340,6 +341,11 @@ void PostgresStore::AckMessage(const std::string& agency_id,
                      {Param::Text(message_id), Param::Text(agency_id),
                       Param::Int(kInboxAcknowledged), TimeParam(now)})
                 .status());
+        // The recipient has taken in the recall: the broker's own copies
+        // of what it recalled go at once (DESIGN.md rule 10).
+        if (IsRecall(message)) {
+          return PurgeRecalledLocked(agency_id, message.notice(), now);
+        }
         if (!message.has_referral()) return absl::OkStatus();
         ASSIGN_OR_RETURN(v1::Referral referral,
                          LoadReferral(*s.c, referral_id, /*for_update=*/true));

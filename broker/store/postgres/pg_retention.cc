@@ -146,6 +146,44 @@ absl::StatusOr<int64_t> PostgresStore::PurgeHeldLocked(
   return 0;
 }
 
+absl::Status PostgresStore::PurgeRecalledLocked(const std::string& agency_id,
+                                                const v1::Notice& recall,
+                                                absl::Time now) {
+  pg::Connection& c = *writer_.c;
+  PurgeCounts counts;
+  for (const std::string& id : recall.message_ids()) {
+    // Not delivered yet, it never will be.
+    ASSIGN_OR_RETURN(
+        Result r,
+        c.Run("UPDATE inbox SET body = ''::bytea, purged = TRUE, state = CASE "
+              "WHEN state = 0 THEN 2 ELSE state END WHERE message_id = $1 AND "
+              "agency_id = $2 AND NOT purged RETURNING kind, referral_id",
+              {Param::Text(id), Param::Text(agency_id)}));
+    if (r.rows() == 0) continue;
+    const int64_t kind = r.Int(0, 0);
+    const std::string referral_id = r.Text(0, 1);
+    ++counts[kind == 14 ? HeldKind::kSummary : HeldKind::kInboxMessage];
+    if (kind != 10 || referral_id.empty()) continue;
+    ASSIGN_OR_RETURN(Result held,
+                     c.Run("SELECT body FROM referrals WHERE referral_id = $1 "
+                           "AND NOT purged FOR UPDATE",
+                           {Param::Text(referral_id)}));
+    if (held.rows() == 0) continue;
+    ASSIGN_OR_RETURN(v1::Referral referral,
+                     Parse<v1::Referral>(held.Bytes(0, 0), "referral"));
+    PurgeReferral(&referral);
+    RETURN_IF_ERROR(c.Run("UPDATE referrals SET body = $2, purged = TRUE "
+                          "WHERE referral_id = $1",
+                          {Param::Text(referral_id),
+                           Param::Bytes(referral.SerializeAsString())})
+                        .status());
+    ++counts[HeldKind::kReferral];
+  }
+  v1::LogEntry entry = RecallPurgeEntry(now, recall, agency_id);
+  if (AddPurgeCounts(counts, &entry) == 0) return absl::OkStatus();
+  return AppendLogLocked(&entry);
+}
+
 void PostgresStore::Purge(PurgeRequest request, StoreDone<PurgeCounts> done) {
   auto in = std::make_shared<PurgeRequest>(std::move(request));
   SubmitFor<PurgeCounts>(

@@ -209,6 +209,10 @@ class PostgresStore final : public Store {
 
   // The helpers below run on the commit thread, in its transaction.
   absl::Status AppendLogLocked(v1::LogEntry* entry);
+  // Purges what the acknowledged consent recall `recall` recalled from
+  // `agency_id`, and logs the purge.
+  absl::Status PurgeRecalledLocked(const std::string& agency_id,
+                                   const v1::Notice& recall, absl::Time now);
   // Purges up to `max` items of `kind` held for `agency_id` and due by
   // `cutoff`; returns how many.
   absl::StatusOr<int64_t> PurgeHeldLocked(const std::string& agency_id,

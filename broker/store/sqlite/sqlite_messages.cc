@@ -12,6 +12,7 @@
 #include "broker/basics/principal.h"
 #include "broker/basics/status_macros.h"
 #include "broker/log/message_util.h"
+#include "broker/store/retention.h"
 #include "broker/store/sqlite/sqlite_log.h"
 #include "broker/store/sqlite/sqlite_query.h"
 #include "broker/store/sqlite/sqlite_store.h"
@@ -407,12 +408,14 @@ void SqliteStore::AckMessage(const std::string& agency_id,
         if (select->Int(0) == kInboxAcknowledged) return absl::OkStatus();
         const std::string referral_id = select->Text(1);
         bool delivers_referral = select->Int(3) == 1;
+        std::optional<v1::Notice> recall;
         if (!delivers_referral) {
           // Written with its own copy (or not a referral): look inside.
           ASSIGN_OR_RETURN(
               v1::InboxMessage message,
               ParseBlob<v1::InboxMessage>(select->Blob(2), "inbox message"));
           delivers_referral = message.has_referral();
+          if (IsRecall(message)) recall = message.notice();
         }
         ASSIGN_OR_RETURN(StatementCache::Use ack,
                          statements_->Get("UPDATE inbox SET state=?3, "
@@ -423,6 +426,11 @@ void SqliteStore::AckMessage(const std::string& agency_id,
                             .Bind(3, int64_t{kInboxAcknowledged})
                             .Bind(4, now)
                             .Run());
+        // The recipient has taken in the recall: the broker's own copies
+        // of what it recalled go at once (DESIGN.md rule 10).
+        if (recall.has_value()) {
+          return PurgeRecalledLocked(agency_id, *recall, now);
+        }
         if (!delivers_referral) return absl::OkStatus();
         ASSIGN_OR_RETURN(v1::Referral referral, LoadReferral(referral_id));
         const int history_before = referral.history_size();

@@ -84,28 +84,73 @@ absl::StatusOr<int64_t> SqliteStore::PurgeReferralsLocked(
               "?3",
               agency_id, cutoff, max));
   for (const HeldRow& row : rows) {
-    ASSIGN_OR_RETURN(v1::Referral referral,
-                     ParseBlob<v1::Referral>(row.body, "referral"));
-    PurgeReferral(&referral);
-    ASSIGN_OR_RETURN(StatementCache::Use update,
-                     statements_->Get("UPDATE referrals SET body=?2, purged=1 "
-                                      "WHERE referral_id=?1"));
-    RETURN_IF_ERROR(update->Bind(1, row.key)
-                        .BindBlob(2, referral.SerializeAsString())
-                        .Run());
-    // The details of its history, and its case's handover notes.
-    RETURN_IF_ERROR(PurgeBlobsLocked(
-        "SELECT seq, event FROM referral_events WHERE referral_id=?1",
-        "UPDATE referral_events SET event=?3 WHERE referral_id=?1 AND seq=?2",
-        row.key, std::make_unique<v1::ReferralEvent>().get(),
-        "referral event"));
-    RETURN_IF_ERROR(PurgeBlobsLocked(
-        "SELECT seq, body FROM case_handovers WHERE case_id=?1",
-        "UPDATE case_handovers SET body=?3 WHERE case_id=?1 AND seq=?2",
-        row.case_id, std::make_unique<v1::CaseHandover>().get(),
-        "case handover"));
+    RETURN_IF_ERROR(PurgeReferralLocked(row.key, row.body, row.case_id));
   }
   return static_cast<int64_t>(rows.size());
+}
+
+absl::Status SqliteStore::PurgeReferralLocked(const std::string& referral_id,
+                                              const std::string& body,
+                                              const std::string& case_id) {
+  ASSIGN_OR_RETURN(v1::Referral referral,
+                   ParseBlob<v1::Referral>(body, "referral"));
+  PurgeReferral(&referral);
+  ASSIGN_OR_RETURN(StatementCache::Use update,
+                   statements_->Get("UPDATE referrals SET body=?2, purged=1 "
+                                    "WHERE referral_id=?1"));
+  RETURN_IF_ERROR(update->Bind(1, referral_id)
+                      .BindBlob(2, referral.SerializeAsString())
+                      .Run());
+  // The details of its history, and its case's handover notes.
+  RETURN_IF_ERROR(PurgeBlobsLocked(
+      "SELECT seq, event FROM referral_events WHERE referral_id=?1",
+      "UPDATE referral_events SET event=?3 WHERE referral_id=?1 AND seq=?2",
+      referral_id, std::make_unique<v1::ReferralEvent>().get(),
+      "referral event"));
+  if (case_id.empty()) return absl::OkStatus();
+  RETURN_IF_ERROR(PurgeBlobsLocked(
+      "SELECT seq, body FROM case_handovers WHERE case_id=?1",
+      "UPDATE case_handovers SET body=?3 WHERE case_id=?1 AND seq=?2", case_id,
+      std::make_unique<v1::CaseHandover>().get(), "case handover"));
+  return absl::OkStatus();
+}
+
+absl::Status SqliteStore::PurgeRecalledLocked(const std::string& agency_id,
+                                              const v1::Notice& recall,
+                                              absl::Time now) {
+  PurgeCounts counts;
+  for (const std::string& id : recall.message_ids()) {
+    ASSIGN_OR_RETURN(
+        StatementCache::Use select,
+        statements_->Get("SELECT kind, from_referral, referral_id FROM inbox "
+                         "WHERE message_id=?1 AND agency_id=?2 AND purged=0"));
+    ASSIGN_OR_RETURN(bool row, select->Bind(1, id).Bind(2, agency_id).Step());
+    if (!row) continue;
+    const int64_t kind = select->Int(0);
+    const bool delivered_referral = select->Int(1) == 1 || kind == 10;
+    const std::string referral_id = select->Text(2);
+    // Not delivered yet, it never will be.
+    ASSIGN_OR_RETURN(
+        StatementCache::Use purge,
+        statements_->Get("UPDATE inbox SET body=x'', purged=1, state=CASE "
+                         "WHEN state=0 THEN 2 ELSE state END WHERE "
+                         "message_id=?1 AND agency_id=?2"));
+    RETURN_IF_ERROR(purge->Bind(1, id).Bind(2, agency_id).Run());
+    ++counts[kind == 14 ? HeldKind::kSummary : HeldKind::kInboxMessage];
+    if (!delivered_referral || referral_id.empty()) continue;
+    ASSIGN_OR_RETURN(
+        StatementCache::Use referral,
+        statements_->Get("SELECT body FROM referrals WHERE referral_id=?1 "
+                         "AND purged=0"));
+    ASSIGN_OR_RETURN(bool held, referral->Bind(1, referral_id).Step());
+    if (!held) continue;
+    // The case goes on: its handover notes stay.
+    RETURN_IF_ERROR(PurgeReferralLocked(referral_id, referral->Blob(0), ""));
+    ++counts[HeldKind::kReferral];
+  }
+  v1::LogEntry entry = RecallPurgeEntry(now, recall, agency_id);
+  if (AddPurgeCounts(counts, &entry) == 0) return absl::OkStatus();
+  return AppendLogLocked(&entry);
 }
 
 absl::Status SqliteStore::PurgeBlobsLocked(const char* select_sql,

@@ -279,6 +279,15 @@ class SqliteStore final : public Store {
                                               absl::Time cutoff, int64_t max);
   absl::StatusOr<int64_t> PurgeStatementsLocked(const std::string& agency_id,
                                                 absl::Time cutoff, int64_t max);
+  // Purges one referral (stored as `body`) and its events, and with a
+  // `case_id` that case's handover notes.
+  absl::Status PurgeReferralLocked(const std::string& referral_id,
+                                   const std::string& body,
+                                   const std::string& case_id);
+  // Purges what the acknowledged consent recall `recall` recalled from
+  // `agency_id`, and logs the purge.
+  absl::Status PurgeRecalledLocked(const std::string& agency_id,
+                                   const v1::Notice& recall, absl::Time now);
   // Rewrites each (seq, blob) row `select_sql` finds for `key` with only
   // its routing fields, a message of `type`'s kind, with `update_sql`
   // (?1 key, ?2 seq, ?3 blob).
