@@ -83,6 +83,49 @@ StoreRules::RecallPlan DomainRules::PlanRecalls(
   return plan;
 }
 
+std::optional<StoreRules::TakeBackPlan> DomainRules::PlanTakeBack(
+    const ReferralTakeBack& request, const std::string& subject_pseudonym,
+    const std::string& message_id, bool acknowledged, bool shown,
+    v1::Referral* referral) const {
+  if (referral->status() == v1::REFERRAL_STATUS_WITHDRAWN ||
+      referral->status() == v1::REFERRAL_STATUS_RECALLED) {
+    return std::nullopt;
+  }
+  TakeBackPlan plan;
+  const v1::ReferralStatus status = acknowledged
+                                        ? v1::REFERRAL_STATUS_RECALLED
+                                        : v1::REFERRAL_STATUS_WITHDRAWN;
+  plan.event.set_status(status);
+  plan.event.mutable_at()->set_seconds(absl::ToUnixSeconds(request.at));
+  plan.event.set_by_agency_id(request.agency_id);
+  *plan.event.mutable_by() = request.by;
+  plan.event.set_recall_reason(request.reason);
+  referral->set_status(status);
+  *referral->add_history() = plan.event;
+
+  plan.entry = request.entry;
+  plan.entry.set_kind(acknowledged ? v1::ENTRY_KIND_REFERRAL_RECALLED
+                                   : v1::ENTRY_KIND_REFERRAL_WITHDRAWN);
+  plan.entry.set_counterpart(referral->recipient_agency_id());
+  plan.entry.set_case_id(referral->case_id());
+  plan.entry.set_message_id(referral->referral_id());
+  plan.entry.set_subject_pseudonym(subject_pseudonym);
+  plan.entry.set_allowed(true);
+  std::string reason =
+      absl::StrCat(acknowledged ? "referral recalled" : "referral withdrawn",
+                   " by its "
+                   "sender: ",
+                   RecallReasonWord(request.reason));
+  if (acknowledged || shown) {
+    plan.notice = ReferralRecallNotice(*referral, message_id, !acknowledged,
+                                       request.reason, request.at);
+    absl::StrAppend(&reason, "; recall notice ", plan.notice->message_id(),
+                    " sent to the recipient for message ", message_id);
+  }
+  plan.entry.set_reason(std::move(reason));
+  return plan;
+}
+
 absl::Status DomainRules::CheckRetry(absl::string_view key,
                                      absl::string_view stored_digest,
                                      absl::string_view digest,

@@ -31,6 +31,10 @@ class DomainRules final : public StoreRules {
       const std::vector<std::pair<std::string, std::vector<std::string>>>&
           uses_by_agency,
       absl::Time at) const override;
+  std::optional<TakeBackPlan> PlanTakeBack(
+      const ReferralTakeBack& request, const std::string& subject_pseudonym,
+      const std::string& message_id, bool acknowledged, bool shown,
+      v1::Referral* referral) const override;
   absl::Status CheckRetry(absl::string_view key,
                           absl::string_view stored_digest,
                           absl::string_view digest,

@@ -270,29 +270,26 @@ grpc::ServerUnaryReactor* ExchangeService::GetReferral(
   if (!caller.ok()) return FinishUnary(ctx, caller.status());
   const v1::Professional professional = ProfessionalOf(ctx);
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  store_->GetReferral(
-      caller->id(), request->referral_id(),
-      [this, reactor, response, caller = caller->id(),
-       access =
-           AccessEntry(clock_->Now(), caller->uri(), &professional,
-                       "GetReferral")](absl::StatusOr<v1::Referral> r) mutable {
-        if (!r.ok()) return reactor->Finish(ToGrpcStatus(r.status()));
-        access.set_case_id(r->case_id());
-        access.set_message_id(r->referral_id());
-        // The sender sees the recipient's changes only as fed back.
-        if (r->sender_agency_id() == caller) {
-          access.set_counterpart(r->recipient_agency_id());
-          const std::shared_ptr<const policy::PolicySet> policy =
-              policy_->Get();
-          *response = SenderView(*r, [&](const v1::ReferralEvent& e) {
-            return ToldToSender(*policy, e, e.feedback_level());
-          });
-        } else {
-          access.set_counterpart(r->sender_agency_id());
-          *response = *std::move(r);
-        }
-        FinishAfterAccess(store_, reactor, std::move(access));
-      });
+  store_->GetReferral(caller->id(), request->referral_id(),
+                      [this, reactor, response, caller = caller->id(),
+                       access = AccessEntry(clock_->Now(), caller->uri(),
+                                            &professional, "GetReferral")](
+                          absl::StatusOr<v1::Referral> r) mutable {
+                        if (!r.ok())
+                          return reactor->Finish(ToGrpcStatus(r.status()));
+                        access.set_case_id(r->case_id());
+                        access.set_message_id(r->referral_id());
+                        // The sender sees the recipient's changes only as fed
+                        // back.
+                        if (r->sender_agency_id() == caller) {
+                          access.set_counterpart(r->recipient_agency_id());
+                          *response = AsSenderSees(*r);
+                        } else {
+                          access.set_counterpart(r->sender_agency_id());
+                          *response = *std::move(r);
+                        }
+                        FinishAfterAccess(store_, reactor, std::move(access));
+                      });
   return reactor;
 }
 
@@ -404,6 +401,53 @@ grpc::ServerUnaryReactor* ExchangeService::UpdateReferral(
                       waiters->Notify(changed->sender_agency_id());
                   });
             });
+      });
+  return reactor;
+}
+
+v1::Referral ExchangeService::AsSenderSees(const v1::Referral& referral) const {
+  const std::shared_ptr<const policy::PolicySet> policy = policy_->Get();
+  return SenderView(referral, [&](const v1::ReferralEvent& e) {
+    return ToldToSender(*policy, e, e.feedback_level());
+  });
+}
+
+grpc::ServerUnaryReactor* ExchangeService::RecallReferral(
+    grpc::CallbackServerContext* ctx, const v1::RecallReferralRequest* request,
+    v1::Referral* response) {
+  absl::StatusOr<v1::Principal> caller = Admit(ctx, *request);
+  if (!caller.ok()) return FinishUnary(ctx, caller.status());
+  if (request->referral_id().empty()) {
+    return FinishUnary(ctx,
+                       absl::InvalidArgumentError("referral_id is missing"));
+  }
+  if (request->reason() == v1::RECALL_REASON_UNSPECIFIED) {
+    return FinishUnary(
+        ctx, absl::InvalidArgumentError(
+                 "reason is missing; say why the referral is taken back, "
+                 "e.g. RECALL_REASON_WRONG_RECIPIENT"));
+  }
+  const absl::Time now = clock_->Now();
+  ReferralTakeBack take_back;
+  take_back.agency_id = caller->id();
+  take_back.referral_id = request->referral_id();
+  take_back.reason = request->reason();
+  take_back.by = ProfessionalOf(ctx);
+  take_back.at = now;
+  SetTime(take_back.entry.mutable_time(), now);
+  take_back.entry.set_actor(caller->uri());
+  *take_back.entry.mutable_professional() = take_back.by;
+  take_back.notice_expires_at = now + options_.inbox_ttl;
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  store_->TakeBackReferral(
+      std::move(take_back),
+      [this, reactor, response](absl::StatusOr<TakenBack> taken) {
+        if (!taken.ok()) return reactor->Finish(ToGrpcStatus(taken.status()));
+        *response = AsSenderSees(taken->referral);
+        reactor->Finish(grpc::Status::OK);
+        if (!taken->notified_agency_id.empty()) {
+          waiters_->Notify(taken->notified_agency_id);
+        }
       });
   return reactor;
 }

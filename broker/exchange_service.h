@@ -62,6 +62,11 @@ class ExchangeService final : public v1::Exchange::CallbackService {
       const v1::UpdateReferralRequest* request,
       v1::Referral* response) override;
 
+  grpc::ServerUnaryReactor* RecallReferral(
+      grpc::CallbackServerContext* ctx,
+      const v1::RecallReferralRequest* request,
+      v1::Referral* response) override;
+
   grpc::ServerUnaryReactor* GetCase(grpc::CallbackServerContext* ctx,
                                     const v1::GetCaseRequest* request,
                                     v1::Case* response) override;
@@ -108,6 +113,9 @@ class ExchangeService final : public v1::Exchange::CallbackService {
                    const v1::Professional& professional,
                    const std::string& message_id,
                    std::function<void(absl::Status)> done);
+  // A referral as its sender sees it: the recipient's changes only as they
+  // were fed back.
+  v1::Referral AsSenderSees(const v1::Referral& referral) const;
   // Reduces a notice by the policy's "notice" envelope rules on its way
   // out of an inbox stream.
   std::function<void(v1::InboxMessage*)> NoticeEgress() const;

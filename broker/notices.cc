@@ -1,7 +1,9 @@
 #include "broker/notices.h"
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "broker/basics/time_format.h"
 #include "broker/pseudonym.h"
 
@@ -69,6 +71,33 @@ v1::InboxMessage ConsentRecallNotice(
       ". Stop using what they disclosed under this consent, and erase or "
       "restrict it as your agency's rules require; nothing more will be "
       "disclosed under it."));
+  return m;
+}
+
+std::string RecallReasonWord(v1::RecallReason reason) {
+  std::string word(
+      absl::StripPrefix(v1::RecallReason_Name(reason), "RECALL_REASON_"));
+  for (char& c : word) c = c == '_' ? ' ' : absl::ascii_tolower(c);
+  return word;
+}
+
+v1::InboxMessage ReferralRecallNotice(const v1::Referral& referral,
+                                      const std::string& message_id,
+                                      bool withdrawn, v1::RecallReason reason,
+                                      absl::Time now) {
+  v1::InboxMessage m = NewNotice(now);
+  m.set_referral_id(referral.referral_id());
+  v1::Notice* n = m.mutable_notice();
+  n->set_kind(v1::Notice::KIND_REFERRAL_RECALL);
+  n->set_referral_id(referral.referral_id());
+  n->add_message_ids(message_id);
+  n->set_text(absl::StrCat(
+      "referral ", referral.referral_id(), " from \"",
+      referral.sender_agency_id(), "\" (message ", message_id, ") was ",
+      withdrawn ? "withdrawn" : "recalled", " by its sender at ", Rfc3339(now),
+      " (", RecallReasonWord(reason),
+      "). Do not act on it; erase what your system holds of it as your "
+      "agency's rules require. The broker no longer holds its content."));
   return m;
 }
 

@@ -32,13 +32,24 @@ v1::InboxMessage ConsentRecallNotice(
     const v1::Consent& consent, const std::vector<std::string>& message_ids,
     absl::Time now);
 
-// For the privacy officer of `source`, the agency whose data left under an
-// override: `message_ids` were delivered to `recipient_agency_id`.
+// "wrong recipient" for RECALL_REASON_WRONG_RECIPIENT.
+std::string RecallReasonWord(v1::RecallReason reason);
+
+// For the recipient of `referral`, which its sender took back (withdrawn
+// before the recipient's system acknowledged `message_id`, or recalled
+// after) for `reason`.
+v1::InboxMessage ReferralRecallNotice(const v1::Referral& referral,
+                                      const std::string& message_id,
+                                      bool withdrawn, v1::RecallReason reason,
+                                      absl::Time now);
+
 // For the privacy officer of the agency whose data left under the override
 // logged at `sequence`: auditors did not review it by `review_by`.
 v1::InboxMessage OverdueReviewNotice(uint64_t sequence, absl::Time review_by,
                                      absl::Time now);
 
+// For the privacy officer of `source`, the agency whose data left under an
+// override: `message_ids` were delivered to `recipient_agency_id`.
 v1::InboxMessage OverrideAlertNotice(
     const v1::Agency& source, const std::string& recipient_agency_id,
     const v1::Justification& justification,

@@ -16,11 +16,14 @@ std::string StatusName(v1::ReferralStatus status) {
 
 namespace {
 
-// Changes the broker records itself (SENT, DELIVERED) are the sender's
-// own knowledge; the recipient's changes are feedback.
+// Changes the broker records itself (SENT, DELIVERED) and the sender's
+// taking it back are the sender's own knowledge; the recipient's changes
+// are feedback.
 bool IsRecipientChange(const v1::ReferralEvent& e) {
   return e.status() != v1::REFERRAL_STATUS_SENT &&
-         e.status() != v1::REFERRAL_STATUS_DELIVERED;
+         e.status() != v1::REFERRAL_STATUS_DELIVERED &&
+         e.status() != v1::REFERRAL_STATUS_WITHDRAWN &&
+         e.status() != v1::REFERRAL_STATUS_RECALLED;
 }
 
 }  // namespace

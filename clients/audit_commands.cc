@@ -114,7 +114,9 @@ std::string DescribeEntry(const v1::LogEntry& e) {
        {&e.case_id(), &e.message_id(), &e.consent_id()}) {
     if ((e.kind() == v1::ENTRY_KIND_ACCESS ||
          e.kind() == v1::ENTRY_KIND_CASE_CLOSED ||
-         e.kind() == v1::ENTRY_KIND_CASE_DETACHED) &&
+         e.kind() == v1::ENTRY_KIND_CASE_DETACHED ||
+         e.kind() == v1::ENTRY_KIND_REFERRAL_WITHDRAWN ||
+         e.kind() == v1::ENTRY_KIND_REFERRAL_RECALLED) &&
         !id->empty()) {
       absl::StrAppend(&line, " ", *id);
     }
@@ -588,7 +590,7 @@ Filters: --subject=IDENTIFIER --agency=ID --sector=SECTOR
   --kind=disclosure,denial,delivery,override,override_reviewed,
          manual_disclosure,consent_recorded,consent_refused,
          consent_withdrawn,admin,summary_request,access,case_closed,
-         case_detached
+         case_detached,purge,referral_withdrawn,referral_recalled
   --basis=consent,override,statutory_duty  --decision=any|allowed|denied
   --from=RFC3339 --until=RFC3339
 

@@ -18,10 +18,6 @@ ABSL_DECLARE_FLAG(std::string, outcome);
 ABSL_DECLARE_FLAG(std::string, note);
 
 namespace liaison::cli {
-namespace {
-
-// The words an enum's values go by on the command line: its names without
-// `prefix`, in lower case ("support_in_place").
 std::string Words(const google::protobuf::EnumDescriptor* type,
                   absl::string_view prefix) {
   std::vector<std::string> words;
@@ -32,15 +28,12 @@ std::string Words(const google::protobuf::EnumDescriptor* type,
   return absl::StrJoin(words, ", ");
 }
 
-// `word` as a value of the enum, or 0 (its UNSPECIFIED) when it names none.
 int EnumValue(const google::protobuf::EnumDescriptor* type,
               absl::string_view prefix, const std::string& word) {
   const google::protobuf::EnumValueDescriptor* v =
       type->FindValueByName(absl::StrCat(prefix, absl::AsciiStrToUpper(word)));
   return v == nullptr ? 0 : v->number();
 }
-
-}  // namespace
 
 int RunCase(const Invocation& in) {
   if (in.args.empty()) {

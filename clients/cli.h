@@ -3,6 +3,7 @@
 #ifndef LIAISON_CLIENTS_CLI_H_
 #define LIAISON_CLIENTS_CLI_H_
 
+#include <google/protobuf/descriptor.h>
 #include <grpcpp/grpcpp.h>
 
 #include <functional>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "broker/basics/status_macros.h"
@@ -80,6 +82,14 @@ absl::StatusOr<Response> Unary(
     return client::FromGrpcStatus(status, in.connection.address);
   return response;
 }
+
+// The words an enum's values go by on the command line: its names without
+// `prefix`, in lower case ("support_in_place"), comma-separated.
+std::string Words(const google::protobuf::EnumDescriptor* type,
+                  absl::string_view prefix);
+// `word` as a value of the enum, or 0 (its UNSPECIFIED) when it names none.
+int EnumValue(const google::protobuf::EnumDescriptor* type,
+              absl::string_view prefix, const std::string& word);
 
 }  // namespace liaison::cli
 

@@ -234,12 +234,12 @@ int RunAnswerSummary(const Invocation& in) {
 int RunReferral(const Invocation& in) {
   if (in.args.empty()) {
     return Usage("referral",
-                 "name a subcommand: show, ack, accept, decline, info or "
-                 "close");
+                 "name a subcommand: show, ack, accept, decline, info, "
+                 "close or recall");
   }
   const std::string& sub = in.args[0];
   auto move = ReferralMoves().find(sub);
-  if (sub != "show" && move == ReferralMoves().end()) {
+  if (sub != "show" && sub != "recall" && move == ReferralMoves().end()) {
     return Usage("referral", absl::StrCat("unknown subcommand \"", sub, "\""));
   }
   if (in.args.size() != 2) {
@@ -251,7 +251,9 @@ int RunReferral(const Invocation& in) {
           ? ""
           : move->second.detail_flag;
   for (const std::string& flag : in.flags_given) {
-    if (flag != detail_flag && !(flag == "feedback_duty" && sub != "show")) {
+    if (flag != detail_flag &&
+        !(flag == "feedback_duty" && sub != "show" && sub != "recall") &&
+        !(flag == "reason" && sub == "recall")) {
       return Usage("referral",
                    absl::StrCat("`referral ", sub, "` does not take --", flag));
     }
@@ -269,7 +271,23 @@ int RunReferral(const Invocation& in) {
   if (!channel.ok()) return Fail(channel.status());
   auto stub = v1::Exchange::NewStub(*channel);
   absl::StatusOr<v1::Referral> referral;
-  if (sub == "show") {
+  if (sub == "recall") {
+    v1::RecallReferralRequest request;
+    request.set_referral_id(in.args[1]);
+    request.set_reason(static_cast<v1::RecallReason>(
+        EnumValue(v1::RecallReason_descriptor(), "RECALL_REASON_",
+                  absl::GetFlag(FLAGS_reason))));
+    if (request.reason() == v1::RECALL_REASON_UNSPECIFIED) {
+      return Usage(
+          "referral",
+          absl::StrCat("`referral recall` needs --reason=WORD, one of ",
+                       Words(v1::RecallReason_descriptor(), "RECALL_REASON_")));
+    }
+    referral =
+        Unary<v1::Referral>(in, [&](grpc::ClientContext* c, v1::Referral* r) {
+          return stub->RecallReferral(c, request, r);
+        });
+  } else if (sub == "show") {
     v1::GetReferralRequest request;
     request.set_referral_id(in.args[1]);
     referral =

@@ -2,7 +2,8 @@
 
 namespace liaison::cli {
 
-const char kLiaisonHelp[] = R"(liaison: talk to a Liaison broker over mutual TLS.
+const char kLiaisonHelp[] =
+    R"(liaison: talk to a Liaison broker over mutual TLS.
 
 Usage: liaison [connection flags] COMMAND [arguments] [command flags]
 
@@ -14,8 +15,9 @@ Commands:
   push-summary    Share a summary with the agencies attached to a case.
   request-summary Ask another agency for a summary about a person.
   answer-summary  Answer a summary request your agency received.
-  referral        Show a referral, or move one you received through its
-                  lifecycle: show, ack, accept, decline, info, close.
+  referral        Show a referral, move one you received through its
+                  lifecycle (ack, accept, decline, info, close), or take
+                  back one you sent (recall).
   manual-disclosure
                   Record a disclosure your agency made outside Liaison.
   consent         Record a consent or a refusal, withdraw one, or show one:
@@ -44,7 +46,8 @@ Exit status: 0 on success, 1 when the broker or a file refused, 2 on a usage
 error.
 )";
 
-const char kWhoAmIHelp[] = R"(liaison whoami: show who the broker thinks you are.
+const char kWhoAmIHelp[] =
+    R"(liaison whoami: show who the broker thinks you are.
 
 Usage: liaison [connection flags] whoami
 
@@ -58,7 +61,8 @@ Example:
           --ca=ca.crt --broker=127.0.0.1:7443 whoami
 )";
 
-const char kSendReferralHelp[] = R"(liaison send-referral: send a referral written in a file.
+const char kSendReferralHelp[] =
+    R"(liaison send-referral: send a referral written in a file.
 
 Usage: liaison [connection flags] send-referral FILE [--idempotency_key=KEY]
 
@@ -90,7 +94,8 @@ Example file:
   basis { consent_id: "consent-1" }
 )";
 
-const char kPushSummaryHelp[] = R"(liaison push-summary: share a summary with the agencies on a case.
+const char kPushSummaryHelp[] =
+    R"(liaison push-summary: share a summary with the agencies on a case.
 
 Usage: liaison [connection flags] push-summary FILE [--idempotency_key=KEY]
 
@@ -115,7 +120,8 @@ Example file:
   basis { consent_id: "consent-1" }
 )";
 
-const char kRequestSummaryHelp[] = R"(liaison request-summary: ask another agency for a summary.
+const char kRequestSummaryHelp[] =
+    R"(liaison request-summary: ask another agency for a summary.
 
 Usage: liaison [connection flags] request-summary FILE [--idempotency_key=KEY]
 
@@ -135,7 +141,8 @@ Example file:
   basis { consent_id: "consent-1" }
 )";
 
-const char kAnswerSummaryHelp[] = R"(liaison answer-summary: answer a summary request your agency received.
+const char kAnswerSummaryHelp[] =
+    R"(liaison answer-summary: answer a summary request your agency received.
 
 Usage: liaison [connection flags] answer-summary REQUEST_ID FILE
            [--basis_file=BASIS_FILE] [--checklist_file=CHECKLIST_FILE]
@@ -207,7 +214,8 @@ acknowledged message is not delivered again; acknowledging a referral moves
 it to delivered and tells its sender. Acknowledging twice is harmless.
 )";
 
-const char kReferralHelp[] = R"(liaison referral: show a referral or move it through its lifecycle.
+const char kReferralHelp[] =
+    R"(liaison referral: show a referral or move it through its lifecycle.
 
 Usage: liaison [connection flags] referral SUBCOMMAND ID [flag]
 
@@ -219,8 +227,18 @@ Usage: liaison [connection flags] referral SUBCOMMAND ID [flag]
   decline ID --reason=TEXT     declined, and why
   info ID --question=TEXT      info requested: what you need to know
   close ID --outcome=TEXT      closed, with the outcome
+  recall ID --reason=WORD      for the sender: take the referral back;
+                               WORD is wrong_recipient, wrong_person,
+                               sent_in_error or basis_not_valid
 
-All but show are for the recipient, and take --feedback_duty=ID too. Each
+Recall, for the sender: a referral the recipient's system has not
+acknowledged is withdrawn from its inbox and never delivered; one it has
+acknowledged is recalled, and the recipient gets a notice to erase it.
+Either way the broker purges its own copy of the content at once and logs
+referral_withdrawn or referral_recalled; the recipient can no longer move
+the referral. Recalling twice is harmless.
+
+The other moves are for the recipient, and take --feedback_duty=ID too. Each
 change is made and printed as the referral now is. Telling the sender is a
 disclosure decided on the reverse route (purpose referral_feedback) and
 logged: under --feedback_duty (a statutory duty the reverse agreement names,
@@ -234,9 +252,11 @@ allow (e.g. accepting a closed referral) is FAILED_PRECONDITION.
 Example:
   liaison referral decline ref-1 --reason="no open case; refer to the
     school health service"
+  liaison referral recall ref-1 --reason=wrong_recipient
 )";
 
-const char kCaseHelp[] = R"(liaison case: show a case, hand it over, close it, or detach an agency.
+const char kCaseHelp[] =
+    R"(liaison case: show a case, hand it over, close it, or detach an agency.
 
 Usage: liaison [connection flags] case SUBCOMMAND CASE_ID [AGENCY_ID] [flag]
 
@@ -268,7 +288,8 @@ Example:
   liaison case detach case-0123 lund-school --reason=no_longer_involved
 )";
 
-const char kConsentHelp[] = R"(liaison consent: record, refuse, withdraw or show a consent.
+const char kConsentHelp[] =
+    R"(liaison consent: record, refuse, withdraw or show a consent.
 
 Usage: liaison [connection flags] consent SUBCOMMAND ARGUMENT [flag]
 

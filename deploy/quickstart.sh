@@ -415,6 +415,19 @@ sed 's/^/    /' refused.txt
 grep -q '^liaison: PERMISSION_DENIED: ' refused.txt ||
   { echo "expected PERMISSION_DENIED" >&2; exit 1; }
 
+step "The school sends a referral twice by mistake and takes the second back before social services read it (liaison referral recall)"
+sed 's/Assess whether/Please assess whether/' referral-school.textproto >referral-mistake.textproto
+as agency-rosengard-school "${teacher[@]}" send-referral referral-mistake.textproto >mistake.txt
+mistake=$(sed -n 's/^referral: *//p' mistake.txt)
+[ -n "$mistake" ] || { echo "no referral id for the mistaken referral" >&2; exit 1; }
+as agency-rosengard-school "${teacher[@]}" referral recall "$mistake" \
+  --reason=sent_in_error >recalled.txt
+sed 's/^/    /' recalled.txt
+grep -q '^status: *withdrawn' recalled.txt ||
+  { echo "expected the mistaken referral withdrawn" >&2; exit 1; }
+echo "    Never acknowledged, it left the social services inbox unread; the broker"
+echo "    purged its content at once and logged a referral_withdrawn entry."
+
 step "Social services record a case conference held outside Liaison (liaison manual-disclosure)"
 cat >conference.textproto <<EOF
 recipient_agency_id: "rosengard-school"
@@ -463,7 +476,7 @@ echo "    (referral_days, 365 by default), then purged by the broker's sweeper"
 echo "    with a PURGE entry in the log; see the README's retention section."
 
 step "The auditor reads the disclosure log's disclosures and denials (liaison audit query)"
-as auditor-regional-dpo audit query --kind=disclosure,denial,override | sed 's/^/    /'
+as auditor-regional-dpo audit query --kind=disclosure,denial,override,referral_withdrawn | sed 's/^/    /'
 
 step "The auditor runs a subject access report for the pupil (liaison audit report)"
 as auditor-regional-dpo audit report 20110304-1234 >report.txt

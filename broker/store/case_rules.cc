@@ -177,4 +177,23 @@ absl::Status CheckHandover(const v1::Case& current,
   return absl::OkStatus();
 }
 
+absl::Status CheckReferralParty(const v1::Referral& referral,
+                                absl::string_view agency_id, bool as_sender) {
+  const std::string& own =
+      as_sender ? referral.sender_agency_id() : referral.recipient_agency_id();
+  const std::string& other =
+      as_sender ? referral.recipient_agency_id() : referral.sender_agency_id();
+  if (own == agency_id) return absl::OkStatus();
+  if (other == agency_id) {
+    return absl::PermissionDeniedError(
+        as_sender ? "only the sender of a referral can take it back; the "
+                    "recipient declines or closes it with UpdateReferral"
+                  : "only the recipient of a referral moves it through its "
+                    "lifecycle; the sender follows it in its inbox");
+  }
+  return absl::NotFoundError(absl::StrCat("no referral \"",
+                                          referral.referral_id(),
+                                          "\" that your agency is a party to"));
+}
+
 }  // namespace liaison

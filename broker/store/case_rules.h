@@ -59,6 +59,13 @@ absl::Status CheckAnswerable(const StoredSummaryRequest& stored,
 // other attached agency, and an agency other than the manager itself.
 absl::Status CheckCaseChange(const v1::Case& current, const CaseChange& change);
 
+// Whether `agency_id` may act on `referral` as its sender (`as_sender`:
+// take it back) or as its recipient (move it through its lifecycle):
+// PERMISSION_DENIED for the other party, saying who may; NOT_FOUND for an
+// agency that is neither, so ids reveal nothing.
+absl::Status CheckReferralParty(const v1::Referral& referral,
+                                absl::string_view agency_id, bool as_sender);
+
 // Whether `agency_id` may hand `current` over to `to_agency_id`: only the
 // manager of an open case (PERMISSION_DENIED), only to an agency attached
 // and not detached (FAILED_PRECONDITION).

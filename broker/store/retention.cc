@@ -86,22 +86,41 @@ bool IsRecall(const v1::InboxMessage& message) {
          message.notice().kind() == v1::Notice::KIND_CONSENT_RECALL;
 }
 
-int64_t AddPurgeCounts(const PurgeCounts& counts, v1::LogEntry* entry) {
+namespace {
+
+// Adds one PurgeCount per kind purged to `entry`; the total, and the
+// counts in words.
+int64_t CountsInto(const PurgeCounts& counts, v1::LogEntry* entry,
+                   std::vector<std::string>* words) {
   int64_t total = 0;
-  std::vector<std::string> words;
   for (int k = 0; k < kHeldKinds; ++k) {
     if (counts.n[k] == 0) continue;
     const HeldKind kind = static_cast<HeldKind>(k);
     v1::PurgeCount* c = entry->add_purged();
     c->set_kind(HeldKindName(kind));
     c->set_count(static_cast<uint64_t>(counts.n[k]));
-    words.push_back(absl::StrCat(counts.n[k], " ", HeldKindName(kind)));
+    words->push_back(absl::StrCat(counts.n[k], " ", HeldKindName(kind)));
     total += counts.n[k];
   }
+  return total;
+}
+
+}  // namespace
+
+int64_t AddPurgeCounts(const PurgeCounts& counts, v1::LogEntry* entry) {
+  std::vector<std::string> words;
+  const int64_t total = CountsInto(counts, entry, &words);
   entry->set_reason(
       absl::StrCat("retention ended: purged ",
                    words.empty() ? "nothing" : absl::StrJoin(words, ", ")));
   return total;
+}
+
+void NotePurged(const PurgeCounts& counts, v1::LogEntry* entry) {
+  std::vector<std::string> words;
+  if (CountsInto(counts, entry, &words) == 0) return;
+  entry->set_reason(absl::StrCat(entry->reason(), "; the broker purged ",
+                                 absl::StrJoin(words, ", ")));
 }
 
 }  // namespace liaison

@@ -50,6 +50,10 @@ bool IsRecall(const v1::InboxMessage& message);
 // reason listing them. The total purged, 0 when nothing was.
 int64_t AddPurgeCounts(const PurgeCounts& counts, v1::LogEntry* entry);
 
+// Adds `counts` to an entry that records something else (a referral
+// taken back) and says in its reason what was purged with it.
+void NotePurged(const PurgeCounts& counts, v1::LogEntry* entry);
+
 }  // namespace liaison
 
 #endif  // LIAISON_BROKER_STORE_RETENTION_H_

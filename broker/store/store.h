@@ -307,6 +307,26 @@ struct ReferralChange {
   absl::Time update_expires_at;
 };
 
+// The sender taking back a referral (Exchange.RecallReferral).
+struct ReferralTakeBack {
+  std::string agency_id;  // the caller; must be the sender
+  std::string referral_id;
+  v1::RecallReason reason = v1::RECALL_REASON_UNSPECIFIED;
+  v1::Professional by;
+  absl::Time at;
+  // The entry as the service started it (time, actor, professional); the
+  // backend has StoreRules::PlanTakeBack finish it.
+  v1::LogEntry entry;
+  absl::Time notice_expires_at;
+};
+
+// What RecallReferral did: the referral as its sender now sees it in the
+// store, and the agency sent a recall notice ("" for none).
+struct TakenBack {
+  v1::Referral referral;
+  std::string notified_agency_id;
+};
+
 // Selects disclosure-log entries for auditors. Every part that is set must
 // match.
 struct LogQuery {
@@ -419,6 +439,24 @@ class StoreRules {
           uses_by_agency,
       absl::Time at) const = 0;
 
+  // What the sender's take-back of `referral` does, given whether its
+  // inbox message `message_id` was acknowledged by the recipient's system
+  // and whether that system was ever shown it. nullopt when the referral
+  // was taken back already (the backend returns it unchanged).
+  struct TakeBackPlan {
+    // The WITHDRAWN or RECALLED event, applied to `referral` already.
+    v1::ReferralEvent event;
+    // REFERRAL_WITHDRAWN or REFERRAL_RECALLED, finished but for the purge
+    // counts, which the backend adds.
+    v1::LogEntry entry;
+    // For the recipient; unset when it never saw the referral.
+    std::optional<v1::InboxMessage> notice;
+  };
+  virtual std::optional<TakeBackPlan> PlanTakeBack(
+      const ReferralTakeBack& request, const std::string& subject_pseudonym,
+      const std::string& message_id, bool acknowledged, bool shown,
+      v1::Referral* referral) const = 0;
+
   // A request under an idempotency key `key` its agency used before, for
   // a request whose digest was `stored_digest`: OK when `digest` is the
   // same (the backend answers with the first response and writes
@@ -509,6 +547,15 @@ class Store {
   // Applies a recipient's status change and queues it for the sender.
   virtual void ChangeReferral(ReferralChange change,
                               StoreDone<v1::Referral> done) = 0;
+  // The sender takes back a referral, in one commit: the referral moves to
+  // WITHDRAWN (its inbox message still unacknowledged: out of the inbox)
+  // or RECALLED (acknowledged: a recall notice for the recipient, when
+  // StoreRules::PlanTakeBack gives one), the broker's copies of its content
+  // are purged, and the entry with the purge counts is appended. NOT_FOUND
+  // for a referral the caller is not a party to; PERMISSION_DENIED for its
+  // recipient. A referral taken back already is returned unchanged.
+  virtual void TakeBackReferral(ReferralTakeBack take_back,
+                                StoreDone<TakenBack> done) = 0;
 
   // Need-to-know summaries.
   //

@@ -327,6 +327,20 @@ class StoreConformance : public ::testing::Test {
     return Await<v1::SendReferralResponse>(
         [&](auto done) { store_->CommitReferral(std::move(referral), done); });
   }
+  // `agency` takes back `referral_id`, as a misdirected referral.
+  absl::StatusOr<TakenBack> TakeBack(const std::string& agency,
+                                     const std::string& referral_id) {
+    ReferralTakeBack take_back;
+    take_back.agency_id = agency;
+    take_back.referral_id = referral_id;
+    take_back.reason = v1::RECALL_REASON_WRONG_RECIPIENT;
+    take_back.at = Now();
+    take_back.entry = Entry(v1::ENTRY_KIND_UNSPECIFIED, agency, "", Now());
+    take_back.notice_expires_at = Now() + absl::Hours(120);
+    return Await<TakenBack>([&](auto done) {
+      store_->TakeBackReferral(std::move(take_back), done);
+    });
+  }
   absl::StatusOr<v1::Referral> GetReferral(const std::string& agency,
                                            const std::string& referral_id) {
     return Await<v1::Referral>(

@@ -120,6 +120,83 @@ TYPED_TEST_P(StoreReferralConformance,
   EXPECT_TRUE(this->GetCase(kSchool, "case-1").ok());
 }
 
+TYPED_TEST_P(StoreReferralConformance,
+             AReferralTakenBackBeforeItsAckLeavesTheInboxAndItsContent) {
+  ASSERT_TRUE(this->Refer(Referral("1", kSchool, kSocial, this->Now())).ok());
+  // Only the sender may, and only a party learns the referral exists.
+  absl::StatusOr<TakenBack> by_recipient = this->TakeBack(kSocial, "ref-1");
+  EXPECT_EQ(by_recipient.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(this->TakeBack("stranger", "ref-1").status().code(),
+            absl::StatusCode::kNotFound);
+  const uint64_t before = this->LogSize();
+  absl::StatusOr<TakenBack> taken = this->TakeBack(kSchool, "ref-1");
+  ASSERT_TRUE(taken.ok()) << taken.status();
+  EXPECT_EQ(taken->referral.status(), v1::REFERRAL_STATUS_WITHDRAWN);
+  EXPECT_EQ(taken->referral.concerns_size(), 0);
+  EXPECT_FALSE(taken->referral.has_record());
+  // Never shown to the recipient's system: no notice, and nothing to lease.
+  EXPECT_TRUE(taken->notified_agency_id.empty());
+  EXPECT_TRUE(this->Inbox(kSocial).empty());
+  ASSERT_EQ(this->LogSize(), before + 1);
+  const v1::LogEntry entry = this->Entries().back().entry;
+  EXPECT_EQ(entry.kind(), v1::ENTRY_KIND_REFERRAL_WITHDRAWN);
+  EXPECT_EQ(entry.counterpart(), kSocial);
+  EXPECT_EQ(entry.message_id(), "ref-1");
+  EXPECT_FALSE(entry.subject_pseudonym().empty());
+  EXPECT_EQ(entry.purged_size(), 2) << entry.ShortDebugString();
+  EXPECT_THAT(entry.reason(), testing::HasSubstr("wrong recipient"));
+  // The recipient sees what is left, and can no longer move it; a late
+  // acknowledgement of the withdrawn message changes nothing.
+  absl::StatusOr<v1::Referral> left = this->GetReferral(kSocial, "ref-1");
+  ASSERT_TRUE(left.ok()) << left.status();
+  EXPECT_EQ(left->status(), v1::REFERRAL_STATUS_WITHDRAWN);
+  EXPECT_FALSE(left->has_record());
+  ASSERT_TRUE(Await<std::string>([&](auto done) {
+                this->store().AckMessage(
+                    kSocial, "msg-1", this->Now(),
+                    Entry(v1::ENTRY_KIND_DELIVERY, kSocial, "", this->Now()),
+                    v1::InboxMessage(), this->Now() + absl::Hours(120), done);
+              }).ok());
+  EXPECT_EQ(this->LogSize(), before + 1);
+  // Taken back twice: unchanged, nothing more logged.
+  absl::StatusOr<TakenBack> again = this->TakeBack(kSchool, "ref-1");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->referral.status(), v1::REFERRAL_STATUS_WITHDRAWN);
+  EXPECT_EQ(this->LogSize(), before + 1);
+}
+
+TYPED_TEST_P(StoreReferralConformance,
+             AReferralTakenBackAfterItsAckIsRecalledWithANotice) {
+  ASSERT_TRUE(this->Refer(Referral("1", kSchool, kSocial, this->Now())).ok());
+  ASSERT_EQ(this->Inbox(kSocial).size(), 1u);
+  ASSERT_TRUE(Await<std::string>([&](auto done) {
+                this->store().AckMessage(
+                    kSocial, "msg-1", this->Now(),
+                    Entry(v1::ENTRY_KIND_DELIVERY, kSocial, "", this->Now()),
+                    v1::InboxMessage(), this->Now() + absl::Hours(120), done);
+              }).ok());
+  const uint64_t before = this->LogSize();
+  absl::StatusOr<TakenBack> taken = this->TakeBack(kSchool, "ref-1");
+  ASSERT_TRUE(taken.ok()) << taken.status();
+  EXPECT_EQ(taken->referral.status(), v1::REFERRAL_STATUS_RECALLED);
+  EXPECT_FALSE(taken->referral.has_record());
+  EXPECT_EQ(taken->notified_agency_id, kSocial);
+  ASSERT_EQ(this->LogSize(), before + 1);
+  const v1::LogEntry entry = this->Entries().back().entry;
+  EXPECT_EQ(entry.kind(), v1::ENTRY_KIND_REFERRAL_RECALLED);
+  EXPECT_THAT(entry.reason(), testing::HasSubstr("recall notice"));
+  std::vector<v1::InboxMessage> inbox = this->Inbox(kSocial);
+  ASSERT_EQ(inbox.size(), 1u);
+  EXPECT_EQ(inbox[0].notice().kind(), v1::Notice::KIND_REFERRAL_RECALL);
+  EXPECT_EQ(inbox[0].notice().referral_id(), "ref-1");
+  EXPECT_THAT(inbox[0].notice().message_ids(), testing::ElementsAre("msg-1"));
+  // The history keeps who took it back and why.
+  const v1::ReferralEvent& last =
+      taken->referral.history(taken->referral.history_size() - 1);
+  EXPECT_EQ(last.by_agency_id(), kSchool);
+  EXPECT_EQ(last.recall_reason(), v1::RECALL_REASON_WRONG_RECIPIENT);
+}
+
 TYPED_TEST_P(StoreReferralConformance, ReferralQueuesItsNotices) {
   NewReferral r = Referral("1", kSchool, kSocial, this->Now());
   QueuedNotice& alert = r.notices.emplace_back();
@@ -705,8 +782,10 @@ REGISTER_TYPED_TEST_SUITE_P(
     StoreReferralConformance, ReferralOpeningACaseIsStoredLoggedAndDelivered,
     PurgeKeepsWhatTheLifecycleNeedsAndLogsItsCountsOnce,
     ADetachedAgencyIsRefusedAndAReferralAttachesItAgain,
-    AClosedCaseTakesNoMoreReferrals, ReferralQueuesItsNotices,
-    ReferralJoiningACaseAttachesItsRecipient,
+    AClosedCaseTakesNoMoreReferrals,
+    AReferralTakenBackBeforeItsAckLeavesTheInboxAndItsContent,
+    AReferralTakenBackAfterItsAckIsRecalledWithANotice,
+    ReferralQueuesItsNotices, ReferralJoiningACaseAttachesItsRecipient,
     ReferralJoiningAMissingCaseIsNotFoundAndWritesNothing,
     ReferralJoiningACaseItsSenderIsNotOnIsNotFound,
     ReferralRetryReturnsTheFirstResponseAndWritesNothing,

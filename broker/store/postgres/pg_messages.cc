@@ -11,6 +11,7 @@
 #include "broker/basics/principal.h"
 #include "broker/basics/status_macros.h"
 #include "broker/log/message_util.h"
+#include "broker/store/case_rules.h"
 #include "broker/store/postgres/pg_rows.h"
 #include "broker/store/postgres/pg_store.h"
 #include "broker/store/retention.h"
@@ -19,6 +20,8 @@ namespace liaison {
 namespace {
 
 constexpr int kInboxAcknowledged = 1;
+// Taken back by its sender before it was acknowledged.
+constexpr int kInboxWithdrawn = 3;
 constexpr int kInboxExpired = 2;
 
 }  // namespace
@@ -330,7 +333,11 @@ void PostgresStore::AckMessage(const std::string& agency_id,
           return absl::NotFoundError(
               absl::StrCat("your inbox holds no message \"", message_id, "\""));
         }
-        if (r.Int(0, 0) == kInboxAcknowledged) return absl::OkStatus();
+        // A withdrawn message is not delivered again either.
+        if (r.Int(0, 0) == kInboxAcknowledged ||
+            r.Int(0, 0) == kInboxWithdrawn) {
+          return absl::OkStatus();
+        }
         const std::string referral_id = r.Text(0, 1);
         ASSIGN_OR_RETURN(
             v1::InboxMessage message,
@@ -386,6 +393,84 @@ void PostgresStore::GetReferral(const std::string& agency_id,
       std::move(done), /*read=*/true);
 }
 
+void PostgresStore::TakeBackReferral(ReferralTakeBack take_back,
+                                     StoreDone<TakenBack> done) {
+  auto in = std::make_shared<ReferralTakeBack>(std::move(take_back));
+  SubmitFor<TakenBack>(
+      [this, in](Session& s, TakenBack* out) -> absl::Status {
+        ASSIGN_OR_RETURN(
+            v1::Referral referral,
+            LoadReferral(*s.c, in->referral_id, /*for_update=*/true));
+        RETURN_IF_ERROR(CheckReferralParty(referral, in->agency_id,
+                                           /*as_sender=*/true));
+        // The message that carried it to the recipient.
+        ASSIGN_OR_RETURN(
+            Result m,
+            s.c->Run("SELECT message_id, state, attempts, purged::int FROM "
+                     "inbox "
+                     "WHERE referral_id = $1 AND agency_id = $2 AND kind = 10 "
+                     "ORDER BY seq LIMIT 1 FOR UPDATE",
+                     {Param::Text(referral.referral_id()),
+                      Param::Text(referral.recipient_agency_id())}));
+        if (m.rows() == 0) {
+          return absl::DataLossError(absl::StrCat(
+              "referral ", referral.referral_id(), " has no inbox message"));
+        }
+        const std::string message_id = m.Text(0, 0);
+        const bool acknowledged = m.Int(0, 1) == kInboxAcknowledged;
+        const bool shown = m.Int(0, 2) > 0;
+        const bool message_held = m.Int(0, 3) == 0;
+        ASSIGN_OR_RETURN(Result c,
+                         s.c->Run("SELECT subject_pseudonym FROM cases WHERE "
+                                  "case_id = $1",
+                                  {Param::Text(referral.case_id())}));
+        const std::string pseudonym = c.rows() > 0 ? c.Text(0, 0) : "";
+        std::optional<StoreRules::TakeBackPlan> plan = rules_->PlanTakeBack(
+            *in, pseudonym, message_id, acknowledged, shown, &referral);
+        if (!plan.has_value()) {
+          out->referral = std::move(referral);
+          return absl::OkStatus();
+        }
+        // Out of the inbox if it was still there, and its bytes gone.
+        PurgeCounts counts;
+        RETURN_IF_ERROR(
+            s.c->Run("UPDATE inbox SET body = ''::bytea, purged = TRUE, state "
+                     "= CASE WHEN state = 0 THEN $3 ELSE state END WHERE "
+                     "message_id = $1 AND agency_id = $2",
+                     {Param::Text(message_id),
+                      Param::Text(referral.recipient_agency_id()),
+                      Param::Int(kInboxWithdrawn)})
+                .status());
+        if (message_held) ++counts[HeldKind::kInboxMessage];
+        ASSIGN_OR_RETURN(Result held,
+                         s.c->Run("SELECT purged::int FROM referrals WHERE "
+                                  "referral_id = $1",
+                                  {Param::Text(referral.referral_id())}));
+        if (held.rows() > 0 && held.Int(0, 0) == 0) {
+          ++counts[HeldKind::kReferral];
+        }
+        PurgeReferral(&referral);
+        RETURN_IF_ERROR(
+            s.c->Run("UPDATE referrals SET status = $2, body = $3, purged = "
+                     "TRUE, escalated = TRUE WHERE referral_id = $1",
+                     {Param::Text(referral.referral_id()),
+                      Param::Int(referral.status()),
+                      Param::Bytes(referral.SerializeAsString())})
+                .status());
+        NotePurged(counts, &plan->entry);
+        RETURN_IF_ERROR(AppendLogLocked(&plan->entry));
+        if (plan->notice.has_value()) {
+          RETURN_IF_ERROR(EnqueueLocked(referral.recipient_agency_id(),
+                                        in->agency_id, referral.referral_id(),
+                                        *plan->notice, in->notice_expires_at));
+          out->notified_agency_id = referral.recipient_agency_id();
+        }
+        out->referral = std::move(referral);
+        return absl::OkStatus();
+      },
+      std::move(done));
+}
+
 void PostgresStore::ChangeReferral(ReferralChange change,
                                    StoreDone<v1::Referral> done) {
   auto in = std::make_shared<ReferralChange>(std::move(change));
@@ -394,16 +479,8 @@ void PostgresStore::ChangeReferral(ReferralChange change,
         ASSIGN_OR_RETURN(
             v1::Referral referral,
             LoadReferral(*s.c, in->referral_id, /*for_update=*/true));
-        if (referral.recipient_agency_id() != in->agency_id) {
-          if (referral.sender_agency_id() == in->agency_id) {
-            return absl::PermissionDeniedError(
-                "only the recipient of a referral moves it through its "
-                "lifecycle; the sender follows it in its inbox");
-          }
-          return absl::NotFoundError(
-              absl::StrCat("no referral \"", in->referral_id,
-                           "\" that your agency is a party to"));
-        }
+        RETURN_IF_ERROR(CheckReferralParty(referral, in->agency_id,
+                                           /*as_sender=*/false));
         RETURN_IF_ERROR(rules_->ApplyRecipientChange(in->event, &referral));
         RETURN_IF_ERROR(SaveReferral(referral));
         RETURN_IF_ERROR(AppendLogLocked(&in->feedback));

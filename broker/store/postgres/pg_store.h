@@ -110,6 +110,8 @@ class PostgresStore final : public Store {
                   StoreDone<std::string> done) override;
   void GetReferral(const std::string& agency_id, const std::string& referral_id,
                    StoreDone<v1::Referral> done) override;
+  void TakeBackReferral(ReferralTakeBack take_back,
+                        StoreDone<TakenBack> done) override;
   void ChangeReferral(ReferralChange change,
                       StoreDone<v1::Referral> done) override;
   void CommitSummaryPush(SummaryPush push,

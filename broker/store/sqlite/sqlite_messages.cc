@@ -12,6 +12,7 @@
 #include "broker/basics/principal.h"
 #include "broker/basics/status_macros.h"
 #include "broker/log/message_util.h"
+#include "broker/store/case_rules.h"
 #include "broker/store/retention.h"
 #include "broker/store/sqlite/sqlite_log.h"
 #include "broker/store/sqlite/sqlite_query.h"
@@ -21,6 +22,8 @@ namespace liaison {
 namespace {
 
 constexpr int kInboxAcknowledged = 1;
+// Taken back by its sender before it was acknowledged.
+constexpr int kInboxWithdrawn = 3;
 
 }  // namespace
 
@@ -405,7 +408,11 @@ void SqliteStore::AckMessage(const std::string& agency_id,
           return absl::NotFoundError(
               absl::StrCat("your inbox holds no message \"", message_id, "\""));
         }
-        if (select->Int(0) == kInboxAcknowledged) return absl::OkStatus();
+        // A withdrawn message is not delivered again either.
+        if (select->Int(0) == kInboxAcknowledged ||
+            select->Int(0) == kInboxWithdrawn) {
+          return absl::OkStatus();
+        }
         const std::string referral_id = select->Text(1);
         bool delivers_referral = select->Int(3) == 1;
         std::optional<v1::Notice> recall;
@@ -476,16 +483,8 @@ void SqliteStore::ChangeReferral(ReferralChange change,
   SubmitFor<v1::Referral>(
       [this, in](v1::Referral* out) -> absl::Status {
         ASSIGN_OR_RETURN(v1::Referral referral, LoadReferral(in->referral_id));
-        if (referral.recipient_agency_id() != in->agency_id) {
-          if (referral.sender_agency_id() == in->agency_id) {
-            return absl::PermissionDeniedError(
-                "only the recipient of a referral moves it through its "
-                "lifecycle; the sender follows it in its inbox");
-          }
-          return absl::NotFoundError(
-              absl::StrCat("no referral \"", in->referral_id,
-                           "\" that your agency is a party to"));
-        }
+        RETURN_IF_ERROR(CheckReferralParty(referral, in->agency_id,
+                                           /*as_sender=*/false));
         const int history_before = referral.history_size();
         RETURN_IF_ERROR(rules_->ApplyRecipientChange(in->event, &referral));
         RETURN_IF_ERROR(SaveReferralEvents(referral, history_before));
@@ -501,6 +500,89 @@ void SqliteStore::ChangeReferral(ReferralChange change,
                                                  in->update->message_id()));
         }
         *out = std::move(referral);
+        return absl::OkStatus();
+      },
+      std::move(done));
+}
+
+void SqliteStore::TakeBackReferral(ReferralTakeBack take_back,
+                                   StoreDone<TakenBack> done) {
+  auto in = std::make_shared<ReferralTakeBack>(std::move(take_back));
+  SubmitFor<TakenBack>(
+      [this, in](TakenBack* out) -> absl::Status {
+        ASSIGN_OR_RETURN(v1::Referral referral, LoadReferral(in->referral_id));
+        RETURN_IF_ERROR(CheckReferralParty(referral, in->agency_id,
+                                           /*as_sender=*/true));
+        // The message that carried it to the recipient.
+        ASSIGN_OR_RETURN(
+            StatementCache::Use select,
+            statements_->Get("SELECT message_id, state, attempts, purged FROM "
+                             "inbox WHERE referral_id=?1 AND agency_id=?2 AND "
+                             "(from_referral=1 OR kind=10) ORDER BY seq "
+                             "LIMIT 1"));
+        ASSIGN_OR_RETURN(bool row, select->Bind(1, referral.referral_id())
+                                       .Bind(2, referral.recipient_agency_id())
+                                       .Step());
+        if (!row) {
+          return absl::DataLossError(absl::StrCat(
+              "referral ", referral.referral_id(), " has no inbox message"));
+        }
+        const std::string message_id = select->Text(0);
+        const bool acknowledged = select->Int(1) == kInboxAcknowledged;
+        const bool shown = select->Int(2) > 0;
+        const bool message_held = select->Int(3) == 0;
+        ASSIGN_OR_RETURN(
+            StatementCache::Use subject,
+            statements_->Get(
+                "SELECT subject_pseudonym FROM cases WHERE case_id=?1"));
+        ASSIGN_OR_RETURN(bool has_case,
+                         subject->Bind(1, referral.case_id()).Step());
+        const std::string pseudonym = has_case ? subject->Text(0) : "";
+        const int history_before = referral.history_size();
+        std::optional<StoreRules::TakeBackPlan> plan = rules_->PlanTakeBack(
+            *in, pseudonym, message_id, acknowledged, shown, &referral);
+        if (!plan.has_value()) {
+          out->referral = std::move(referral);
+          return absl::OkStatus();
+        }
+        RETURN_IF_ERROR(SaveReferralEvents(referral, history_before));
+        ASSIGN_OR_RETURN(StatementCache::Use stop,
+                         statements_->Get("UPDATE referrals SET escalated=1 "
+                                          "WHERE referral_id=?1"));
+        RETURN_IF_ERROR(stop->Bind(1, referral.referral_id()).Run());
+        // Out of the inbox if it was still there, and its bytes gone.
+        PurgeCounts counts;
+        ASSIGN_OR_RETURN(
+            StatementCache::Use withdraw,
+            statements_->Get("UPDATE inbox SET body=x'', purged=1, state=CASE "
+                             "WHEN state=0 THEN ?3 ELSE state END WHERE "
+                             "message_id=?1 AND agency_id=?2"));
+        RETURN_IF_ERROR(withdraw->Bind(1, message_id)
+                            .Bind(2, referral.recipient_agency_id())
+                            .Bind(3, int64_t{kInboxWithdrawn})
+                            .Run());
+        if (message_held) ++counts[HeldKind::kInboxMessage];
+        ASSIGN_OR_RETURN(
+            StatementCache::Use held,
+            statements_->Get("SELECT body FROM referrals WHERE referral_id=?1 "
+                             "AND purged=0"));
+        ASSIGN_OR_RETURN(bool content,
+                         held->Bind(1, referral.referral_id()).Step());
+        if (content) {
+          // The case goes on: its handover notes stay.
+          RETURN_IF_ERROR(
+              PurgeReferralLocked(referral.referral_id(), held->Blob(0), ""));
+          ++counts[HeldKind::kReferral];
+        }
+        NotePurged(counts, &plan->entry);
+        RETURN_IF_ERROR(AppendLogLocked(&plan->entry));
+        if (plan->notice.has_value()) {
+          RETURN_IF_ERROR(EnqueueLocked(referral.recipient_agency_id(),
+                                        in->agency_id, referral.referral_id(),
+                                        *plan->notice, in->notice_expires_at));
+          out->notified_agency_id = referral.recipient_agency_id();
+        }
+        ASSIGN_OR_RETURN(out->referral, LoadReferral(in->referral_id));
         return absl::OkStatus();
       },
       std::move(done));
